@@ -1,0 +1,93 @@
+//! Phase 1: the file as written. Every struct rejects unknown keys.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+use crate::error::ConfigError;
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// `host:port` to listen on.
+    pub listen: Option<String>,
+    /// Client API keys accepted by the gateway (`${ENV}` references allowed). Empty: open,
+    /// which is only allowed on a loopback address.
+    #[serde(default)]
+    pub api_keys: Vec<String>,
+    /// Seconds that in-flight requests get to finish after SIGTERM.
+    pub drain_timeout_s: Option<f64>,
+    pub timeouts: Option<RawTimeouts>,
+    pub log: Option<RawLog>,
+    #[serde(default)]
+    pub providers: Vec<RawProvider>,
+    #[serde(default)]
+    pub models: Vec<RawModel>,
+}
+
+#[derive(Debug, Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawTimeouts {
+    pub connect_s: Option<f64>,
+    pub first_byte_s: Option<f64>,
+    pub idle_s: Option<f64>,
+    pub total_s: Option<f64>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawLog {
+    pub format: Option<String>,
+    pub level: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProvider {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub base_url: Option<String>,
+    pub api_key: Option<String>,
+    pub jurisdiction: Option<String>,
+    pub hosting: Option<String>,
+    pub operator: Option<String>,
+    /// Azure OpenAI `api-version` for deployment URLs.
+    pub api_version: Option<String>,
+    /// Extra headers sent upstream (`${ENV}` references allowed).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    pub timeouts: Option<RawTimeouts>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawModel {
+    pub name: String,
+    pub route: Vec<RawRouteTarget>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRouteTarget {
+    pub provider: String,
+    pub model: String,
+}
+
+/// Parses TOML text, naming the exact key path of the first problem.
+pub fn parse(text: &str) -> Result<RawConfig, ConfigError> {
+    let deserializer = toml::Deserializer::new(text);
+    serde_path_to_error::deserialize(deserializer).map_err(|err| {
+        let key = err.path().to_string();
+        let inner = err.into_inner();
+        let message = inner.message().to_owned();
+        let location = inner
+            .span()
+            .map(|span| {
+                let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+                format!(" (line {line})")
+            })
+            .unwrap_or_default();
+        let key = if key == "." { "<root>".to_owned() } else { key };
+        ConfigError::invalid(key, format!("{message}{location}"))
+    })
+}

@@ -1,0 +1,125 @@
+use super::*;
+
+const EXAMPLE: &str = r#"
+listen = "127.0.0.1:4000"
+
+[[providers]]
+id = "mock"
+type = "openai"                      # OpenAI-compatible wire format
+base_url = "http://127.0.0.1:18080/v1"
+api_key = "${MOCK_API_KEY}"          # read from the environment at start
+jurisdiction = "EU"                  # where it runs; used by later policy work
+hosting = "cloud"                    # cloud | on-prem | embedded
+
+[[models]]
+name = "bench-model"                 # what clients send as `model`
+route = [{ provider = "mock", model = "gpt-4o-mini" }]
+"#;
+
+fn env_with_key(name: &str) -> Option<String> {
+    (name == "MOCK_API_KEY").then(|| "sk-test-123".to_owned())
+}
+
+fn no_env(_: &str) -> Option<String> {
+    None
+}
+
+fn invalid_key(text: &str) -> String {
+    match load_str(text, &env_with_key) {
+        Err(ConfigError::Invalid { key, .. }) => key,
+        other => format!("unexpected: {other:?}"),
+    }
+}
+
+#[test]
+fn issue_example_loads_as_written() {
+    let config = load_str(EXAMPLE, &env_with_key).unwrap();
+    assert_eq!(config.listen.to_string(), "127.0.0.1:4000");
+    assert_eq!(config.providers.len(), 1);
+    let p = &config.providers[0];
+    assert_eq!(p.kind, ProviderKind::OpenAi);
+    assert_eq!(p.base_url.as_deref(), Some("http://127.0.0.1:18080/v1"));
+    assert_eq!(p.api_key.as_ref().unwrap().expose(), "sk-test-123");
+    assert_eq!(p.jurisdiction.0, "EU");
+    assert_eq!(config.models[0].name, "bench-model");
+    assert_eq!(config.models[0].route[0].model, "gpt-4o-mini");
+    assert_eq!(config.models[0].route[0].provider, 0);
+}
+
+#[test]
+fn missing_env_var_names_key_and_variable_not_value() {
+    let err = load_str(EXAMPLE, &no_env).unwrap_err();
+    assert_eq!(err.key(), Some("providers[0].api_key"));
+    assert!(err.to_string().contains("MOCK_API_KEY"), "{err}");
+}
+
+#[test]
+fn unknown_keys_are_errors_with_exact_path() {
+    let text = EXAMPLE.replace("base_url =", "base_urll =");
+    assert_eq!(invalid_key(&text), "providers[0].base_urll");
+    let text = format!("lisen = \"x\"\n{EXAMPLE}");
+    assert_eq!(invalid_key(&text), "lisen");
+    let text = EXAMPLE.replace("model = \"gpt-4o-mini\"", "model = \"m\", weight = 2");
+    assert_eq!(invalid_key(&text), "models[0].route[0].weight");
+}
+
+#[test]
+fn semantic_errors_name_the_key() {
+    assert_eq!(
+        invalid_key(&EXAMPLE.replace("type = \"openai\"", "type = \"opneai\"")),
+        "providers[0].type"
+    );
+    assert_eq!(
+        invalid_key(&EXAMPLE.replace("provider = \"mock\"", "provider = \"nope\"")),
+        "models[0].route[0].provider"
+    );
+    assert_eq!(
+        invalid_key(&EXAMPLE.replace("127.0.0.1:4000", "localhost")),
+        "listen"
+    );
+    assert_eq!(
+        invalid_key(&EXAMPLE.replace("http://127.0.0.1:18080/v1", "ftp://x")),
+        "providers[0].base_url"
+    );
+    assert_eq!(
+        invalid_key(&EXAMPLE.replace("hosting = \"cloud\"", "hosting = \"moon\"")),
+        "providers[0].hosting"
+    );
+    assert_eq!(
+        invalid_key(&EXAMPLE.replace("jurisdiction = \"EU\"", "jurisdiction = \"eu\"")),
+        "providers[0].jurisdiction"
+    );
+    let dup = format!(
+        "{EXAMPLE}\n[[models]]\nname = \"bench-model\"\nroute = [{{ provider = \"mock\", model = \"x\" }}]\n"
+    );
+    assert_eq!(invalid_key(&dup), "models[1].name");
+}
+
+#[test]
+fn wrong_types_name_the_key() {
+    let text = EXAMPLE.replace("listen = \"127.0.0.1:4000\"", "listen = 4000");
+    assert_eq!(invalid_key(&text), "listen");
+    let text = format!("[timeouts]\nconnect_s = -1\n{EXAMPLE}");
+    let text = text.replacen("listen = \"127.0.0.1:4000\"\n", "", 1);
+    assert_eq!(invalid_key(&text), "timeouts.connect_s");
+}
+
+#[test]
+fn secrets_do_not_print() {
+    let config = load_str(EXAMPLE, &env_with_key).unwrap();
+    let debug = format!("{config:?}");
+    assert!(!debug.contains("sk-test-123"), "{debug}");
+}
+
+#[test]
+fn empty_file_is_a_valid_config_with_defaults() {
+    let config = load_str("", &no_env).unwrap();
+    assert_eq!(config.listen.to_string(), Config::DEFAULT_LISTEN);
+    assert!(config.models.is_empty());
+}
+
+#[test]
+fn azure_needs_base_url() {
+    let text = "[[providers]]\nid = \"az\"\ntype = \"azure\"\n";
+    assert_eq!(invalid_key(text), "providers[0].base_url");
+}

@@ -1,0 +1,336 @@
+//! Phase 2: resolve references, check values, apply defaults.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use switchyard_types::{Hosting, Jurisdiction};
+
+use crate::error::ConfigError;
+use crate::raw::{RawConfig, RawModel, RawProvider, RawTimeouts};
+use crate::secret::Secret;
+use crate::validated::{
+    Config, LogConfig, LogFormat, ModelConfig, ProviderConfig, ProviderKind, RouteTarget,
+    Timeouts,
+};
+
+type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+pub fn validate(raw: RawConfig, env: Env<'_>) -> Result<Config, ConfigError> {
+    let listen = parse_listen("listen", raw.listen.as_deref())?;
+    let api_keys = raw
+        .api_keys
+        .iter()
+        .enumerate()
+        .map(|(i, value)| {
+            let key = format!("api_keys[{i}]");
+            let secret = resolve_env(&key, value, env)?;
+            if secret.is_empty() {
+                return Err(ConfigError::invalid(key, "must not be empty"));
+            }
+            Ok(Secret::new(secret))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let drain_timeout = match raw.drain_timeout_s {
+        Some(s) => seconds("drain_timeout_s", s)?,
+        None => Duration::from_secs(30),
+    };
+    let base_timeouts = timeouts("timeouts", raw.timeouts.as_ref(), Timeouts::default())?;
+    let log = log_config(raw.log.as_ref())?;
+
+    let mut providers = Vec::with_capacity(raw.providers.len());
+    let mut seen = HashSet::new();
+    for (i, p) in raw.providers.iter().enumerate() {
+        let provider = provider(i, p, base_timeouts, env)?;
+        if !seen.insert(provider.id.clone()) {
+            return Err(ConfigError::invalid(
+                format!("providers[{i}].id"),
+                format!("duplicate provider id `{}`", provider.id),
+            ));
+        }
+        providers.push(provider);
+    }
+
+    let mut models = Vec::with_capacity(raw.models.len());
+    let mut names = HashSet::new();
+    for (i, m) in raw.models.iter().enumerate() {
+        let model = model(i, m, &providers)?;
+        if !names.insert(model.name.clone()) {
+            return Err(ConfigError::invalid(
+                format!("models[{i}].name"),
+                format!("duplicate model name `{}`", model.name),
+            ));
+        }
+        models.push(model);
+    }
+
+    Ok(Config {
+        listen,
+        api_keys,
+        drain_timeout,
+        log,
+        providers,
+        models,
+    })
+}
+
+pub fn parse_listen(key: &str, value: Option<&str>) -> Result<SocketAddr, ConfigError> {
+    let text = value.unwrap_or(Config::DEFAULT_LISTEN);
+    text.parse().map_err(|_| {
+        ConfigError::invalid(
+            key,
+            format!("`{text}` is not a socket address such as 127.0.0.1:4000"),
+        )
+    })
+}
+
+/// Replaces every `${NAME}` with the environment variable's value; a missing variable is an
+/// error naming the key and the variable (never the value).
+fn resolve_env(key: &str, value: &str, env: Env<'_>) -> Result<String, ConfigError> {
+    let mut out = String::with_capacity(value.len());
+    let mut rest = value;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else {
+            return Err(ConfigError::invalid(key, "unterminated `${` reference"));
+        };
+        let name = &after[..end];
+        let valid = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            return Err(ConfigError::invalid(
+                key,
+                format!("`${{{name}}}` is not a valid environment variable reference"),
+            ));
+        }
+        match env(name) {
+            Some(v) => out.push_str(&v),
+            None => {
+                return Err(ConfigError::invalid(
+                    key,
+                    format!("environment variable `{name}` is not set"),
+                ))
+            }
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+fn seconds(key: &str, value: f64) -> Result<Duration, ConfigError> {
+    if !(value.is_finite() && value > 0.0 && value <= 86_400.0) {
+        return Err(ConfigError::invalid(
+            key,
+            format!("must be a number of seconds between 0 and 86400, got {value}"),
+        ));
+    }
+    Ok(Duration::from_secs_f64(value))
+}
+
+fn timeouts(
+    key: &str,
+    raw: Option<&RawTimeouts>,
+    base: Timeouts,
+) -> Result<Timeouts, ConfigError> {
+    let Some(raw) = raw else { return Ok(base) };
+    let pick = |name: &str, v: Option<f64>, default: Duration| match v {
+        Some(s) => seconds(&format!("{key}.{name}"), s),
+        None => Ok(default),
+    };
+    Ok(Timeouts {
+        connect: pick("connect_s", raw.connect_s, base.connect)?,
+        first_byte: pick("first_byte_s", raw.first_byte_s, base.first_byte)?,
+        idle: pick("idle_s", raw.idle_s, base.idle)?,
+        total: pick("total_s", raw.total_s, base.total)?,
+    })
+}
+
+fn log_config(raw: Option<&crate::raw::RawLog>) -> Result<LogConfig, ConfigError> {
+    let format = match raw.and_then(|l| l.format.as_deref()) {
+        None | Some("text") => LogFormat::Text,
+        Some("json") => LogFormat::Json,
+        Some(other) => {
+            return Err(ConfigError::invalid(
+                "log.format",
+                format!("unknown log format `{other}`; expected `text` or `json`"),
+            ))
+        }
+    };
+    let level = raw
+        .and_then(|l| l.level.clone())
+        .unwrap_or_else(|| "info".to_owned());
+    Ok(LogConfig { format, level })
+}
+
+fn provider(
+    i: usize,
+    p: &RawProvider,
+    base_timeouts: Timeouts,
+    env: Env<'_>,
+) -> Result<ProviderConfig, ConfigError> {
+    let at = |field: &str| format!("providers[{i}].{field}");
+    if !is_identifier(&p.id) {
+        return Err(ConfigError::invalid(
+            at("id"),
+            format!(
+                "`{}` must be 1-64 characters of letters, digits, `-`, `_` or `.`",
+                p.id
+            ),
+        ));
+    }
+    let kind = ProviderKind::parse(&p.kind).ok_or_else(|| {
+        let known: Vec<&str> = ProviderKind::ALL.iter().map(|(n, _)| *n).collect();
+        ConfigError::invalid(
+            at("type"),
+            format!(
+                "unknown provider type `{}`; expected one of: {}",
+                p.kind,
+                known.join(", ")
+            ),
+        )
+    })?;
+    let base_url = match &p.base_url {
+        Some(url) => {
+            let url = resolve_env(&at("base_url"), url, env)?;
+            check_url(&at("base_url"), &url)?;
+            Some(url.trim_end_matches('/').to_owned())
+        }
+        None if matches!(kind, ProviderKind::Azure) => {
+            return Err(ConfigError::invalid(
+                at("base_url"),
+                "required for type `azure` (https://RESOURCE.openai.azure.com)",
+            ))
+        }
+        None => None,
+    };
+    let api_key = match &p.api_key {
+        Some(value) => Some(Secret::new(resolve_env(&at("api_key"), value, env)?)),
+        None => None,
+    };
+    let jurisdiction = match &p.jurisdiction {
+        Some(j) => {
+            let valid = (2..=8).contains(&j.len())
+                && j.chars().all(|c| c.is_ascii_uppercase() || c == '-');
+            if !valid {
+                return Err(ConfigError::invalid(
+                    at("jurisdiction"),
+                    format!("`{j}` must be an ISO 3166 code or a group such as EU, EEA, US, CH (upper case)"),
+                ));
+            }
+            Jurisdiction(j.clone())
+        }
+        None => Jurisdiction("UNKNOWN".to_owned()),
+    };
+    let hosting = match p.hosting.as_deref() {
+        None | Some("cloud") => Hosting::Cloud,
+        Some("on-prem") => Hosting::OnPrem,
+        Some("embedded") => Hosting::Embedded,
+        Some(other) => {
+            return Err(ConfigError::invalid(
+                at("hosting"),
+                format!("unknown hosting `{other}`; expected cloud, on-prem or embedded"),
+            ))
+        }
+    };
+    let mut headers = Vec::with_capacity(p.headers.len());
+    for (name, value) in &p.headers {
+        let key = format!("providers[{i}].headers.{name}");
+        if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+            return Err(ConfigError::invalid(key, "not a valid HTTP header name"));
+        }
+        let value = resolve_env(&key, value, env)?;
+        if http::HeaderValue::from_str(&value).is_err() {
+            return Err(ConfigError::invalid(key, "not a valid HTTP header value"));
+        }
+        headers.push((name.to_ascii_lowercase(), Secret::new(value)));
+    }
+    Ok(ProviderConfig {
+        id: p.id.clone(),
+        kind,
+        base_url,
+        api_key,
+        jurisdiction,
+        hosting,
+        operator: p.operator.clone(),
+        api_version: p.api_version.clone(),
+        headers,
+        timeouts: timeouts(&at("timeouts"), p.timeouts.as_ref(), base_timeouts)?,
+    })
+}
+
+fn model(i: usize, m: &RawModel, providers: &[ProviderConfig]) -> Result<ModelConfig, ConfigError> {
+    if m.name.is_empty() || m.name.len() > 256 || m.name.chars().any(char::is_control) {
+        return Err(ConfigError::invalid(
+            format!("models[{i}].name"),
+            "must be 1-256 printable characters",
+        ));
+    }
+    if m.route.is_empty() {
+        return Err(ConfigError::invalid(
+            format!("models[{i}].route"),
+            "needs at least one { provider, model } target",
+        ));
+    }
+    let mut route = Vec::with_capacity(m.route.len());
+    for (j, target) in m.route.iter().enumerate() {
+        let provider = providers
+            .iter()
+            .position(|p| p.id == target.provider)
+            .ok_or_else(|| {
+                ConfigError::invalid(
+                    format!("models[{i}].route[{j}].provider"),
+                    format!("no provider with id `{}`", target.provider),
+                )
+            })?;
+        if target.model.is_empty() {
+            return Err(ConfigError::invalid(
+                format!("models[{i}].route[{j}].model"),
+                "must not be empty",
+            ));
+        }
+        route.push(RouteTarget {
+            provider,
+            model: target.model.clone(),
+        });
+    }
+    Ok(ModelConfig {
+        name: m.name.clone(),
+        route,
+    })
+}
+
+fn is_identifier(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+fn check_url(key: &str, url: &str) -> Result<(), ConfigError> {
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|_| ConfigError::invalid(key, format!("`{url}` is not a valid URL")))?;
+    match uri.scheme_str() {
+        Some("http") | Some("https") => {}
+        _ => {
+            return Err(ConfigError::invalid(
+                key,
+                format!("`{url}` must start with http:// or https://"),
+            ))
+        }
+    }
+    if uri.host().is_none() {
+        return Err(ConfigError::invalid(key, format!("`{url}` has no host")));
+    }
+    if uri.query().is_some() {
+        return Err(ConfigError::invalid(
+            key,
+            "must not contain a query string; use api_version for Azure",
+        ));
+    }
+    Ok(())
+}

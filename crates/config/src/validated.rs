@@ -1,0 +1,143 @@
+//! Phase 2 output: the configuration the rest of Switchyard uses.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use switchyard_types::{Hosting, Jurisdiction};
+
+use crate::secret::Secret;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub api_keys: Vec<Secret>,
+    pub drain_timeout: Duration,
+    pub log: LogConfig,
+    pub providers: Vec<ProviderConfig>,
+    pub models: Vec<ModelConfig>,
+}
+
+impl Config {
+    pub const DEFAULT_LISTEN: &'static str = "127.0.0.1:4000";
+
+    pub fn provider(&self, id: &str) -> Option<&ProviderConfig> {
+        self.providers.iter().find(|p| p.id == id)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    /// A `tracing` filter such as `info` or `switchyard=debug`.
+    pub level: String,
+}
+
+/// Timeouts on every upstream IO.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// TCP + TLS connect.
+    pub connect: Duration,
+    /// From sending the request to receiving response headers.
+    pub first_byte: Duration,
+    /// Longest silence between two body chunks.
+    pub idle: Duration,
+    /// The whole exchange, body included.
+    pub total: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(5),
+            first_byte: Duration::from_secs(60),
+            idle: Duration::from_secs(30),
+            total: Duration::from_secs(600),
+        }
+    }
+}
+
+/// Which wire format and per-host quirks a provider has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderKind {
+    /// OpenAI itself, or any host speaking its wire format exactly.
+    OpenAi,
+    Azure,
+    Mistral,
+    Groq,
+    Together,
+    DeepSeek,
+    Xai,
+    Fireworks,
+    Vllm,
+    LlamaCpp,
+    Tgi,
+    /// Ollama's OpenAI-compatible `/v1`.
+    Ollama,
+}
+
+impl ProviderKind {
+    pub const ALL: [(&'static str, ProviderKind); 12] = [
+        ("openai", ProviderKind::OpenAi),
+        ("azure", ProviderKind::Azure),
+        ("mistral", ProviderKind::Mistral),
+        ("groq", ProviderKind::Groq),
+        ("together", ProviderKind::Together),
+        ("deepseek", ProviderKind::DeepSeek),
+        ("xai", ProviderKind::Xai),
+        ("fireworks", ProviderKind::Fireworks),
+        ("vllm", ProviderKind::Vllm),
+        ("llamacpp", ProviderKind::LlamaCpp),
+        ("tgi", ProviderKind::Tgi),
+        ("ollama", ProviderKind::Ollama),
+    ];
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, kind)| *kind)
+    }
+
+    pub fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(_, kind)| *kind == self)
+            .map(|(n, _)| *n)
+            .unwrap_or("openai")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ProviderConfig {
+    pub id: String,
+    pub kind: ProviderKind,
+    /// `None`: the kind's well-known default (providers crate).
+    pub base_url: Option<String>,
+    pub api_key: Option<Secret>,
+    pub jurisdiction: Jurisdiction,
+    pub hosting: Hosting,
+    pub operator: Option<String>,
+    pub api_version: Option<String>,
+    pub headers: Vec<(String, Secret)>,
+    pub timeouts: Timeouts,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelConfig {
+    pub name: String,
+    pub route: Vec<RouteTarget>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteTarget {
+    /// Index into `Config::providers`.
+    pub provider: usize,
+    /// The upstream model id (for Azure: the deployment name).
+    pub model: String,
+}
