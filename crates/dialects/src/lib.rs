@@ -1,1 +1,11 @@
-//! placeholder during setup
+//! Client dialects (front doors): each module decodes one client wire format into canonical
+//! types and encodes canonical responses, streams and errors back into it.
+//!
+//! Dialects know nothing of upstream providers and nothing of HTTP status codes: the server
+//! decides the status from an [`ErrorClass`] and asks the dialect for the body.
+
+pub mod openai;
+
+mod error;
+
+pub use error::{ErrorClass, GatewayError};

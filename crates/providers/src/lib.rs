@@ -1,1 +1,70 @@
-//! placeholder during setup
+//! Upstream providers: canonical request in, canonical response or stream of events out.
+//!
+//! Position in the pipeline: after routing has chosen a deployment, the server calls
+//! [`Provider::chat`], [`Provider::chat_stream`] or [`Provider::embed`]. One folder per wire
+//! format (`openai_compat/` serves every OpenAI-compatible host, with per-host quirks as
+//! data); [`transport`] holds the HTTP client and the timeouts every adapter shares; [`sse`]
+//! is the event-stream parser.
+//!
+//! Providers know nothing of client dialects or HTTP status codes towards the client: they
+//! report a [`ProviderError`] that says which side failed and whether a retry is safe.
+
+pub mod openai_compat;
+pub mod sse;
+pub mod transport;
+
+mod error;
+
+use std::pin::Pin;
+
+use futures::Stream;
+use switchyard_types::{ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse, StreamEvent};
+
+pub use error::{ProviderError, ProviderErrorKind, TimeoutPhase};
+pub use openai_compat::{HostQuirks, OpenAiCompat};
+
+/// A stream of canonical events from an upstream. It ends after `MessageStop` (and any
+/// trailing usage) or with one `Err`.
+pub type EventStream = Pin<Box<dyn Stream<Item = Result<StreamEvent, ProviderError>> + Send>>;
+
+/// Every upstream adapter. An enum rather than a trait object: adding a provider is one new
+/// folder and one variant here.
+#[derive(Debug, Clone)]
+pub enum Provider {
+    OpenAiCompat(OpenAiCompat),
+}
+
+impl Provider {
+    /// A complete answer. `upstream_model` is the deployment's model id at this provider.
+    pub async fn chat(
+        &self,
+        request: &ChatRequest,
+        upstream_model: &str,
+    ) -> Result<ChatResponse, ProviderError> {
+        match self {
+            Provider::OpenAiCompat(p) => p.chat(request, upstream_model).await,
+        }
+    }
+
+    /// A stream of events. Returns once the upstream has answered with a success status, so
+    /// that an error before any content can still be retried or reported as a plain error.
+    pub async fn chat_stream(
+        &self,
+        request: &ChatRequest,
+        upstream_model: &str,
+    ) -> Result<EventStream, ProviderError> {
+        match self {
+            Provider::OpenAiCompat(p) => p.chat_stream(request, upstream_model).await,
+        }
+    }
+
+    pub async fn embed(
+        &self,
+        request: &EmbeddingRequest,
+        upstream_model: &str,
+    ) -> Result<EmbeddingResponse, ProviderError> {
+        match self {
+            Provider::OpenAiCompat(p) => p.embed(request, upstream_model).await,
+        }
+    }
+}

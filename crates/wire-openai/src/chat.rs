@@ -233,6 +233,9 @@ pub enum ResponseFormat {
     JsonObject,
     JsonSchema {
         json_schema: JsonSchemaFormat,
+        /// llama.cpp's server reads the schema from this top-level field.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        schema: Option<Value>,
     },
 }
 

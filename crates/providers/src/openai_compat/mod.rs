@@ -1,0 +1,298 @@
+//! The OpenAI-compatible adapter: OpenAI, Azure OpenAI, Mistral, Groq, Together, DeepSeek,
+//! xAI, Fireworks, vLLM, llama.cpp server, TGI and Ollama's `/v1`. One code path; the
+//! differences between hosts are rows in [`quirks`].
+//!
+//! Files: `quirks.rs` (per-host data), `request.rs` (canonical -> wire), `response.rs`
+//! (wire -> canonical), `stream.rs` (SSE chunks -> canonical events), `error.rs` (error
+//! responses -> `ProviderError`), `tests.rs` (against the testkit mock).
+
+mod error;
+mod quirks;
+pub mod request;
+pub mod response;
+pub mod stream;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use switchyard_config::ProviderConfig;
+use switchyard_types::{ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse, StreamEvent};
+
+pub use quirks::{AuthStyle, HostQuirks, MaxTokensField, UrlStyle};
+
+use crate::error::ProviderError;
+use crate::sse::{SseEvent, SseParser};
+use crate::transport::{self, Deadline, Timeouts};
+use crate::EventStream;
+
+/// One configured OpenAI-compatible provider. Cheap to clone (shared inside).
+#[derive(Debug, Clone)]
+pub struct OpenAiCompat {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    /// The provider id from the config; used in messages.
+    id: String,
+    quirks: HostQuirks,
+    base_url: String,
+    api_version: Option<String>,
+    /// Auth and configured extra headers, marked sensitive.
+    headers: HeaderMap,
+    client: reqwest::Client,
+    timeouts: Timeouts,
+    /// Values scrubbed from any upstream text the gateway repeats.
+    secrets: Vec<String>,
+}
+
+impl OpenAiCompat {
+    pub fn new(config: &ProviderConfig) -> Result<Self, ProviderError> {
+        let quirks = HostQuirks::for_kind(config.kind);
+        let base_url = config
+            .base_url
+            .clone()
+            .or_else(|| quirks.default_base_url.map(str::to_owned))
+            .ok_or_else(|| {
+                ProviderError::unsupported(format!(
+                    "provider `{}` needs a base_url",
+                    config.id
+                ))
+            })?;
+        let mut headers = HeaderMap::new();
+        let mut secrets = Vec::new();
+        if let Some(key) = &config.api_key {
+            let key = key.expose();
+            if !key.is_empty() {
+                let (name, value) = match quirks.auth {
+                    AuthStyle::Bearer => (AUTHORIZATION, format!("Bearer {key}")),
+                    AuthStyle::ApiKeyHeader => (HeaderName::from_static("api-key"), key.to_owned()),
+                };
+                headers.insert(name, sensitive(&value, &config.id)?);
+                secrets.push(key.to_owned());
+            }
+        }
+        for (name, value) in &config.headers {
+            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                ProviderError::unsupported(format!("provider `{}`: invalid header name", config.id))
+            })?;
+            headers.insert(name, sensitive(value.expose(), &config.id)?);
+            if value.expose().len() >= 8 {
+                secrets.push(value.expose().to_owned());
+            }
+        }
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        Ok(OpenAiCompat {
+            inner: Arc::new(Inner {
+                id: config.id.clone(),
+                quirks,
+                base_url: base_url.trim_end_matches('/').to_owned(),
+                api_version: config.api_version.clone(),
+                headers,
+                client: transport::client(&config.timeouts)?,
+                timeouts: config.timeouts,
+                secrets,
+            }),
+        })
+    }
+
+    pub fn quirks(&self) -> &HostQuirks {
+        &self.inner.quirks
+    }
+
+    /// The URL for an operation (`chat/completions`, `embeddings`) on a model.
+    pub fn url(&self, operation: &str, upstream_model: &str) -> String {
+        let base = &self.inner.base_url;
+        match (self.inner.quirks.urls, &self.inner.api_version) {
+            (UrlStyle::OpenAi, _) => format!("{base}/{operation}"),
+            (UrlStyle::Azure, Some(version)) => format!(
+                "{base}/openai/deployments/{}/{operation}?api-version={}",
+                path_segment(upstream_model),
+                path_segment(version)
+            ),
+            (UrlStyle::Azure, None) if base.ends_with("/openai/v1") => format!("{base}/{operation}"),
+            (UrlStyle::Azure, None) => format!("{base}/openai/v1/{operation}"),
+        }
+    }
+
+    pub async fn chat(&self, request: &ChatRequest, upstream_model: &str) -> Result<ChatResponse, ProviderError> {
+        let mut request = std::borrow::Cow::Borrowed(request);
+        if request.stream {
+            request.to_mut().stream = false;
+        }
+        let body = self.encode(&request, upstream_model)?;
+        let deadline = Deadline::start(self.inner.timeouts);
+        let mut response = self
+            .post(&self.url("chat/completions", upstream_model), body, "application/json", &deadline)
+            .await?;
+        let bytes = deadline.read_body(&mut response).await?;
+        response::chat_response(&bytes)
+    }
+
+    pub async fn chat_stream(&self, request: &ChatRequest, upstream_model: &str) -> Result<EventStream, ProviderError> {
+        let mut request = std::borrow::Cow::Borrowed(request);
+        if !request.stream {
+            request.to_mut().stream = true;
+        }
+        let body = self.encode(&request, upstream_model)?;
+        let deadline = Deadline::start(self.inner.timeouts);
+        let response = self
+            .post(&self.url("chat/completions", upstream_model), body, "text/event-stream", &deadline)
+            .await?;
+        let state = StreamState {
+            response: Some(response),
+            deadline,
+            parser: SseParser::new(),
+            decoder: stream::ChunkDecoder::new(),
+            pending: VecDeque::new(),
+            events: Vec::new(),
+            inner: self.inner.clone(),
+            ended: false,
+        };
+        Ok(Box::pin(futures::stream::unfold(state, StreamState::next)))
+    }
+
+    pub async fn embed(&self, request: &EmbeddingRequest, upstream_model: &str) -> Result<EmbeddingResponse, ProviderError> {
+        let body = serde_json::to_vec(&request::embeddings_body(request, upstream_model))
+            .map_err(|e| ProviderError::protocol(format!("cannot encode request: {e}")))?;
+        let deadline = Deadline::start(self.inner.timeouts);
+        let mut response = self
+            .post(&self.url("embeddings", upstream_model), body, "application/json", &deadline)
+            .await?;
+        let bytes = deadline.read_body(&mut response).await?;
+        response::embeddings_response(&bytes, request.input.len())
+    }
+
+    fn encode(&self, request: &ChatRequest, upstream_model: &str) -> Result<Vec<u8>, ProviderError> {
+        let body = request::chat_body(request, upstream_model, &self.inner.quirks, &self.inner.id)?;
+        serde_json::to_vec(&body).map_err(|e| ProviderError::protocol(format!("cannot encode request: {e}")))
+    }
+
+    /// Sends a POST and returns the response if its status is a success; otherwise reads the
+    /// error body (under the same timeouts) and classifies it.
+    async fn post(
+        &self,
+        url: &str,
+        body: Vec<u8>,
+        accept: &'static str,
+        deadline: &Deadline,
+    ) -> Result<reqwest::Response, ProviderError> {
+        let mut headers = self.inner.headers.clone();
+        headers.insert(ACCEPT, HeaderValue::from_static(accept));
+        let request = self.inner.client.post(url).headers(headers).body(body);
+        let mut response = deadline.send(request).await?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        let headers = response.headers().clone();
+        let body = deadline.read_body(&mut response).await.unwrap_or_default();
+        Err(error::status_error(status.as_u16(), &headers, &body, &self.inner.id, &self.inner.secrets))
+    }
+}
+
+fn sensitive(value: &str, provider: &str) -> Result<HeaderValue, ProviderError> {
+    let mut value = HeaderValue::from_str(value).map_err(|_| {
+        ProviderError::unsupported(format!("provider `{provider}`: a credential is not a valid header value"))
+    })?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters.
+fn path_segment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// The state of one upstream stream, driven by `futures::stream::unfold`.
+struct StreamState {
+    response: Option<reqwest::Response>,
+    deadline: Deadline,
+    parser: SseParser,
+    decoder: stream::ChunkDecoder,
+    pending: VecDeque<StreamEvent>,
+    events: Vec<SseEvent>,
+    inner: Arc<Inner>,
+    ended: bool,
+}
+
+impl StreamState {
+    async fn next(mut self) -> Option<(Result<StreamEvent, ProviderError>, Self)> {
+        loop {
+            if let Some(event) = self.pending.pop_front() {
+                return Some((Ok(event), self));
+            }
+            if self.ended {
+                return None;
+            }
+            match self.read().await {
+                Ok(()) => {}
+                Err(err) => {
+                    self.ended = true;
+                    self.response = None;
+                    return Some((Err(err), self));
+                }
+            }
+        }
+    }
+
+    /// Reads one network chunk and decodes whatever events it completes.
+    async fn read(&mut self) -> Result<(), ProviderError> {
+        let Some(response) = self.response.as_mut() else {
+            self.ended = true;
+            return Ok(());
+        };
+        let chunk = self.deadline.next_chunk(response).await?;
+        let eof = chunk.is_none();
+        match chunk {
+            Some(bytes) => self
+                .parser
+                .feed(&bytes, &mut self.events)
+                .map_err(|_| ProviderError::protocol("upstream sent an over-long SSE line"))?,
+            None => self.parser.finish(&mut self.events),
+        }
+        for event in self.events.drain(..) {
+            if event.data.contains("\"error\"") {
+                if let Some(err) = error::stream_error(&event.data, &self.inner.id, &self.inner.secrets) {
+                    return Err(err);
+                }
+            }
+            self.decoder.on_data(&event.data, &mut self.pending)?;
+        }
+        if self.decoder.is_done() {
+            self.ended = true;
+            drain_in_background(self.response.take());
+        } else if eof {
+            self.ended = true;
+            self.response = None;
+            self.decoder.on_eof(&mut self.pending)?;
+        }
+        Ok(())
+    }
+}
+
+/// After `[DONE]` the answer is complete; reading the rest of the body (usually just the
+/// chunked-encoding terminator) lets the connection go back to the pool without delaying the
+/// client.
+fn drain_in_background(response: Option<reqwest::Response>) {
+    let Some(mut response) = response else { return };
+    tokio::spawn(async move {
+        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+            while let Ok(Some(_)) = response.chunk().await {}
+        })
+        .await;
+    });
+}

@@ -1,0 +1,122 @@
+//! Response bodies exactly as OpenAI writes them.
+
+use serde_json::{json, Value};
+
+pub fn usage_json(prompt: u64, completion: u64) -> Value {
+    json!({
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "completion_tokens_details": {
+            "reasoning_tokens": 0, "audio_tokens": 0,
+            "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0
+        }
+    })
+}
+
+/// A `chat.completion` with one text answer.
+pub fn chat_completion_json(model: &str, text: &str, prompt_tokens: u64, completion_tokens: u64) -> String {
+    json!({
+        "id": "chatcmpl-mock123",
+        "object": "chat.completion",
+        "created": 1_700_000_000u64,
+        "model": model,
+        "choices": [{
+            "index": 0,
+            "message": {"role": "assistant", "content": text, "refusal": null, "annotations": []},
+            "logprobs": null,
+            "finish_reason": "stop"
+        }],
+        "usage": usage_json(prompt_tokens, completion_tokens),
+        "service_tier": "default",
+        "system_fingerprint": "fp_mock"
+    })
+    .to_string()
+}
+
+/// One `chat.completion.chunk` with the given delta and finish reason.
+pub fn chunk_json(model: &str, delta: Value, finish_reason: Option<&str>, with_usage_null: bool) -> String {
+    let mut chunk = json!({
+        "id": "chatcmpl-mock123",
+        "object": "chat.completion.chunk",
+        "created": 1_700_000_000u64,
+        "model": model,
+        "service_tier": "default",
+        "system_fingerprint": "fp_mock",
+        "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish_reason}]
+    });
+    if with_usage_null {
+        chunk["usage"] = Value::Null;
+    }
+    chunk.to_string()
+}
+
+fn sse(data: &str) -> String {
+    format!("data: {data}\n\n")
+}
+
+/// SSE events for a streamed text answer: role, one chunk per piece, finish, optional usage
+/// chunk, `[DONE]`. Each returned string is one complete event.
+pub fn sse_text_pieces(model: &str, pieces: &[&str], include_usage: bool) -> Vec<String> {
+    let mut events = vec![sse(&chunk_json(
+        model,
+        json!({"role": "assistant", "content": "", "refusal": null}),
+        None,
+        include_usage,
+    ))];
+    for piece in pieces {
+        events.push(sse(&chunk_json(model, json!({"content": piece}), None, include_usage)));
+    }
+    events.push(sse(&chunk_json(model, json!({}), Some("stop"), include_usage)));
+    if include_usage {
+        events.push(sse(&json!({
+            "id": "chatcmpl-mock123", "object": "chat.completion.chunk", "created": 1_700_000_000u64,
+            "model": model, "service_tier": "default", "system_fingerprint": "fp_mock",
+            "choices": [], "usage": usage_json(12, pieces.len() as u64)
+        }).to_string()));
+    }
+    events.push("data: [DONE]\n\n".to_owned());
+    events
+}
+
+/// SSE events for parallel tool calls: each call is `(id, name, argument fragments)`.
+pub fn sse_tool_call_pieces(model: &str, calls: &[(&str, &str, Vec<&str>)], include_usage: bool) -> Vec<String> {
+    let mut events = vec![sse(&chunk_json(
+        model,
+        json!({"role": "assistant", "content": null, "refusal": null}),
+        None,
+        include_usage,
+    ))];
+    for (index, (id, name, fragments)) in calls.iter().enumerate() {
+        events.push(sse(&chunk_json(
+            model,
+            json!({"tool_calls": [{"index": index, "id": id, "type": "function",
+                   "function": {"name": name, "arguments": ""}}]}),
+            None,
+            include_usage,
+        )));
+        for fragment in fragments {
+            events.push(sse(&chunk_json(
+                model,
+                json!({"tool_calls": [{"index": index, "function": {"arguments": fragment}}]}),
+                None,
+                include_usage,
+            )));
+        }
+    }
+    events.push(sse(&chunk_json(model, json!({}), Some("tool_calls"), include_usage)));
+    if include_usage {
+        events.push(sse(&json!({
+            "id": "chatcmpl-mock123", "object": "chat.completion.chunk", "created": 1_700_000_000u64,
+            "model": model, "choices": [], "usage": usage_json(30, 20)
+        }).to_string()));
+    }
+    events.push("data: [DONE]\n\n".to_owned());
+    events
+}
+
+/// OpenAI's error body.
+pub fn error_json(message: &str, kind: &str, code: Option<&str>) -> String {
+    json!({"error": {"message": message, "type": kind, "param": null, "code": code}}).to_string()
+}

@@ -1,0 +1,9 @@
+//! The mock OpenAI-compatible upstream.
+
+mod bodies;
+mod server;
+
+pub use bodies::{
+    chat_completion_json, chunk_json, error_json, sse_text_pieces, sse_tool_call_pieces,
+};
+pub use server::{MockOpenAi, Recorded, Reply, SseEnd};

@@ -1,0 +1,307 @@
+//! The mock server: an axum app on `127.0.0.1:0` with a queue of scripted replies.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::Response;
+use futures::StreamExt;
+use serde_json::{json, Value};
+
+use super::bodies;
+
+/// What the mock does with the next request.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    /// A complete response with this status, extra headers and JSON body.
+    Json {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: String,
+    },
+    /// `200 text/event-stream`, written piece by piece: before each piece the mock waits
+    /// the given time, and each piece goes out in its own write (so a piece may hold half an
+    /// event, or several).
+    Sse {
+        pieces: Vec<(Duration, Bytes)>,
+        end: SseEnd,
+    },
+    /// Reads the request and never answers: no status line, no headers.
+    Hang,
+}
+
+/// How a scripted SSE body ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SseEnd {
+    /// Normal end of the body.
+    Close,
+    /// The connection is cut without ending the chunked body.
+    Reset,
+    /// The connection stays open, silent, forever.
+    Hold,
+}
+
+impl Reply {
+    /// An OpenAI-style error with `Retry-After` when given.
+    pub fn error(status: u16, kind: &str, message: &str, retry_after: Option<&str>) -> Reply {
+        Reply::Json {
+            status,
+            headers: retry_after
+                .map(|r| vec![("retry-after".to_owned(), r.to_owned())])
+                .unwrap_or_default(),
+            body: bodies::error_json(message, kind, None),
+        }
+    }
+
+    /// A non-streamed text answer.
+    pub fn text(text: &str) -> Reply {
+        Reply::Json {
+            status: 200,
+            headers: Vec::new(),
+            body: bodies::chat_completion_json("gpt-4o-mini", text, 12, 5),
+        }
+    }
+
+    /// Complete SSE events sent back to back with no delay.
+    pub fn sse_events(events: Vec<String>) -> Reply {
+        Reply::Sse {
+            pieces: events
+                .into_iter()
+                .map(|e| (Duration::ZERO, Bytes::from(e)))
+                .collect(),
+            end: SseEnd::Close,
+        }
+    }
+
+    /// The same bytes as `events`, but cut into pieces of `size` bytes, so that events are
+    /// split across network writes (and several may share one).
+    pub fn sse_split(events: Vec<String>, size: usize, gap: Duration) -> Reply {
+        let all: Vec<u8> = events.concat().into_bytes();
+        Reply::Sse {
+            pieces: all
+                .chunks(size.max(1))
+                .map(|c| (gap, Bytes::copy_from_slice(c)))
+                .collect(),
+            end: SseEnd::Close,
+        }
+    }
+}
+
+/// One request the mock received.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    /// Path and query.
+    pub path: String,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Recorded {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+#[derive(Debug, Default)]
+struct State {
+    replies: Mutex<VecDeque<Reply>>,
+    recorded: Mutex<Vec<Recorded>>,
+}
+
+/// A running mock. Stops when dropped.
+#[derive(Debug)]
+pub struct MockOpenAi {
+    addr: SocketAddr,
+    state: Arc<State>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl MockOpenAi {
+    /// Starts on an ephemeral loopback port.
+    pub async fn start() -> std::io::Result<MockOpenAi> {
+        Self::bind("127.0.0.1:0").await
+    }
+
+    pub async fn bind(addr: &str) -> std::io::Result<MockOpenAi> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(State::default());
+        let app_state = state.clone();
+        let app = axum::Router::new().fallback(
+            move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+                let state = app_state.clone();
+                async move { handle(state, method, uri, headers, body).await }
+            },
+        );
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(MockOpenAi { addr, state, task })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT/v1`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    /// Queues a reply for the next request that has none.
+    pub fn push(&self, reply: Reply) {
+        if let Ok(mut q) = self.state.replies.lock() {
+            q.push_back(reply);
+        }
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.state.recorded.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    pub fn request_count(&self) -> usize {
+        self.state.recorded.lock().map(|r| r.len()).unwrap_or(0)
+    }
+
+    /// Serves until the task ends (for the `switchyard-mock` binary).
+    pub async fn wait(mut self) {
+        let _ = (&mut self.task).await;
+    }
+}
+
+impl Drop for MockOpenAi {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn handle(state: Arc<State>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    state.recorded.lock().map(|mut r| {
+        r.push(Recorded {
+            method: method.to_string(),
+            path: uri.path_and_query().map(|p| p.to_string()).unwrap_or_default(),
+            headers: headers.clone(),
+            body: body.clone(),
+        })
+    }).ok();
+    let scripted = state.replies.lock().ok().and_then(|mut q| q.pop_front());
+    let reply = match scripted {
+        Some(reply) => reply,
+        None => default_reply(uri.path(), &body),
+    };
+    render(reply).await
+}
+
+async fn render(reply: Reply) -> Response {
+    match reply {
+        Reply::Json { status, headers, body } => {
+            let mut builder = Response::builder()
+                .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+                .header("content-type", "application/json")
+                .header("x-request-id", "req_mock");
+            for (name, value) in headers {
+                builder = builder.header(name, value);
+            }
+            builder.body(Body::from(body)).unwrap_or_default()
+        }
+        Reply::Hang => {
+            futures::future::pending::<()>().await;
+            Response::default()
+        }
+        Reply::Sse { pieces, end } => {
+            let head = futures::stream::iter(pieces).then(|(gap, bytes)| async move {
+                if !gap.is_zero() {
+                    tokio::time::sleep(gap).await;
+                }
+                Ok::<Bytes, std::io::Error>(bytes)
+            });
+            let tail = futures::stream::once(async move {
+                match end {
+                    SseEnd::Close => Ok(Bytes::new()),
+                    SseEnd::Reset => {
+                        // Let the pieces before reach the client first.
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "mock reset"))
+                    }
+                    SseEnd::Hold => {
+                        futures::future::pending::<()>().await;
+                        Ok(Bytes::new())
+                    }
+                }
+            });
+            Response::builder()
+                .status(StatusCode::OK)
+                .header("content-type", "text/event-stream; charset=utf-8")
+                .header("x-request-id", "req_mock")
+                .body(Body::from_stream(head.chain(tail)))
+                .unwrap_or_default()
+        }
+    }
+}
+
+/// Unscripted requests get a plausible answer in OpenAI's exact format.
+fn default_reply(path: &str, body: &[u8]) -> Reply {
+    let request: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let model = request["model"].as_str().unwrap_or("gpt-4o-mini").to_owned();
+    if path.ends_with("/embeddings") {
+        return embeddings_reply(&request, &model);
+    }
+    if path.ends_with("/models") {
+        return Reply::Json {
+            status: 200,
+            headers: Vec::new(),
+            body: json!({"object": "list", "data": [{"id": model, "object": "model", "created": 1_700_000_000u64, "owned_by": "mock"}]}).to_string(),
+        };
+    }
+    if !path.ends_with("/chat/completions") {
+        return Reply::error(404, "invalid_request_error", "Unknown path", None);
+    }
+    let text = "Hello! This is the Switchyard mock upstream.";
+    if request["stream"].as_bool() == Some(true) {
+        let include_usage = request["stream_options"]["include_usage"].as_bool() == Some(true);
+        let pieces: Vec<String> = text.split_inclusive(' ').map(str::to_owned).collect();
+        let pieces: Vec<&str> = pieces.iter().map(String::as_str).collect();
+        Reply::sse_events(bodies::sse_text_pieces(&model, &pieces, include_usage))
+    } else {
+        Reply::Json {
+            status: 200,
+            headers: Vec::new(),
+            body: bodies::chat_completion_json(&model, text, 12, 9),
+        }
+    }
+}
+
+fn embeddings_reply(request: &Value, model: &str) -> Reply {
+    let inputs: Vec<String> = match &request["input"] {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(items) => items.iter().map(|v| v.to_string()).collect(),
+        _ => Vec::new(),
+    };
+    let dims = request["dimensions"].as_u64().unwrap_or(8) as usize;
+    let data: Vec<Value> = inputs
+        .iter()
+        .enumerate()
+        .map(|(index, text)| {
+            let seed = text.bytes().fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
+            let vector: Vec<f32> = (0..dims)
+                .map(|i| ((seed.wrapping_add(i as u32) % 1000) as f32) / 1000.0)
+                .collect();
+            json!({"object": "embedding", "index": index, "embedding": vector})
+        })
+        .collect();
+    let tokens: usize = inputs.iter().map(|t| t.split_whitespace().count().max(1)).sum();
+    Reply::Json {
+        status: 200,
+        headers: Vec::new(),
+        body: json!({"object": "list", "data": data, "model": model,
+                     "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}).to_string(),
+    }
+}
