@@ -1,1 +1,103 @@
-fn main() {}
+//! `switchyard`: the command line. Each subcommand lives in its own module; this file parses
+//! arguments and maps outcomes to exit codes.
+//!
+//! Exit codes: 0 success; 1 the operation failed (upstream or server error); 2 bad usage or
+//! invalid configuration; 3 the server could not be reached.
+
+mod chat;
+mod logging;
+mod models;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "switchyard", version, about = "Self-hosted, model-neutral AI gateway", long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the gateway.
+    Serve(serve::ServeArgs),
+    /// Work with configuration files.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Send one prompt and stream the answer to the terminal.
+    Chat(chat::ChatArgs),
+    /// List the models clients can use.
+    Models(models::ModelsArgs),
+}
+
+#[derive(Subcommand, Debug)]
+enum ConfigCommand {
+    /// Validate a config file (parse, resolve `${ENV}` references, build providers) and exit.
+    Check {
+        /// The TOML file to check.
+        file: PathBuf,
+    },
+}
+
+/// A failure with the exit code it deserves.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn usage(message: impl Into<String>) -> Self {
+        Failure { code: 2, message: message.into() }
+    }
+
+    pub fn failed(message: impl Into<String>) -> Self {
+        Failure { code: 1, message: message.into() }
+    }
+
+    pub fn unreachable(message: impl Into<String>) -> Self {
+        Failure { code: 3, message: message.into() }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("switchyard: cannot start the async runtime: {err}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => serve::run(args).await,
+            Command::Config {
+                command: ConfigCommand::Check { file },
+            } => serve::check(&file),
+            Command::Chat(args) => chat::run(args).await,
+            Command::Models(args) => models::run(args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("switchyard: {}", failure.message);
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+/// Loads and validates a config file, and builds the server state from it.
+pub fn load(path: &std::path::Path) -> Result<(switchyard_config::Config, switchyard_server::AppState), Failure> {
+    let config = switchyard_config::load_file(path, &switchyard_config::process_env)
+        .map_err(|e| Failure::usage(e.to_string()))?;
+    let state = switchyard_server::AppState::build(&config).map_err(|e| Failure::usage(e.to_string()))?;
+    Ok((config, state))
+}

@@ -1,1 +1,17 @@
-//! placeholder during setup
+//! The Switchyard server: HTTP front doors, authentication, the request pipeline, error ->
+//! HTTP status mapping, metrics and health.
+//!
+//! Read [`pipeline`] first: one function per operation follows a request from the canonical
+//! request to the canonical answer, in the order of DESIGN.md §2. The [`routes`] modules are
+//! the thin HTTP edges around it, one per client dialect.
+
+pub mod auth;
+pub mod errors;
+pub mod metrics;
+pub mod pipeline;
+pub mod routes;
+pub mod serve;
+pub mod state;
+
+pub use serve::{serve, ShutdownSignal};
+pub use state::{AppState, BuildError};

@@ -32,3 +32,17 @@ impl Hosting {
         }
     }
 }
+
+/// One place a model can be served: a provider plus the upstream model id there, with the
+/// tags policy and routing look at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deployment {
+    /// `provider/upstream-model`, unique in a config.
+    pub id: String,
+    /// Index of the provider in the configuration.
+    pub provider_index: usize,
+    pub provider_id: String,
+    pub upstream_model: String,
+    pub jurisdiction: Jurisdiction,
+    pub hosting: Hosting,
+}

@@ -15,7 +15,7 @@ mod stream;
 mod usage;
 
 pub use content::{CacheControl, ContentBlock, ImageDetail, ImageSource, Message, Role};
-pub use deployment::{Hosting, Jurisdiction};
+pub use deployment::{Deployment, Hosting, Jurisdiction};
 pub use embedding::{EmbeddingInput, EmbeddingRequest, EmbeddingResponse, EncodingFormat};
 pub use request::{
     ChatRequest, ReasoningConfig, RequestMetadata, ResponseFormat, SamplingParams, Tool,

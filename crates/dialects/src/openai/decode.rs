@@ -89,10 +89,8 @@ fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, GatewayE
             let inner = inner.split(" at line ").next().unwrap_or(&inner).to_owned();
             let param = (path != ".").then_some(path);
             if let Some(field) = unknown_field(&inner) {
-                let full = match &param {
-                    Some(p) if p != "?" => format!("{p}.{field}"),
-                    _ => field.to_owned(),
-                };
+                // The path already ends at the unknown field.
+                let full = param.clone().unwrap_or_else(|| field.to_owned());
                 return Err(GatewayError::invalid(
                     format!("Unrecognized request argument supplied: {full}"),
                     Some(full),

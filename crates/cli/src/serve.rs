@@ -1,0 +1,101 @@
+//! `switchyard serve` and `switchyard config check`.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use switchyard_config::{Config, LogConfig, LogFormat};
+use switchyard_server::AppState;
+
+use crate::{load, logging, Failure};
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Config file (TOML). Without one, Switchyard starts with no models configured.
+    #[arg(long, short = 'c', env = "SWITCHYARD_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to listen on; overrides the config's `listen`.
+    #[arg(long, short = 'l')]
+    listen: Option<String>,
+}
+
+pub async fn run(args: ServeArgs) -> Result<(), Failure> {
+    let (mut config, state) = match &args.config {
+        Some(path) => load(path)?,
+        None => {
+            let config = switchyard_config::load_str("", &switchyard_config::process_env)
+                .map_err(|e| Failure::usage(e.to_string()))?;
+            let state = AppState::build(&config).map_err(|e| Failure::usage(e.to_string()))?;
+            (config, state)
+        }
+    };
+    if let Some(listen) = &args.listen {
+        config.listen = listen
+            .parse()
+            .map_err(|_| Failure::usage(format!("--listen: `{listen}` is not a socket address such as 127.0.0.1:4000")))?;
+    }
+    logging::init(&config.log, false);
+    if config.api_keys.is_empty() && !config.listen.ip().is_loopback() {
+        return Err(Failure::usage(format!(
+            "refusing to serve without API keys on the non-loopback address {}: set `api_keys` in the config or listen on 127.0.0.1",
+            config.listen
+        )));
+    }
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| Failure::failed(format!("cannot listen on {}: {e}", config.listen)))?;
+    announce(&config, args.config.as_deref());
+    switchyard_server::serve(state, listener, Box::pin(shutdown_signal()), config.drain_timeout)
+        .await
+        .map_err(|e| Failure::failed(format!("server error: {e}")))
+}
+
+fn announce(config: &Config, path: Option<&Path>) {
+    tracing::info!(
+        listen = %config.listen,
+        config = %path.map(|p| p.display().to_string()).unwrap_or_else(|| "(none)".to_owned()),
+        providers = config.providers.len(),
+        models = config.models.len(),
+        "switchyard listening on http://{}/v1",
+        config.listen
+    );
+    if config.api_keys.is_empty() {
+        tracing::warn!("no api_keys configured: open to any client on loopback only");
+    }
+    if config.models.is_empty() {
+        tracing::warn!("no models configured: add [[providers]] and [[models]] to a config file (see README)");
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+pub fn check(path: &Path) -> Result<(), Failure> {
+    logging::init(&LogConfig { format: LogFormat::Text, level: "warn".to_owned() }, true);
+    let (config, _) = load(path)?;
+    println!(
+        "{}: ok ({} provider(s), {} model(s), listen {})",
+        path.display(),
+        config.providers.len(),
+        config.models.len(),
+        config.listen
+    );
+    Ok(())
+}

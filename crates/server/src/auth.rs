@@ -1,0 +1,112 @@
+//! Client authentication against the configured API keys.
+//!
+//! Keys are held only as SHA-256 digests and compared in constant time. Unknown and missing
+//! keys are told apart (as OpenAI does), but no answer repeats any part of the key.
+
+use http::HeaderMap;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use switchyard_config::Secret;
+use switchyard_dialects::{ErrorClass, GatewayError};
+
+pub struct Auth {
+    digests: Vec<[u8; 32]>,
+}
+
+impl Auth {
+    pub fn new(keys: &[Secret]) -> Self {
+        Auth {
+            digests: keys.iter().map(|k| digest(k.expose())).collect(),
+        }
+    }
+
+    /// Whether keys are required at all.
+    pub fn is_open(&self) -> bool {
+        self.digests.is_empty()
+    }
+
+    /// Checks the key a client sent: `Authorization: Bearer`, `api-key` (Azure clients) or
+    /// `x-api-key`.
+    pub fn check(&self, headers: &HeaderMap) -> Result<(), GatewayError> {
+        if self.is_open() {
+            return Ok(());
+        }
+        let Some(key) = presented_key(headers) else {
+            return Err(GatewayError::new(
+                ErrorClass::Authentication,
+                "You didn't provide an API key. Send it in the Authorization header as `Bearer YOUR_KEY`.",
+            ));
+        };
+        let candidate = digest(key);
+        let mut matched = subtle::Choice::from(0u8);
+        for known in &self.digests {
+            matched |= known.ct_eq(&candidate);
+        }
+        if bool::from(matched) {
+            Ok(())
+        } else {
+            Err(GatewayError::new(ErrorClass::Authentication, "Incorrect API key provided.")
+                .with_code("invalid_api_key"))
+        }
+    }
+}
+
+fn presented_key(headers: &HeaderMap) -> Option<&str> {
+    if let Some(value) = headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        let value = value.trim();
+        let token = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))
+            .unwrap_or(value)
+            .trim();
+        if !token.is_empty() {
+            return Some(token);
+        }
+    }
+    ["api-key", "x-api-key"]
+        .iter()
+        .filter_map(|name| headers.get(*name).and_then(|v| v.to_str().ok()))
+        .map(str::trim)
+        .find(|v| !v.is_empty())
+}
+
+fn digest(key: &str) -> [u8; 32] {
+    Sha256::digest(key.as_bytes()).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(name: &str, value: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(
+            http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            value.parse().unwrap(),
+        );
+        h
+    }
+
+    #[test]
+    fn open_when_no_keys() {
+        assert!(Auth::new(&[]).check(&HeaderMap::new()).is_ok());
+    }
+
+    #[test]
+    fn bearer_api_key_and_x_api_key_are_accepted() {
+        let auth = Auth::new(&[Secret::new("sk-good")]);
+        assert!(auth.check(&headers("authorization", "Bearer sk-good")).is_ok());
+        assert!(auth.check(&headers("api-key", "sk-good")).is_ok());
+        assert!(auth.check(&headers("x-api-key", "sk-good")).is_ok());
+    }
+
+    #[test]
+    fn missing_and_wrong_keys_are_authentication_errors_without_the_key() {
+        let auth = Auth::new(&[Secret::new("sk-good")]);
+        let missing = auth.check(&HeaderMap::new()).unwrap_err();
+        assert_eq!(missing.class, ErrorClass::Authentication);
+        let wrong = auth.check(&headers("authorization", "Bearer sk-bad-guess")).unwrap_err();
+        assert_eq!(wrong.class, ErrorClass::Authentication);
+        assert!(!wrong.message.contains("sk-bad"));
+    }
+}

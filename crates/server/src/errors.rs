@@ -1,0 +1,48 @@
+//! The one place that turns failures into HTTP statuses.
+
+use http::StatusCode;
+use switchyard_dialects::{ErrorClass, GatewayError};
+use switchyard_providers::{ProviderError, ProviderErrorKind};
+
+/// The HTTP status for an error class.
+pub fn status(class: ErrorClass) -> StatusCode {
+    match class {
+        ErrorClass::InvalidRequest => StatusCode::BAD_REQUEST,
+        ErrorClass::Authentication => StatusCode::UNAUTHORIZED,
+        ErrorClass::PermissionDenied => StatusCode::FORBIDDEN,
+        ErrorClass::NotFound => StatusCode::NOT_FOUND,
+        ErrorClass::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorClass::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        ErrorClass::UpstreamError => StatusCode::BAD_GATEWAY,
+        ErrorClass::UpstreamUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorClass::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+        ErrorClass::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// What the client is told when an upstream fails. Client-side faults the upstream found
+/// (400, 413, 422: the request itself is wrong, e.g. too long for the model) keep their
+/// meaning; rate limits stay 429; every other upstream failure
+/// is the gateway's 502, 503 or 504.
+pub fn from_provider(err: &ProviderError) -> GatewayError {
+    let class = match &err.kind {
+        ProviderErrorKind::Unsupported => ErrorClass::InvalidRequest,
+        ProviderErrorKind::Connect => ErrorClass::UpstreamUnavailable,
+        ProviderErrorKind::Timeout(_) => ErrorClass::UpstreamTimeout,
+        ProviderErrorKind::Protocol => ErrorClass::UpstreamError,
+        ProviderErrorKind::Status(s) => match s {
+            400 | 422 => ErrorClass::InvalidRequest,
+            413 => ErrorClass::PayloadTooLarge,
+            429 => ErrorClass::RateLimited,
+            408 | 504 => ErrorClass::UpstreamTimeout,
+            503 | 529 => ErrorClass::UpstreamUnavailable,
+            _ => ErrorClass::UpstreamError,
+        },
+    };
+    GatewayError {
+        class,
+        message: err.message.clone(),
+        param: None,
+        code: err.code.clone(),
+    }
+}
