@@ -1,0 +1,128 @@
+//! OpenAI in, OpenAI out: the front door's decode followed by the OpenAI adapter's encode
+//! gives back the client's request, and the front door's stream encoder followed by the
+//! adapter's chunk decoder gives back the canonical events. Both directions of the same
+//! wire format must agree, or a proxy silently changes what it forwards.
+
+use std::collections::VecDeque;
+
+use proptest::prelude::*;
+use switchyard_config::ProviderKind;
+use switchyard_dialects::openai;
+use switchyard_providers::openai_compat::{request, stream::ChunkDecoder};
+use switchyard_providers::HostQuirks;
+use switchyard_providers::sse::SseParser;
+use switchyard_types::{BlockKind, Delta, StopReason, StreamEvent, Usage};
+
+#[test]
+fn request_survives_decode_then_upstream_encode() {
+    let body = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/openai/full_request.json")).unwrap();
+    let original: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let canonical = openai::decode_chat_request(&body).unwrap();
+    let upstream = request::chat_body(&canonical, "bench-model", &HostQuirks::for_kind(ProviderKind::OpenAi), "openai").unwrap();
+    let mut forwarded = serde_json::to_value(&upstream).unwrap();
+    // Known, intended differences: `user` is sent as `safety_identifier`, `n: 1` is implied,
+    // and the gateway always asks for usage in streams.
+    assert_eq!(forwarded["safety_identifier"], original["user"]);
+    let obj = forwarded.as_object_mut().unwrap();
+    obj.remove("safety_identifier");
+    let mut expected = original.clone();
+    let exp = expected.as_object_mut().unwrap();
+    exp.remove("user");
+    exp.remove("n");
+    // The system message's string content and the developer message's one-part array both
+    // come back as a string: equivalent on the wire.
+    exp["messages"][1]["content"] = serde_json::json!("Answer in French.");
+    exp["messages"][5]["content"] = serde_json::json!("14:00");
+    assert_eq!(forwarded, expected);
+}
+
+fn decode_sse(bytes: &[u8]) -> Vec<StreamEvent> {
+    let mut parser = SseParser::new();
+    let mut events = Vec::new();
+    parser.feed(bytes, &mut events).unwrap();
+    parser.finish(&mut events);
+    let mut decoder = ChunkDecoder::new();
+    let mut out = VecDeque::new();
+    for e in events {
+        decoder.on_data(&e.data, &mut out).unwrap();
+    }
+    out.into_iter().collect()
+}
+
+#[derive(Debug, Clone)]
+enum Piece {
+    Text(String),
+    Tool(String, Vec<String>),
+}
+
+fn piece() -> impl Strategy<Value = Piece> {
+    prop_oneof![
+        "[a-zA-Z0-9 .,é\"\\\\\n]{1,12}".prop_map(Piece::Text),
+        ("[a-z_]{1,8}", proptest::collection::vec("[a-z0-9{}\":,]{1,6}", 1..4))
+            .prop_map(|(name, args)| Piece::Tool(name, args)),
+    ]
+}
+
+/// A well-formed canonical stream made of text and tool-call blocks.
+fn canonical(pieces: &[Piece], usage: Usage) -> Vec<StreamEvent> {
+    let mut events = vec![StreamEvent::MessageStart { id: "c1".into(), model: "m".into(), created: 5 }];
+    let mut index = 0u32;
+    let mut tools = 0;
+    let mut last_text = false;
+    for p in pieces {
+        match p {
+            Piece::Text(t) => {
+                if !last_text {
+                    if index > 0 || events.len() > 1 {
+                        events.push(StreamEvent::BlockStop { index: index - 1 });
+                    }
+                    events.push(StreamEvent::BlockStart { index, block: BlockKind::Text });
+                    index += 1;
+                }
+                events.push(StreamEvent::BlockDelta { index: index - 1, delta: Delta::Text(t.clone()) });
+                last_text = true;
+            }
+            Piece::Tool(name, args) => {
+                if events.len() > 1 {
+                    events.push(StreamEvent::BlockStop { index: index - 1 });
+                }
+                events.push(StreamEvent::BlockStart {
+                    index,
+                    block: BlockKind::ToolUse { id: format!("call_{tools}"), name: name.clone() },
+                });
+                for a in args {
+                    events.push(StreamEvent::BlockDelta { index, delta: Delta::ToolArguments(a.clone()) });
+                }
+                index += 1;
+                tools += 1;
+                last_text = false;
+            }
+        }
+    }
+    if index > 0 {
+        events.push(StreamEvent::BlockStop { index: index - 1 });
+    }
+    let stop = if tools > 0 { StopReason::ToolUse } else { StopReason::EndTurn };
+    events.push(StreamEvent::MessageStop { stop_reason: stop, stop_sequence: None });
+    events.push(StreamEvent::Usage { usage });
+    events
+}
+
+proptest! {
+    #[test]
+    fn stream_survives_encode_then_decode(
+        pieces in proptest::collection::vec(piece(), 0..8),
+        input in 0u64..10_000,
+        output in 0u64..10_000,
+    ) {
+        let usage = Usage { input_tokens: input, output_tokens: output, ..Usage::default() };
+        let events = canonical(&pieces, usage);
+        let mut encoder = openai::ChatStreamEncoder::new(String::new(), String::new(), 0, true);
+        let mut sse = bytes::BytesMut::new();
+        for e in events.clone() {
+            encoder.encode(e, &mut sse);
+        }
+        encoder.finish(&mut sse);
+        prop_assert_eq!(decode_sse(&sse), events);
+    }
+}
