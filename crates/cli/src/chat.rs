@@ -50,7 +50,11 @@ pub async fn run(args: ChatArgs) -> Result<(), Failure> {
         Some(path) => {
             let (config, state) = load(path)?;
             logging::init(&config.log, true);
-            let model = match args.model.clone().or_else(|| config.models.first().map(|m| m.name.clone())) {
+            let model = match args
+                .model
+                .clone()
+                .or_else(|| config.models.first().map(|m| m.name.clone()))
+            {
                 Some(m) => m,
                 None => return Err(Failure::usage("the config defines no models")),
             };
@@ -60,10 +64,23 @@ pub async fn run(args: ChatArgs) -> Result<(), Failure> {
                 .map_err(|e| Failure::failed(e.message))?;
             match answer {
                 switchyard_server::pipeline::ChatAnswer::Stream { first, rest, .. } => {
-                    print_stream(futures::stream::iter(first.into_iter().map(Ok)).chain(rest).boxed()).await
+                    print_stream(
+                        futures::stream::iter(first.into_iter().map(Ok))
+                            .chain(rest)
+                            .boxed(),
+                    )
+                    .await
                 }
                 switchyard_server::pipeline::ChatAnswer::Complete(response, _) => {
-                    println!("{}", switchyard_types::Message { role: Role::Assistant, content: response.content, name: None }.joined_text());
+                    println!(
+                        "{}",
+                        switchyard_types::Message {
+                            role: Role::Assistant,
+                            content: response.content,
+                            name: None
+                        }
+                        .joined_text()
+                    );
                     Ok(())
                 }
             }
@@ -74,7 +91,10 @@ pub async fn run(args: ChatArgs) -> Result<(), Failure> {
                 Some(m) => m.clone(),
                 None => first_model(&args.url, args.api_key.as_deref()).await?,
             };
-            let stream = client.chat_stream(&request(model.clone()), &model).await.map_err(from_provider)?;
+            let stream = client
+                .chat_stream(&request(model.clone()), &model)
+                .await
+                .map_err(from_provider)?;
             print_stream(stream).await
         }
     }
@@ -114,7 +134,9 @@ pub async fn first_model(url: &str, api_key: Option<&str>) -> Result<String, Fai
 fn from_provider(err: ProviderError) -> Failure {
     let message = err.message.replace("upstream `switchyard`", "server");
     match err.kind {
-        ProviderErrorKind::Connect => Failure::unreachable(format!("{message} (is `switchyard serve` running?)")),
+        ProviderErrorKind::Connect => {
+            Failure::unreachable(format!("{message} (is `switchyard serve` running?)"))
+        }
         _ => Failure::failed(message),
     }
 }
@@ -123,14 +145,23 @@ async fn print_stream(mut stream: EventStream) -> Result<(), Failure> {
     let mut stdout = std::io::stdout();
     while let Some(item) = stream.next().await {
         match item {
-            Ok(StreamEvent::BlockDelta { delta: Delta::Text(text), .. }) => {
+            Ok(StreamEvent::BlockDelta {
+                delta: Delta::Text(text),
+                ..
+            }) => {
                 let _ = stdout.write_all(text.as_bytes());
                 let _ = stdout.flush();
             }
-            Ok(StreamEvent::BlockStart { block: switchyard_types::BlockKind::ToolUse { name, .. }, .. }) => {
+            Ok(StreamEvent::BlockStart {
+                block: switchyard_types::BlockKind::ToolUse { name, .. },
+                ..
+            }) => {
                 let _ = write!(stdout, "\n[tool call: {name}] ");
             }
-            Ok(StreamEvent::BlockDelta { delta: Delta::ToolArguments(args), .. }) => {
+            Ok(StreamEvent::BlockDelta {
+                delta: Delta::ToolArguments(args),
+                ..
+            }) => {
                 let _ = stdout.write_all(args.as_bytes());
             }
             Ok(_) => {}

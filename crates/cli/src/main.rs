@@ -54,21 +54,33 @@ pub struct Failure {
 
 impl Failure {
     pub fn usage(message: impl Into<String>) -> Self {
-        Failure { code: 2, message: message.into() }
+        Failure {
+            code: 2,
+            message: message.into(),
+        }
     }
 
     pub fn failed(message: impl Into<String>) -> Self {
-        Failure { code: 1, message: message.into() }
+        Failure {
+            code: 1,
+            message: message.into(),
+        }
     }
 
     pub fn unreachable(message: impl Into<String>) -> Self {
-        Failure { code: 3, message: message.into() }
+        Failure {
+            code: 3,
+            message: message.into(),
+        }
     }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(err) => {
             eprintln!("switchyard: cannot start the async runtime: {err}");
@@ -95,9 +107,12 @@ fn main() -> ExitCode {
 }
 
 /// Loads and validates a config file, and builds the server state from it.
-pub fn load(path: &std::path::Path) -> Result<(switchyard_config::Config, switchyard_server::AppState), Failure> {
+pub fn load(
+    path: &std::path::Path,
+) -> Result<(switchyard_config::Config, switchyard_server::AppState), Failure> {
     let config = switchyard_config::load_file(path, &switchyard_config::process_env)
         .map_err(|e| Failure::usage(e.to_string()))?;
-    let state = switchyard_server::AppState::build(&config).map_err(|e| Failure::usage(e.to_string()))?;
+    let state =
+        switchyard_server::AppState::build(&config).map_err(|e| Failure::usage(e.to_string()))?;
     Ok((config, state))
 }

@@ -54,18 +54,26 @@ pub async fn fetch(url: &str, api_key: Option<&str>) -> Result<Vec<String>, Fail
         request = request.bearer_auth(key);
     }
     let response = request.send().await.map_err(|e| {
-        Failure::unreachable(format!("cannot reach {base}: {} (is `switchyard serve` running?)", root_cause(&e)))
+        Failure::unreachable(format!(
+            "cannot reach {base}: {} (is `switchyard serve` running?)",
+            root_cause(&e)
+        ))
     })?;
     let status = response.status();
-    let body = response.bytes().await.map_err(|e| Failure::failed(e.to_string()))?;
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| Failure::failed(e.to_string()))?;
     if !status.is_success() {
         let message = serde_json::from_slice::<switchyard_wire_openai::ErrorBody>(&body)
             .map(|b| b.error.message)
             .unwrap_or_else(|_| String::from_utf8_lossy(&body).into_owned());
-        return Err(Failure::failed(format!("server answered HTTP {status}: {message}")));
+        return Err(Failure::failed(format!(
+            "server answered HTTP {status}: {message}"
+        )));
     }
-    let list: switchyard_wire_openai::ModelList =
-        serde_json::from_slice(&body).map_err(|e| Failure::failed(format!("unexpected /v1/models body: {e}")))?;
+    let list: switchyard_wire_openai::ModelList = serde_json::from_slice(&body)
+        .map_err(|e| Failure::failed(format!("unexpected /v1/models body: {e}")))?;
     Ok(list.data.into_iter().map(|m| m.id).collect())
 }
 

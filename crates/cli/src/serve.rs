@@ -29,9 +29,11 @@ pub async fn run(args: ServeArgs) -> Result<(), Failure> {
         }
     };
     if let Some(listen) = &args.listen {
-        config.listen = listen
-            .parse()
-            .map_err(|_| Failure::usage(format!("--listen: `{listen}` is not a socket address such as 127.0.0.1:4000")))?;
+        config.listen = listen.parse().map_err(|_| {
+            Failure::usage(format!(
+                "--listen: `{listen}` is not a socket address such as 127.0.0.1:4000"
+            ))
+        })?;
     }
     logging::init(&config.log, false);
     if config.api_keys.is_empty() && !config.listen.ip().is_loopback() {
@@ -44,9 +46,14 @@ pub async fn run(args: ServeArgs) -> Result<(), Failure> {
         .await
         .map_err(|e| Failure::failed(format!("cannot listen on {}: {e}", config.listen)))?;
     announce(&config, args.config.as_deref());
-    switchyard_server::serve(state, listener, Box::pin(shutdown_signal()), config.drain_timeout)
-        .await
-        .map_err(|e| Failure::failed(format!("server error: {e}")))
+    switchyard_server::serve(
+        state,
+        listener,
+        Box::pin(shutdown_signal()),
+        config.drain_timeout,
+    )
+    .await
+    .map_err(|e| Failure::failed(format!("server error: {e}")))
 }
 
 fn announce(config: &Config, path: Option<&Path>) {
@@ -62,7 +69,9 @@ fn announce(config: &Config, path: Option<&Path>) {
         tracing::warn!("no api_keys configured: open to any client on loopback only");
     }
     if config.models.is_empty() {
-        tracing::warn!("no models configured: add [[providers]] and [[models]] to a config file (see README)");
+        tracing::warn!(
+            "no models configured: add [[providers]] and [[models]] to a config file (see README)"
+        );
     }
 }
 
@@ -88,7 +97,13 @@ async fn shutdown_signal() {
 }
 
 pub fn check(path: &Path) -> Result<(), Failure> {
-    logging::init(&LogConfig { format: LogFormat::Text, level: "warn".to_owned() }, true);
+    logging::init(
+        &LogConfig {
+            format: LogFormat::Text,
+            level: "warn".to_owned(),
+        },
+        true,
+    );
     let (config, _) = load(path)?;
     println!(
         "{}: ok ({} provider(s), {} model(s), listen {})",

@@ -16,8 +16,7 @@ mod validated;
 pub use error::ConfigError;
 pub use secret::Secret;
 pub use validated::{
-    Config, LogConfig, LogFormat, ModelConfig, ProviderConfig, ProviderKind, RouteTarget,
-    Timeouts,
+    Config, LogConfig, LogFormat, ModelConfig, ProviderConfig, ProviderKind, RouteTarget, Timeouts,
 };
 
 /// Reads, parses and validates a config file. `env` resolves `${VAR}` references.

@@ -10,8 +10,7 @@ use crate::error::ConfigError;
 use crate::raw::{RawConfig, RawModel, RawProvider, RawTimeouts};
 use crate::secret::Secret;
 use crate::validated::{
-    Config, LogConfig, LogFormat, ModelConfig, ProviderConfig, ProviderKind, RouteTarget,
-    Timeouts,
+    Config, LogConfig, LogFormat, ModelConfig, ProviderConfig, ProviderKind, RouteTarget, Timeouts,
 };
 
 type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
@@ -96,10 +95,7 @@ fn resolve_env(key: &str, value: &str, env: Env<'_>) -> Result<String, ConfigErr
             return Err(ConfigError::invalid(key, "unterminated `${` reference"));
         };
         let name = &after[..end];
-        let valid = !name.is_empty()
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_');
+        let valid = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !valid {
             return Err(ConfigError::invalid(
                 key,
@@ -131,11 +127,7 @@ fn seconds(key: &str, value: f64) -> Result<Duration, ConfigError> {
     Ok(Duration::from_secs_f64(value))
 }
 
-fn timeouts(
-    key: &str,
-    raw: Option<&RawTimeouts>,
-    base: Timeouts,
-) -> Result<Timeouts, ConfigError> {
+fn timeouts(key: &str, raw: Option<&RawTimeouts>, base: Timeouts) -> Result<Timeouts, ConfigError> {
     let Some(raw) = raw else { return Ok(base) };
     let pick = |name: &str, v: Option<f64>, default: Duration| match v {
         Some(s) => seconds(&format!("{key}.{name}"), s),
@@ -213,8 +205,8 @@ fn provider(
     };
     let jurisdiction = match &p.jurisdiction {
         Some(j) => {
-            let valid = (2..=8).contains(&j.len())
-                && j.chars().all(|c| c.is_ascii_uppercase() || c == '-');
+            let valid =
+                (2..=8).contains(&j.len()) && j.chars().all(|c| c.is_ascii_uppercase() || c == '-');
             if !valid {
                 return Err(ConfigError::invalid(
                     at("jurisdiction"),
@@ -305,8 +297,7 @@ fn model(i: usize, m: &RawModel, providers: &[ProviderConfig]) -> Result<ModelCo
 
 fn is_identifier(s: &str) -> bool {
     (1..=64).contains(&s.len())
-        && s
-            .chars()
+        && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 

@@ -2,6 +2,8 @@
 //! it. Run with `UPDATE_GOLDEN=1` to rewrite the expectations after an intended change, then
 //! review the diff.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::{Path, PathBuf};
 
 use switchyard_dialects::openai;
@@ -17,7 +19,10 @@ fn check(name: &str, actual: &str) {
         std::fs::write(&path, actual).unwrap();
     }
     let expected = std::fs::read_to_string(&path).unwrap();
-    assert_eq!(actual, expected, "golden file {name} differs; rerun with UPDATE_GOLDEN=1 and review");
+    assert_eq!(
+        actual, expected,
+        "golden file {name} differs; rerun with UPDATE_GOLDEN=1 and review"
+    );
 }
 
 fn pretty(value: &serde_json::Value) -> String {
@@ -28,7 +33,10 @@ fn pretty(value: &serde_json::Value) -> String {
 fn decode_full_request() {
     let body = std::fs::read(dir().join("full_request.json")).unwrap();
     let request = openai::decode_chat_request(&body).unwrap();
-    check("full_request.canonical.json", &pretty(&serde_json::to_value(&request).unwrap()));
+    check(
+        "full_request.canonical.json",
+        &pretty(&serde_json::to_value(&request).unwrap()),
+    );
 }
 
 #[test]

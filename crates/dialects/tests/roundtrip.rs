@@ -3,22 +3,34 @@
 //! adapter's chunk decoder gives back the canonical events. Both directions of the same
 //! wire format must agree, or a proxy silently changes what it forwards.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::collections::VecDeque;
 
 use proptest::prelude::*;
 use switchyard_config::ProviderKind;
 use switchyard_dialects::openai;
 use switchyard_providers::openai_compat::{request, stream::ChunkDecoder};
-use switchyard_providers::HostQuirks;
 use switchyard_providers::sse::SseParser;
+use switchyard_providers::HostQuirks;
 use switchyard_types::{BlockKind, Delta, StopReason, StreamEvent, Usage};
 
 #[test]
 fn request_survives_decode_then_upstream_encode() {
-    let body = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/openai/full_request.json")).unwrap();
+    let body = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/golden/openai/full_request.json"
+    ))
+    .unwrap();
     let original: serde_json::Value = serde_json::from_slice(&body).unwrap();
     let canonical = openai::decode_chat_request(&body).unwrap();
-    let upstream = request::chat_body(&canonical, "bench-model", &HostQuirks::for_kind(ProviderKind::OpenAi), "openai").unwrap();
+    let upstream = request::chat_body(
+        &canonical,
+        "bench-model",
+        &HostQuirks::for_kind(ProviderKind::OpenAi),
+        "openai",
+    )
+    .unwrap();
     let mut forwarded = serde_json::to_value(&upstream).unwrap();
     // Known, intended differences: `user` is sent as `safety_identifier`, `n: 1` is implied,
     // and the gateway always asks for usage in streams.
@@ -58,14 +70,21 @@ enum Piece {
 fn piece() -> impl Strategy<Value = Piece> {
     prop_oneof![
         "[a-zA-Z0-9 .,é\"\\\\\n]{1,12}".prop_map(Piece::Text),
-        ("[a-z_]{1,8}", proptest::collection::vec("[a-z0-9{}\":,]{1,6}", 1..4))
+        (
+            "[a-z_]{1,8}",
+            proptest::collection::vec("[a-z0-9{}\":,]{1,6}", 1..4)
+        )
             .prop_map(|(name, args)| Piece::Tool(name, args)),
     ]
 }
 
 /// A well-formed canonical stream made of text and tool-call blocks.
 fn canonical(pieces: &[Piece], usage: Usage) -> Vec<StreamEvent> {
-    let mut events = vec![StreamEvent::MessageStart { id: "c1".into(), model: "m".into(), created: 5 }];
+    let mut events = vec![StreamEvent::MessageStart {
+        id: "c1".into(),
+        model: "m".into(),
+        created: 5,
+    }];
     let mut index = 0u32;
     let mut tools = 0;
     let mut last_text = false;
@@ -76,10 +95,16 @@ fn canonical(pieces: &[Piece], usage: Usage) -> Vec<StreamEvent> {
                     if index > 0 || events.len() > 1 {
                         events.push(StreamEvent::BlockStop { index: index - 1 });
                     }
-                    events.push(StreamEvent::BlockStart { index, block: BlockKind::Text });
+                    events.push(StreamEvent::BlockStart {
+                        index,
+                        block: BlockKind::Text,
+                    });
                     index += 1;
                 }
-                events.push(StreamEvent::BlockDelta { index: index - 1, delta: Delta::Text(t.clone()) });
+                events.push(StreamEvent::BlockDelta {
+                    index: index - 1,
+                    delta: Delta::Text(t.clone()),
+                });
                 last_text = true;
             }
             Piece::Tool(name, args) => {
@@ -88,10 +113,16 @@ fn canonical(pieces: &[Piece], usage: Usage) -> Vec<StreamEvent> {
                 }
                 events.push(StreamEvent::BlockStart {
                     index,
-                    block: BlockKind::ToolUse { id: format!("call_{tools}"), name: name.clone() },
+                    block: BlockKind::ToolUse {
+                        id: format!("call_{tools}"),
+                        name: name.clone(),
+                    },
                 });
                 for a in args {
-                    events.push(StreamEvent::BlockDelta { index, delta: Delta::ToolArguments(a.clone()) });
+                    events.push(StreamEvent::BlockDelta {
+                        index,
+                        delta: Delta::ToolArguments(a.clone()),
+                    });
                 }
                 index += 1;
                 tools += 1;
@@ -102,8 +133,15 @@ fn canonical(pieces: &[Piece], usage: Usage) -> Vec<StreamEvent> {
     if index > 0 {
         events.push(StreamEvent::BlockStop { index: index - 1 });
     }
-    let stop = if tools > 0 { StopReason::ToolUse } else { StopReason::EndTurn };
-    events.push(StreamEvent::MessageStop { stop_reason: stop, stop_sequence: None });
+    let stop = if tools > 0 {
+        StopReason::ToolUse
+    } else {
+        StopReason::EndTurn
+    };
+    events.push(StreamEvent::MessageStop {
+        stop_reason: stop,
+        stop_sequence: None,
+    });
     events.push(StreamEvent::Usage { usage });
     events
 }

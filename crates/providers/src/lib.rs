@@ -18,7 +18,9 @@ mod error;
 use std::pin::Pin;
 
 use futures::Stream;
-use switchyard_types::{ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse, StreamEvent};
+use switchyard_types::{
+    ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse, StreamEvent,
+};
 
 pub use error::{ProviderError, ProviderErrorKind, TimeoutPhase};
 pub use openai_compat::{HostQuirks, OpenAiCompat};

@@ -149,7 +149,11 @@ mod tests {
     fn lf_cr_and_crlf_line_endings() {
         for sep in ["\n", "\r", "\r\n"] {
             let text = format!("data: a{sep}{sep}data: b{sep}{sep}");
-            assert_eq!(data(&parse_all(&[text.as_bytes()])), vec!["a", "b"], "{sep:?}");
+            assert_eq!(
+                data(&parse_all(&[text.as_bytes()])),
+                vec!["a", "b"],
+                "{sep:?}"
+            );
         }
     }
 

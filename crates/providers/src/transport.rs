@@ -24,7 +24,12 @@ pub fn client(timeouts: &Timeouts) -> Result<reqwest::Client, ProviderError> {
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("switchyard/", env!("CARGO_PKG_VERSION")))
         .build()
-        .map_err(|e| ProviderError::new(ProviderErrorKind::Connect, format!("cannot build HTTP client: {e}")))
+        .map_err(|e| {
+            ProviderError::new(
+                ProviderErrorKind::Connect,
+                format!("cannot build HTTP client: {e}"),
+            )
+        })
 }
 
 /// A call in progress: when it started and the limits that apply.
@@ -43,9 +48,7 @@ impl Deadline {
     }
 
     fn remaining(&self) -> Duration {
-        self.timeouts
-            .total
-            .saturating_sub(self.started.elapsed())
+        self.timeouts.total.saturating_sub(self.started.elapsed())
     }
 
     /// The time allowed for the next wait of `phase`: its own limit, cut by what is left of
@@ -60,8 +63,12 @@ impl Deadline {
     }
 
     /// Sends the request and waits for the response headers.
-    pub async fn send(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response, ProviderError> {
-        let (limit, phase, reported) = self.limit(self.timeouts.first_byte, TimeoutPhase::FirstByte);
+    pub async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, ProviderError> {
+        let (limit, phase, reported) =
+            self.limit(self.timeouts.first_byte, TimeoutPhase::FirstByte);
         match tokio::time::timeout(limit, request.send()).await {
             Err(_) => Err(ProviderError::timeout(phase, reported)),
             Ok(Ok(response)) => Ok(response),
@@ -70,7 +77,10 @@ impl Deadline {
     }
 
     /// The next body chunk, or `None` at the end.
-    pub async fn next_chunk(&self, response: &mut reqwest::Response) -> Result<Option<Bytes>, ProviderError> {
+    pub async fn next_chunk(
+        &self,
+        response: &mut reqwest::Response,
+    ) -> Result<Option<Bytes>, ProviderError> {
         let (limit, phase, reported) = self.limit(self.timeouts.idle, TimeoutPhase::Idle);
         match tokio::time::timeout(limit, response.chunk()).await {
             Err(_) => Err(ProviderError::timeout(phase, reported)),
@@ -83,11 +93,16 @@ impl Deadline {
     }
 
     /// The whole body, chunk by chunk under the idle and total limits, capped in size.
-    pub async fn read_body(&self, response: &mut reqwest::Response) -> Result<Bytes, ProviderError> {
+    pub async fn read_body(
+        &self,
+        response: &mut reqwest::Response,
+    ) -> Result<Bytes, ProviderError> {
         let mut body = BytesMut::new();
         while let Some(chunk) = self.next_chunk(response).await? {
             if body.len() + chunk.len() > MAX_BODY_BYTES {
-                return Err(ProviderError::protocol("upstream response body is too large"));
+                return Err(ProviderError::protocol(
+                    "upstream response body is too large",
+                ));
             }
             if body.is_empty() && response.content_length().is_none() {
                 body.reserve(chunk.len());
@@ -131,7 +146,12 @@ fn describe(err: &reqwest::Error) -> String {
 
 /// `retry-after-ms`, then `retry-after` in seconds (an HTTP-date is treated as unknown).
 pub fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {
-    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
     if let Some(ms) = text("retry-after-ms").and_then(|v| v.parse::<f64>().ok()) {
         if ms.is_finite() && ms >= 0.0 {
             return Some(Duration::from_secs_f64(ms / 1000.0));

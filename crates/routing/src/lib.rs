@@ -109,7 +109,11 @@ mod tests {
             deployments: vec![deployment("a", "x"), deployment("b", "y")],
         }]);
         let plan = table.plan("m").unwrap();
-        let ids: Vec<_> = plan.candidates.iter().map(|c| c.deployment.id.as_str()).collect();
+        let ids: Vec<_> = plan
+            .candidates
+            .iter()
+            .map(|c| c.deployment.id.as_str())
+            .collect();
         assert_eq!(ids, vec!["a/x", "b/y"]);
         assert_eq!(plan.candidates[1].reason, Reason::Priority(1));
     }

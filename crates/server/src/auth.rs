@@ -45,14 +45,19 @@ impl Auth {
         if bool::from(matched) {
             Ok(())
         } else {
-            Err(GatewayError::new(ErrorClass::Authentication, "Incorrect API key provided.")
-                .with_code("invalid_api_key"))
+            Err(
+                GatewayError::new(ErrorClass::Authentication, "Incorrect API key provided.")
+                    .with_code("invalid_api_key"),
+            )
         }
     }
 }
 
 fn presented_key(headers: &HeaderMap) -> Option<&str> {
-    if let Some(value) = headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+    if let Some(value) = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
         let value = value.trim();
         let token = value
             .strip_prefix("Bearer ")
@@ -95,7 +100,9 @@ mod tests {
     #[test]
     fn bearer_api_key_and_x_api_key_are_accepted() {
         let auth = Auth::new(&[Secret::new("sk-good")]);
-        assert!(auth.check(&headers("authorization", "Bearer sk-good")).is_ok());
+        assert!(auth
+            .check(&headers("authorization", "Bearer sk-good"))
+            .is_ok());
         assert!(auth.check(&headers("api-key", "sk-good")).is_ok());
         assert!(auth.check(&headers("x-api-key", "sk-good")).is_ok());
     }
@@ -105,7 +112,9 @@ mod tests {
         let auth = Auth::new(&[Secret::new("sk-good")]);
         let missing = auth.check(&HeaderMap::new()).unwrap_err();
         assert_eq!(missing.class, ErrorClass::Authentication);
-        let wrong = auth.check(&headers("authorization", "Bearer sk-bad-guess")).unwrap_err();
+        let wrong = auth
+            .check(&headers("authorization", "Bearer sk-bad-guess"))
+            .unwrap_err();
         assert_eq!(wrong.class, ErrorClass::Authentication);
         assert!(!wrong.message.contains("sk-bad"));
     }

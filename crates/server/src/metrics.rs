@@ -90,7 +90,9 @@ impl Metrics {
 
     pub fn record(&self, r: &RequestRecord) {
         self.in_flight.fetch_sub(1, Ordering::Relaxed);
-        let Ok(mut reg) = self.registry.lock() else { return };
+        let Ok(mut reg) = self.registry.lock() else {
+            return;
+        };
         let pair = (r.model, r.provider);
         *reg.requests.entry((pair, r.status, r.dialect)).or_default() += 1;
         if let Some(kind) = r.error {
@@ -124,7 +126,9 @@ impl Metrics {
     /// The Prometheus text exposition format (version 0.0.4).
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(4096);
-        let Ok(reg) = self.registry.lock() else { return out };
+        let Ok(reg) = self.registry.lock() else {
+            return out;
+        };
         let mut sorted = |header: &str, mut lines: Vec<String>| {
             out.push_str(header);
             lines.sort();
@@ -165,8 +169,16 @@ impl Metrics {
                 .collect(),
         );
         for (name, help, map) in [
-            ("switchyard_request_duration_seconds", "Time from request received to last byte sent.", &reg.latency),
-            ("switchyard_time_to_first_token_seconds", "Time from request received to the first content event of a stream.", &reg.ttft),
+            (
+                "switchyard_request_duration_seconds",
+                "Time from request received to last byte sent.",
+                &reg.latency,
+            ),
+            (
+                "switchyard_time_to_first_token_seconds",
+                "Time from request received to the first content event of a stream.",
+                &reg.ttft,
+            ),
         ] {
             let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} histogram\n");
             let mut pairs: Vec<_> = map.iter().collect();
@@ -193,7 +205,10 @@ impl Metrics {
 }
 
 fn escape(value: &str) -> String {
-    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 #[cfg(test)]
@@ -230,10 +245,16 @@ mod tests {
         let text = m.render();
         assert!(text.contains("switchyard_requests_total{model=\"chat\",provider=\"up\",dialect=\"openai\",status=\"200\"} 1"), "{text}");
         assert!(text.contains("switchyard_requests_total{model=\"none\",provider=\"none\",dialect=\"openai\",status=\"404\"} 1"));
-        assert!(text.contains("switchyard_errors_total{model=\"none\",provider=\"none\",kind=\"unknown_model\"} 1"));
-        assert!(text.contains("switchyard_tokens_total{model=\"chat\",provider=\"up\",direction=\"output\"} 4"));
+        assert!(text.contains(
+            "switchyard_errors_total{model=\"none\",provider=\"none\",kind=\"unknown_model\"} 1"
+        ));
+        assert!(text.contains(
+            "switchyard_tokens_total{model=\"chat\",provider=\"up\",direction=\"output\"} 4"
+        ));
         assert!(text.contains("switchyard_request_duration_seconds_bucket{model=\"chat\",provider=\"up\",le=\"0.005\"} 1"));
-        assert!(text.contains("switchyard_time_to_first_token_seconds_count{model=\"chat\",provider=\"up\"} 1"));
+        assert!(text.contains(
+            "switchyard_time_to_first_token_seconds_count{model=\"chat\",provider=\"up\"} 1"
+        ));
         assert!(text.contains("switchyard_requests_in_flight 0"));
     }
 }

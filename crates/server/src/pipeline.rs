@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use switchyard_dialects::{ErrorClass, GatewayError};
 use switchyard_providers::{EventStream, Provider, ProviderError};
-use switchyard_types::{ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse, StreamEvent, Usage};
+use switchyard_types::{
+    ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse, StreamEvent, Usage,
+};
 
 use crate::errors;
 use crate::metrics::{RequestRecord, NONE};
@@ -169,7 +171,11 @@ pub async fn chat(
     .await?;
     Ok(match answer {
         Answer::Complete(response) => ChatAnswer::Complete(response, served),
-        Answer::Stream((first, rest)) => ChatAnswer::Stream { first, rest, served },
+        Answer::Stream((first, rest)) => ChatAnswer::Stream {
+            first,
+            rest,
+            served,
+        },
     })
 }
 
@@ -245,7 +251,10 @@ where
         .as_ref()
         .map(errors::from_provider)
         .unwrap_or_else(|| {
-            GatewayError::new(ErrorClass::UpstreamUnavailable, "no deployment could serve the request")
+            GatewayError::new(
+                ErrorClass::UpstreamUnavailable,
+                "no deployment could serve the request",
+            )
         }))
 }
 
@@ -255,7 +264,10 @@ async fn commit(mut stream: EventStream) -> Result<(Vec<StreamEvent>, EventStrea
     let mut first = Vec::new();
     while let Some(item) = stream.next().await {
         let event = item?;
-        let content = !matches!(event, StreamEvent::MessageStart { .. } | StreamEvent::Usage { .. });
+        let content = !matches!(
+            event,
+            StreamEvent::MessageStart { .. } | StreamEvent::Usage { .. }
+        );
         first.push(event);
         if content {
             break;

@@ -1,6 +1,8 @@
 //! The real HTTP server end to end: reqwest as the client, the testkit mock as the upstream,
 //! every process on ephemeral loopback ports so tests run in parallel.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -56,7 +58,9 @@ route = [{{ provider = "up", model = "text-embedding-3-small" }}]
             mock.base_url(),
             mock2.base_url()
         );
-        let env = |name: &str| (name == "TEST_UPSTREAM_KEY").then(|| "sk-upstream-secret-0123456789".to_owned());
+        let env = |name: &str| {
+            (name == "TEST_UPSTREAM_KEY").then(|| "sk-upstream-secret-0123456789".to_owned())
+        };
         let config = switchyard_config::load_str(&text, &env).unwrap();
         let state = AppState::build(&config).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -70,16 +74,25 @@ route = [{{ provider = "up", model = "text-embedding-3-small" }}]
             }),
             Duration::from_secs(5),
         ));
-        Gateway { url, shutdown: Some(tx), task }
+        Gateway {
+            url,
+            shutdown: Some(tx),
+            task,
+        }
     }
 
     fn post(&self, path: &str, body: Value) -> reqwest::RequestBuilder {
-        reqwest::Client::new().post(format!("{}{path}", self.url)).json(&body)
+        reqwest::Client::new()
+            .post(format!("{}{path}", self.url))
+            .json(&body)
     }
 }
 
 async fn mocks() -> (MockOpenAi, MockOpenAi) {
-    (MockOpenAi::start().await.unwrap(), MockOpenAi::start().await.unwrap())
+    (
+        MockOpenAi::start().await.unwrap(),
+        MockOpenAi::start().await.unwrap(),
+    )
 }
 
 fn chat(model: &str, stream: bool) -> Value {
@@ -102,17 +115,30 @@ fn sse_data(text: &str) -> Vec<String> {
 async fn non_streaming_chat_with_metadata_headers() {
     let (mock, mock2) = mocks().await;
     let gw = Gateway::start(&mock, &mock2, "").await;
-    let resp = gw.post("/v1/chat/completions", chat("m", false)).send().await.unwrap();
+    let resp = gw
+        .post("/v1/chat/completions", chat("m", false))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
-    assert!(resp.headers()["x-request-id"].to_str().unwrap().starts_with("req_"));
+    assert!(resp.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .starts_with("req_"));
     assert_eq!(resp.headers()["x-switchyard-provider"], "up");
     assert_eq!(resp.headers()["x-switchyard-deployment"], "up/gpt-4o-mini");
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["object"], "chat.completion");
-    assert_eq!(body["choices"][0]["message"]["content"], "Hello! This is the Switchyard mock upstream.");
+    assert_eq!(
+        body["choices"][0]["message"]["content"],
+        "Hello! This is the Switchyard mock upstream."
+    );
     assert_eq!(body["choices"][0]["finish_reason"], "stop");
     assert_eq!(body["usage"]["total_tokens"], 21);
-    assert_eq!(mock.requests()[0].header("authorization"), Some("Bearer sk-upstream-secret-0123456789"));
+    assert_eq!(
+        mock.requests()[0].header("authorization"),
+        Some("Bearer sk-upstream-secret-0123456789")
+    );
 }
 
 #[tokio::test]
@@ -133,17 +159,28 @@ async fn streaming_with_and_without_include_usage() {
     let text: String = data[..data.len() - 2]
         .iter()
         .map(|d| serde_json::from_str::<Value>(d).unwrap())
-        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str().map(str::to_owned))
+        .filter_map(|c| {
+            c["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(str::to_owned)
+        })
         .collect();
     assert_eq!(text, "Hello! This is the Switchyard mock upstream.");
 
     // Without include_usage: no usage chunk and no usage field, although the gateway still
     // asked the upstream for usage (for its own accounting).
-    let resp = gw.post("/v1/chat/completions", chat("m", true)).send().await.unwrap();
+    let resp = gw
+        .post("/v1/chat/completions", chat("m", true))
+        .send()
+        .await
+        .unwrap();
     let text = resp.text().await.unwrap();
     assert!(!text.contains("usage"), "{text}");
     assert!(text.ends_with("data: [DONE]\n\n"));
-    assert_eq!(mock.requests()[1].json()["stream_options"]["include_usage"], true);
+    assert_eq!(
+        mock.requests()[1].json()["stream_options"]["include_usage"],
+        true
+    );
 }
 
 #[tokio::test]
@@ -152,7 +189,10 @@ async fn parallel_tool_calls_stream_through_split_frames() {
     mock.push(Reply::sse_split(
         sse_tool_call_pieces(
             "gpt-4o-mini",
-            &[("call_1", "get_weather", vec!["{\"ci", "ty\":\"Paris\"}"]), ("call_2", "get_time", vec!["{}"])],
+            &[
+                ("call_1", "get_weather", vec!["{\"ci", "ty\":\"Paris\"}"]),
+                ("call_2", "get_time", vec!["{}"]),
+            ],
             true,
         ),
         11,
@@ -173,27 +213,51 @@ async fn parallel_tool_calls_stream_through_split_frames() {
         if let Some(reason) = chunk["choices"][0]["finish_reason"].as_str() {
             finish = Some(reason.to_owned());
         }
-        for tc in chunk["choices"][0]["delta"]["tool_calls"].as_array().into_iter().flatten() {
+        for tc in chunk["choices"][0]["delta"]["tool_calls"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
             let i = tc["index"].as_u64().unwrap() as usize;
             if calls.len() <= i {
-                calls.push((tc["id"].as_str().unwrap().into(), tc["function"]["name"].as_str().unwrap().into(), String::new()));
+                calls.push((
+                    tc["id"].as_str().unwrap().into(),
+                    tc["function"]["name"].as_str().unwrap().into(),
+                    String::new(),
+                ));
             }
-            calls[i].2.push_str(tc["function"]["arguments"].as_str().unwrap_or(""));
+            calls[i]
+                .2
+                .push_str(tc["function"]["arguments"].as_str().unwrap_or(""));
         }
     }
-    assert_eq!(calls, vec![
-        ("call_1".into(), "get_weather".into(), "{\"city\":\"Paris\"}".into()),
-        ("call_2".into(), "get_time".into(), "{}".into()),
-    ]);
+    assert_eq!(
+        calls,
+        vec![
+            (
+                "call_1".into(),
+                "get_weather".into(),
+                "{\"city\":\"Paris\"}".into()
+            ),
+            ("call_2".into(), "get_time".into(), "{}".into()),
+        ]
+    );
     assert_eq!(finish.as_deref(), Some("tool_calls"));
-    assert_eq!(mock.requests()[0].json()["tools"][0]["function"]["name"], "get_weather");
+    assert_eq!(
+        mock.requests()[0].json()["tools"][0]["function"]["name"],
+        "get_weather"
+    );
 }
 
 #[tokio::test]
 async fn keys_when_configured() {
     let (mock, mock2) = mocks().await;
     let gw = Gateway::start(&mock, &mock2, "api_keys = [\"sk-client-good\"]").await;
-    let missing = gw.post("/v1/chat/completions", chat("m", false)).send().await.unwrap();
+    let missing = gw
+        .post("/v1/chat/completions", chat("m", false))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(missing.status(), 401);
     let body: Value = missing.json().await.unwrap();
     assert_eq!(body["error"]["type"], "authentication_error");
@@ -212,7 +276,11 @@ async fn keys_when_configured() {
         .await
         .unwrap();
     assert_eq!(good.status(), 200);
-    let models = reqwest::Client::new().get(format!("{}/v1/models", gw.url)).send().await.unwrap();
+    let models = reqwest::Client::new()
+        .get(format!("{}/v1/models", gw.url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(models.status(), 401);
     assert_eq!(mock.request_count(), 1);
 }
@@ -222,7 +290,11 @@ async fn client_errors_in_openai_shape() {
     let (mock, mock2) = mocks().await;
     let gw = Gateway::start(&mock, &mock2, "").await;
     let client = reqwest::Client::new();
-    let unknown = gw.post("/v1/chat/completions", chat("nope", false)).send().await.unwrap();
+    let unknown = gw
+        .post("/v1/chat/completions", chat("nope", false))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(unknown.status(), 404);
     let body: Value = unknown.json().await.unwrap();
     assert_eq!(body["error"]["code"], "model_not_found");
@@ -236,12 +308,26 @@ async fn client_errors_in_openai_shape() {
     assert_eq!(malformed.status(), 400);
     let body: Value = malformed.json().await.unwrap();
     assert_eq!(body["error"]["type"], "invalid_request_error");
-    let schema = gw.post("/v1/chat/completions", json!({"model": "m", "messages": "hi"})).send().await.unwrap();
+    let schema = gw
+        .post(
+            "/v1/chat/completions",
+            json!({"model": "m", "messages": "hi"}),
+        )
+        .send()
+        .await
+        .unwrap();
     assert_eq!(schema.status(), 400);
-    let path = client.get(format!("{}/v2/whatever", gw.url)).send().await.unwrap();
+    let path = client
+        .get(format!("{}/v2/whatever", gw.url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(path.status(), 404);
     let body: Value = path.json().await.unwrap();
-    assert!(body["error"]["message"].as_str().unwrap().contains("/v2/whatever"));
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("/v2/whatever"));
     let too_big = client
         .post(format!("{}/v1/chat/completions", gw.url))
         .body(vec![b' '; 33 * 1024 * 1024])
@@ -262,12 +348,32 @@ async fn upstream_failures_map_to_gateway_statuses_without_secrets() {
         (Reply::error(500, "server_error", "boom", None), 502),
         (Reply::error(503, "server_error", "busy", None), 503),
         (Reply::error(429, "requests", "slow down", Some("3")), 429),
-        (Reply::error(400, "invalid_request_error", "context_length_exceeded", None), 400),
-        (Reply::error(401, "invalid_request_error", "Incorrect API key provided: sk-upstream-secret-0123456789", None), 502),
+        (
+            Reply::error(
+                400,
+                "invalid_request_error",
+                "context_length_exceeded",
+                None,
+            ),
+            400,
+        ),
+        (
+            Reply::error(
+                401,
+                "invalid_request_error",
+                "Incorrect API key provided: sk-upstream-secret-0123456789",
+                None,
+            ),
+            502,
+        ),
     ];
     for (reply, status) in cases {
         mock.push(reply);
-        let resp = gw.post("/v1/chat/completions", chat("m", false)).send().await.unwrap();
+        let resp = gw
+            .post("/v1/chat/completions", chat("m", false))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), status);
         let text = resp.text().await.unwrap();
         assert!(!text.contains("sk-upstream"), "{text}");
@@ -282,18 +388,38 @@ async fn unreachable_upstream_is_503_and_hung_upstream_is_504_in_time() {
     let gw = Gateway::start(&mock, &mock2, "").await;
     mock.push(Reply::Hang);
     let started = Instant::now();
-    let resp = gw.post("/v1/chat/completions", chat("m", false)).send().await.unwrap();
+    let resp = gw
+        .post("/v1/chat/completions", chat("m", false))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 504);
-    assert!(started.elapsed() < Duration::from_millis(500 + 1000), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(500 + 1000),
+        "{:?}",
+        started.elapsed()
+    );
 
     mock.push(Reply::Hang);
     let started = Instant::now();
-    let resp = gw.post("/v1/chat/completions", chat("m", true)).send().await.unwrap();
-    assert_eq!(resp.status(), 504, "a stream that never started is a plain error");
+    let resp = gw
+        .post("/v1/chat/completions", chat("m", true))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.status(),
+        504,
+        "a stream that never started is a plain error"
+    );
     assert!(started.elapsed() < Duration::from_millis(500 + 1000));
 
     drop(mock);
-    let resp = gw.post("/v1/chat/completions", chat("m", false)).send().await.unwrap();
+    let resp = gw
+        .post("/v1/chat/completions", chat("m", false))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 503);
 }
 
@@ -302,20 +428,36 @@ async fn fallback_to_the_next_deployment_on_retryable_errors_only() {
     let (mock, mock2) = mocks().await;
     let gw = Gateway::start(&mock, &mock2, "").await;
     mock.push(Reply::error(500, "server_error", "boom", None));
-    let resp = gw.post("/v1/chat/completions", chat("fallback", false)).send().await.unwrap();
+    let resp = gw
+        .post("/v1/chat/completions", chat("fallback", false))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["x-switchyard-provider"], "up2");
     assert_eq!(resp.headers()["x-switchyard-attempts"], "2");
     assert_eq!(mock2.requests()[0].json()["model"], "b");
 
     mock.push(Reply::error(400, "invalid_request_error", "bad", None));
-    let resp = gw.post("/v1/chat/completions", chat("fallback", false)).send().await.unwrap();
+    let resp = gw
+        .post("/v1/chat/completions", chat("fallback", false))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 400);
-    assert_eq!(mock2.request_count(), 1, "client errors are never retried elsewhere");
+    assert_eq!(
+        mock2.request_count(),
+        1,
+        "client errors are never retried elsewhere"
+    );
 
     // A stream that fails before its first content byte also falls back.
     mock.push(Reply::error(503, "server_error", "busy", None));
-    let resp = gw.post("/v1/chat/completions", chat("fallback", true)).send().await.unwrap();
+    let resp = gw
+        .post("/v1/chat/completions", chat("fallback", true))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["x-switchyard-provider"], "up2");
     assert!(resp.text().await.unwrap().ends_with("data: [DONE]\n\n"));
@@ -328,17 +470,31 @@ async fn failure_after_the_first_byte_ends_with_an_error_event_and_no_replay() {
     let mut events = sse_text_pieces("gpt-4o-mini", &["partial "], false);
     events.truncate(2);
     mock.push(Reply::Sse {
-        pieces: events.into_iter().map(|e| (Duration::ZERO, e.into())).collect(),
+        pieces: events
+            .into_iter()
+            .map(|e| (Duration::ZERO, e.into()))
+            .collect(),
         end: SseEnd::Hold,
     });
     let started = Instant::now();
-    let resp = gw.post("/v1/chat/completions", chat("fallback", true)).send().await.unwrap();
+    let resp = gw
+        .post("/v1/chat/completions", chat("fallback", true))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     let data = sse_data(&resp.text().await.unwrap());
-    assert!(started.elapsed() < Duration::from_millis(400 + 1000), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(400 + 1000),
+        "{:?}",
+        started.elapsed()
+    );
     let last: Value = serde_json::from_str(data.last().unwrap()).unwrap();
     assert_eq!(last["error"]["type"], "server_error");
-    assert!(last["error"]["message"].as_str().unwrap().contains("timed out"));
+    assert!(last["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("timed out"));
     assert!(!data.iter().any(|d| d == "[DONE]"));
     assert!(data.iter().any(|d| d.contains("partial ")));
     assert_eq!(mock2.request_count(), 0, "never switched after commit");
@@ -349,7 +505,10 @@ async fn embeddings_float_and_base64() {
     let (mock, mock2) = mocks().await;
     let gw = Gateway::start(&mock, &mock2, "").await;
     let resp = gw
-        .post("/v1/embeddings", json!({"model": "emb", "input": ["a", "b"], "dimensions": 4}))
+        .post(
+            "/v1/embeddings",
+            json!({"model": "emb", "input": ["a", "b"], "dimensions": 4}),
+        )
         .send()
         .await
         .unwrap();
@@ -360,7 +519,10 @@ async fn embeddings_float_and_base64() {
     let floats: Vec<f32> = serde_json::from_value(body["data"][0]["embedding"].clone()).unwrap();
     assert_eq!(floats.len(), 4);
     let resp = gw
-        .post("/v1/embeddings", json!({"model": "emb", "input": "a", "dimensions": 4, "encoding_format": "base64"}))
+        .post(
+            "/v1/embeddings",
+            json!({"model": "emb", "input": "a", "dimensions": 4, "encoding_format": "base64"}),
+        )
         .send()
         .await
         .unwrap();
@@ -374,19 +536,65 @@ async fn models_metrics_and_health() {
     let (mock, mock2) = mocks().await;
     let gw = Gateway::start(&mock, &mock2, "").await;
     let client = reqwest::Client::new();
-    let models: Value = client.get(format!("{}/v1/models", gw.url)).send().await.unwrap().json().await.unwrap();
-    let ids: Vec<&str> = models["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
+    let models: Value = client
+        .get(format!("{}/v1/models", gw.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = models["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, vec!["m", "fallback", "emb"]);
-    gw.post("/v1/chat/completions", chat("m", true)).send().await.unwrap().text().await.unwrap();
-    gw.post("/v1/chat/completions", chat("nope", false)).send().await.unwrap();
-    let metrics = client.get(format!("{}/metrics", gw.url)).send().await.unwrap().text().await.unwrap();
+    gw.post("/v1/chat/completions", chat("m", true))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    gw.post("/v1/chat/completions", chat("nope", false))
+        .send()
+        .await
+        .unwrap();
+    let metrics = client
+        .get(format!("{}/metrics", gw.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(metrics.contains("switchyard_requests_total{model=\"m\",provider=\"up\",dialect=\"openai\",status=\"200\"} 1"), "{metrics}");
     assert!(metrics.contains("switchyard_requests_total{model=\"none\",provider=\"none\",dialect=\"openai\",status=\"404\"} 1"));
-    assert!(metrics.contains("switchyard_time_to_first_token_seconds_count{model=\"m\",provider=\"up\"} 1"));
-    assert!(metrics.contains("switchyard_tokens_total{model=\"m\",provider=\"up\",direction=\"input\"} 12"));
+    assert!(metrics
+        .contains("switchyard_time_to_first_token_seconds_count{model=\"m\",provider=\"up\"} 1"));
+    assert!(metrics
+        .contains("switchyard_tokens_total{model=\"m\",provider=\"up\",direction=\"input\"} 12"));
     assert!(!metrics.contains("sk-upstream"));
-    assert_eq!(client.get(format!("{}/healthz", gw.url)).send().await.unwrap().status(), 200);
-    assert_eq!(client.get(format!("{}/readyz", gw.url)).send().await.unwrap().status(), 200);
+    assert_eq!(
+        client
+            .get(format!("{}/healthz", gw.url))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        client
+            .get(format!("{}/readyz", gw.url))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
 }
 
 #[tokio::test]
@@ -394,18 +602,32 @@ async fn client_disconnect_mid_stream_is_recorded_as_cancelled() {
     let (mock, mock2) = mocks().await;
     let events = sse_text_pieces("gpt-4o-mini", &["a"; 20], false);
     mock.push(Reply::Sse {
-        pieces: events.into_iter().map(|e| (Duration::from_millis(30), e.into())).collect(),
+        pieces: events
+            .into_iter()
+            .map(|e| (Duration::from_millis(30), e.into()))
+            .collect(),
         end: SseEnd::Close,
     });
     let gw = Gateway::start(&mock, &mock2, "").await;
-    let resp = gw.post("/v1/chat/completions", chat("m", true)).send().await.unwrap();
+    let resp = gw
+        .post("/v1/chat/completions", chat("m", true))
+        .send()
+        .await
+        .unwrap();
     let mut body = resp.bytes_stream();
     body.next().await.unwrap().unwrap();
     drop(body);
     let client = reqwest::Client::new();
     let mut seen = false;
     for _ in 0..50 {
-        let metrics = client.get(format!("{}/metrics", gw.url)).send().await.unwrap().text().await.unwrap();
+        let metrics = client
+            .get(format!("{}/metrics", gw.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         if metrics.contains("status=\"499\"") && metrics.contains("kind=\"client_cancelled\"") {
             seen = true;
             break;
@@ -420,17 +642,31 @@ async fn graceful_shutdown_lets_in_flight_streams_finish() {
     let (mock, mock2) = mocks().await;
     let events = sse_text_pieces("gpt-4o-mini", &["x"; 8], false);
     mock.push(Reply::Sse {
-        pieces: events.into_iter().map(|e| (Duration::from_millis(50), e.into())).collect(),
+        pieces: events
+            .into_iter()
+            .map(|e| (Duration::from_millis(50), e.into()))
+            .collect(),
         end: SseEnd::Close,
     });
     let mut gw = Gateway::start(&mock, &mock2, "").await;
-    let resp = gw.post("/v1/chat/completions", chat("m", true)).send().await.unwrap();
+    let resp = gw
+        .post("/v1/chat/completions", chat("m", true))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     gw.shutdown.take().unwrap().send(()).unwrap();
     let text = resp.text().await.unwrap();
     assert!(text.ends_with("data: [DONE]\n\n"), "{text}");
     assert_eq!(text.matches("\"content\":\"x\"").count(), 8);
-    let result = tokio::time::timeout(Duration::from_secs(5), &mut gw.task).await.unwrap().unwrap();
+    let result = tokio::time::timeout(Duration::from_secs(5), &mut gw.task)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(result.is_ok());
-    assert!(reqwest::Client::new().get(format!("{}/healthz", gw.url)).send().await.is_err());
+    assert!(reqwest::Client::new()
+        .get(format!("{}/healthz", gw.url))
+        .send()
+        .await
+        .is_err());
 }

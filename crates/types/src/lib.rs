@@ -18,8 +18,7 @@ pub use content::{CacheControl, ContentBlock, ImageDetail, ImageSource, Message,
 pub use deployment::{Deployment, Hosting, Jurisdiction};
 pub use embedding::{EmbeddingInput, EmbeddingRequest, EmbeddingResponse, EncodingFormat};
 pub use request::{
-    ChatRequest, ReasoningConfig, RequestMetadata, ResponseFormat, SamplingParams, Tool,
-    ToolChoice,
+    ChatRequest, ReasoningConfig, RequestMetadata, ResponseFormat, SamplingParams, Tool, ToolChoice,
 };
 pub use response::{ChatResponse, StopReason, TokenLogprob};
 pub use stream::{BlockKind, Delta, StreamEvent};

@@ -117,6 +117,14 @@ pub enum ChatMessage {
         /// DeepSeek / vLLM reasoning text, echoed back by some clients.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reasoning_content: Option<String>,
+        /// Output-only fields that SDKs echo back when an application appends the response
+        /// message to its history. Accepted so that pattern works; never forwarded.
+        #[serde(default, skip_serializing)]
+        annotations: Option<Value>,
+        #[serde(default, skip_serializing)]
+        audio: Option<Value>,
+        #[serde(default, skip_serializing)]
+        function_call: Option<Value>,
     },
     Tool {
         content: MessageContent,

@@ -23,8 +23,7 @@ pub use chat::{
 };
 pub use chunk::{ChatCompletionChunk, ChunkChoice, ChunkDelta, FunctionDelta, ToolCallDelta};
 pub use embeddings::{
-    Embedding, EmbeddingData, EmbeddingInput, EmbeddingUsage, EmbeddingsRequest,
-    EmbeddingsResponse,
+    Embedding, EmbeddingData, EmbeddingInput, EmbeddingUsage, EmbeddingsRequest, EmbeddingsResponse,
 };
 pub use error::{ErrorBody, ErrorDetail, NestedError, UpstreamErrorBody};
 pub use models::{Model, ModelList};

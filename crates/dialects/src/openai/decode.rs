@@ -2,8 +2,8 @@
 
 use switchyard_types::{
     ChatRequest, ContentBlock, EmbeddingInput, EmbeddingRequest, EncodingFormat, ImageDetail,
-    ImageSource, Message, ReasoningConfig, RequestMetadata, ResponseFormat, Role,
-    SamplingParams, Tool, ToolChoice,
+    ImageSource, Message, ReasoningConfig, RequestMetadata, ResponseFormat, Role, SamplingParams,
+    Tool, ToolChoice,
 };
 use switchyard_wire_openai as wire;
 
@@ -28,10 +28,7 @@ pub fn decode_embeddings_request(body: &[u8]) -> Result<EmbeddingRequest, Gatewa
         return Err(invalid("'input' must not be empty", "input"));
     }
     if input.len() > 2048 {
-        return Err(invalid(
-            "'input' must have at most 2048 items",
-            "input",
-        ));
+        return Err(invalid("'input' must have at most 2048 items", "input"));
     }
     let empty = match &input {
         EmbeddingInput::Texts(t) => t.iter().any(String::is_empty),
@@ -176,7 +173,10 @@ fn chat_request_from_wire(req: wire::ChatCompletionRequest) -> Result<ChatReques
         None => None,
         Some(choice) => Some(tool_choice_from_wire(choice, &tools)?),
     };
-    let response_format = req.response_format.map(response_format_from_wire).transpose()?;
+    let response_format = req
+        .response_format
+        .map(response_format_from_wire)
+        .transpose()?;
 
     let messages = req
         .messages
@@ -244,7 +244,10 @@ fn check_range(name: &str, value: Option<f64>, min: f64, max: f64) -> Result<(),
 fn tool_from_wire(i: usize, t: wire::ToolDef) -> Result<Tool, GatewayError> {
     if t.kind != "function" {
         return Err(invalid(
-            format!("tool type '{}' is not supported; only 'function' tools are", t.kind),
+            format!(
+                "tool type '{}' is not supported; only 'function' tools are",
+                t.kind
+            ),
             &format!("tools[{i}].type"),
         ));
     }
@@ -255,7 +258,9 @@ fn tool_from_wire(i: usize, t: wire::ToolDef) -> Result<Tool, GatewayError> {
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     if !valid {
         return Err(invalid(
-            format!("Invalid 'tools[{i}].function.name': '{name}' must match ^[a-zA-Z0-9_-]{{1,64}}$"),
+            format!(
+                "Invalid 'tools[{i}].function.name': '{name}' must match ^[a-zA-Z0-9_-]{{1,64}}$"
+            ),
             &format!("tools[{i}].function.name"),
         ));
     }
@@ -271,7 +276,10 @@ fn tool_from_wire(i: usize, t: wire::ToolDef) -> Result<Tool, GatewayError> {
     })
 }
 
-fn tool_choice_from_wire(choice: wire::ToolChoice, tools: &[Tool]) -> Result<ToolChoice, GatewayError> {
+fn tool_choice_from_wire(
+    choice: wire::ToolChoice,
+    tools: &[Tool],
+) -> Result<ToolChoice, GatewayError> {
     let choice = match choice {
         wire::ToolChoice::Mode(mode) => match mode.as_str() {
             "auto" => ToolChoice::Auto,
@@ -286,7 +294,10 @@ fn tool_choice_from_wire(choice: wire::ToolChoice, tools: &[Tool]) -> Result<Too
         },
         wire::ToolChoice::Named(named) => {
             if named.kind != "function" {
-                return Err(invalid("'tool_choice.type' must be 'function'", "tool_choice.type"));
+                return Err(invalid(
+                    "'tool_choice.type' must be 'function'",
+                    "tool_choice.type",
+                ));
             }
             ToolChoice::Named(named.function.name)
         }
@@ -360,7 +371,22 @@ fn message_from_wire(i: usize, m: wire::ChatMessage) -> Result<Message, GatewayE
             tool_calls,
             name,
             reasoning_content,
+            annotations: _,
+            audio,
+            function_call,
         } => {
+            if function_call.as_ref().is_some_and(|f| !f.is_null()) {
+                return Err(invalid(
+                    "'function_call' is deprecated and not supported; use 'tool_calls'",
+                    &at("function_call"),
+                ));
+            }
+            if audio.as_ref().is_some_and(|a| !a.is_null()) {
+                return Err(invalid(
+                    "audio outputs cannot be sent back through Switchyard",
+                    &at("audio"),
+                ));
+            }
             let mut blocks = Vec::new();
             if let Some(text) = reasoning_content.filter(|t| !t.is_empty()) {
                 blocks.push(ContentBlock::Reasoning {
@@ -415,9 +441,15 @@ fn message_from_wire(i: usize, m: wire::ChatMessage) -> Result<Message, GatewayE
 }
 
 /// System and developer messages accept only text parts.
-fn text_only(content: wire::MessageContent, param: &str) -> Result<Vec<ContentBlock>, GatewayError> {
+fn text_only(
+    content: wire::MessageContent,
+    param: &str,
+) -> Result<Vec<ContentBlock>, GatewayError> {
     let blocks = content_blocks(content, param)?;
-    if blocks.iter().any(|b| !matches!(b, ContentBlock::Text { .. })) {
+    if blocks
+        .iter()
+        .any(|b| !matches!(b, ContentBlock::Text { .. }))
+    {
         return Err(invalid(
             "system and developer messages may only contain text parts",
             param,
@@ -426,7 +458,10 @@ fn text_only(content: wire::MessageContent, param: &str) -> Result<Vec<ContentBl
     Ok(blocks)
 }
 
-fn content_blocks(content: wire::MessageContent, param: &str) -> Result<Vec<ContentBlock>, GatewayError> {
+fn content_blocks(
+    content: wire::MessageContent,
+    param: &str,
+) -> Result<Vec<ContentBlock>, GatewayError> {
     match content {
         wire::MessageContent::Text(text) => Ok(vec![ContentBlock::text(text)]),
         wire::MessageContent::Parts(parts) => parts
@@ -497,7 +532,10 @@ fn url_or_data(url: &str, param: &str) -> Result<ImageSource, GatewayError> {
             .strip_suffix(";base64")
             .ok_or_else(|| invalid("data URIs must be base64-encoded (';base64,')", param))?;
         if media_type.is_empty() || !media_type.contains('/') {
-            return Err(invalid("data URI has no media type such as image/png", param));
+            return Err(invalid(
+                "data URI has no media type such as image/png",
+                param,
+            ));
         }
         return Ok(ImageSource::Base64 {
             media_type: media_type.to_owned(),
@@ -509,6 +547,9 @@ fn url_or_data(url: &str, param: &str) -> Result<ImageSource, GatewayError> {
             url: url.to_owned(),
         })
     } else {
-        Err(invalid("expected an http(s) URL or a base64 data URI", param))
+        Err(invalid(
+            "expected an http(s) URL or a base64 data URI",
+            param,
+        ))
     }
 }

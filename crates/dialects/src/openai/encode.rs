@@ -156,5 +156,7 @@ pub fn encode_model_list<'a>(models: impl Iterator<Item = (&'a str, &'a str, u64
 
 pub(crate) fn to_bytes<T: serde::Serialize>(value: &T) -> Bytes {
     // The wire structs hold only strings, numbers and JSON values: serialization cannot fail.
-    serde_json::to_vec(value).map(Bytes::from).unwrap_or_default()
+    serde_json::to_vec(value)
+        .map(Bytes::from)
+        .unwrap_or_default()
 }

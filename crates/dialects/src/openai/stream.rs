@@ -137,7 +137,10 @@ impl ChatStreamEncoder {
     /// Ends a successful stream: the usage chunk (if asked for) and `[DONE]`.
     pub fn finish(&mut self, out: &mut BytesMut) {
         if self.include_usage {
-            let chunk = self.chunk(Vec::new(), Some(Some(usage_to_wire(&self.usage.unwrap_or_default()))));
+            let chunk = self.chunk(
+                Vec::new(),
+                Some(Some(usage_to_wire(&self.usage.unwrap_or_default()))),
+            );
             write_data(&chunk, out);
         }
         out.put_slice(b"data: [DONE]\n\n");
@@ -187,7 +190,11 @@ impl ChatStreamEncoder {
         write_data(&chunk, out);
     }
 
-    fn chunk(&self, choices: Vec<wire::ChunkChoice>, usage: Option<Option<wire::Usage>>) -> wire::ChatCompletionChunk {
+    fn chunk(
+        &self,
+        choices: Vec<wire::ChunkChoice>,
+        usage: Option<Option<wire::Usage>>,
+    ) -> wire::ChatCompletionChunk {
         wire::ChatCompletionChunk {
             id: self.id.clone(),
             object: "chat.completion.chunk".to_owned(),

@@ -21,7 +21,9 @@ use std::time::Duration;
 
 use http::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use switchyard_config::ProviderConfig;
-use switchyard_types::{ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse, StreamEvent};
+use switchyard_types::{
+    ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse, StreamEvent,
+};
 
 pub use quirks::{AuthStyle, HostQuirks, MaxTokensField, UrlStyle};
 
@@ -59,10 +61,7 @@ impl OpenAiCompat {
             .clone()
             .or_else(|| quirks.default_base_url.map(str::to_owned))
             .ok_or_else(|| {
-                ProviderError::unsupported(format!(
-                    "provider `{}` needs a base_url",
-                    config.id
-                ))
+                ProviderError::unsupported(format!("provider `{}` needs a base_url", config.id))
             })?;
         let mut headers = HeaderMap::new();
         let mut secrets = Vec::new();
@@ -115,12 +114,18 @@ impl OpenAiCompat {
                 path_segment(upstream_model),
                 path_segment(version)
             ),
-            (UrlStyle::Azure, None) if base.ends_with("/openai/v1") => format!("{base}/{operation}"),
+            (UrlStyle::Azure, None) if base.ends_with("/openai/v1") => {
+                format!("{base}/{operation}")
+            }
             (UrlStyle::Azure, None) => format!("{base}/openai/v1/{operation}"),
         }
     }
 
-    pub async fn chat(&self, request: &ChatRequest, upstream_model: &str) -> Result<ChatResponse, ProviderError> {
+    pub async fn chat(
+        &self,
+        request: &ChatRequest,
+        upstream_model: &str,
+    ) -> Result<ChatResponse, ProviderError> {
         let mut request = std::borrow::Cow::Borrowed(request);
         if request.stream {
             request.to_mut().stream = false;
@@ -128,13 +133,22 @@ impl OpenAiCompat {
         let body = self.encode(&request, upstream_model)?;
         let deadline = Deadline::start(self.inner.timeouts);
         let mut response = self
-            .post(&self.url("chat/completions", upstream_model), body, "application/json", &deadline)
+            .post(
+                &self.url("chat/completions", upstream_model),
+                body,
+                "application/json",
+                &deadline,
+            )
             .await?;
         let bytes = deadline.read_body(&mut response).await?;
         response::chat_response(&bytes)
     }
 
-    pub async fn chat_stream(&self, request: &ChatRequest, upstream_model: &str) -> Result<EventStream, ProviderError> {
+    pub async fn chat_stream(
+        &self,
+        request: &ChatRequest,
+        upstream_model: &str,
+    ) -> Result<EventStream, ProviderError> {
         let mut request = std::borrow::Cow::Borrowed(request);
         if !request.stream {
             request.to_mut().stream = true;
@@ -142,7 +156,12 @@ impl OpenAiCompat {
         let body = self.encode(&request, upstream_model)?;
         let deadline = Deadline::start(self.inner.timeouts);
         let response = self
-            .post(&self.url("chat/completions", upstream_model), body, "text/event-stream", &deadline)
+            .post(
+                &self.url("chat/completions", upstream_model),
+                body,
+                "text/event-stream",
+                &deadline,
+            )
             .await?;
         let state = StreamState {
             response: Some(response),
@@ -157,20 +176,34 @@ impl OpenAiCompat {
         Ok(Box::pin(futures::stream::unfold(state, StreamState::next)))
     }
 
-    pub async fn embed(&self, request: &EmbeddingRequest, upstream_model: &str) -> Result<EmbeddingResponse, ProviderError> {
+    pub async fn embed(
+        &self,
+        request: &EmbeddingRequest,
+        upstream_model: &str,
+    ) -> Result<EmbeddingResponse, ProviderError> {
         let body = serde_json::to_vec(&request::embeddings_body(request, upstream_model))
             .map_err(|e| ProviderError::protocol(format!("cannot encode request: {e}")))?;
         let deadline = Deadline::start(self.inner.timeouts);
         let mut response = self
-            .post(&self.url("embeddings", upstream_model), body, "application/json", &deadline)
+            .post(
+                &self.url("embeddings", upstream_model),
+                body,
+                "application/json",
+                &deadline,
+            )
             .await?;
         let bytes = deadline.read_body(&mut response).await?;
         response::embeddings_response(&bytes, request.input.len())
     }
 
-    fn encode(&self, request: &ChatRequest, upstream_model: &str) -> Result<Vec<u8>, ProviderError> {
+    fn encode(
+        &self,
+        request: &ChatRequest,
+        upstream_model: &str,
+    ) -> Result<Vec<u8>, ProviderError> {
         let body = request::chat_body(request, upstream_model, &self.inner.quirks, &self.inner.id)?;
-        serde_json::to_vec(&body).map_err(|e| ProviderError::protocol(format!("cannot encode request: {e}")))
+        serde_json::to_vec(&body)
+            .map_err(|e| ProviderError::protocol(format!("cannot encode request: {e}")))
     }
 
     /// Sends a POST and returns the response if its status is a success; otherwise reads the
@@ -192,13 +225,21 @@ impl OpenAiCompat {
         }
         let headers = response.headers().clone();
         let body = deadline.read_body(&mut response).await.unwrap_or_default();
-        Err(error::status_error(status.as_u16(), &headers, &body, &self.inner.id, &self.inner.secrets))
+        Err(error::status_error(
+            status.as_u16(),
+            &headers,
+            &body,
+            &self.inner.id,
+            &self.inner.secrets,
+        ))
     }
 }
 
 fn sensitive(value: &str, provider: &str) -> Result<HeaderValue, ProviderError> {
     let mut value = HeaderValue::from_str(value).map_err(|_| {
-        ProviderError::unsupported(format!("provider `{provider}`: a credential is not a valid header value"))
+        ProviderError::unsupported(format!(
+            "provider `{provider}`: a credential is not a valid header value"
+        ))
     })?;
     value.set_sensitive(true);
     Ok(value)
@@ -266,7 +307,9 @@ impl StreamState {
         }
         for event in self.events.drain(..) {
             if event.data.contains("\"error\"") {
-                if let Some(err) = error::stream_error(&event.data, &self.inner.id, &self.inner.secrets) {
+                if let Some(err) =
+                    error::stream_error(&event.data, &self.inner.id, &self.inner.secrets)
+                {
                     return Err(err);
                 }
             }

@@ -1,8 +1,8 @@
 //! Canonical request -> OpenAI-compatible request body, shaped by the host's quirks.
 
 use switchyard_types::{
-    ChatRequest, ContentBlock, EmbeddingInput, EmbeddingRequest, ImageDetail, ImageSource,
-    Message, ResponseFormat, Role, ToolChoice,
+    ChatRequest, ContentBlock, EmbeddingInput, EmbeddingRequest, ImageDetail, ImageSource, Message,
+    ResponseFormat, Role, ToolChoice,
 };
 use switchyard_wire_openai as wire;
 
@@ -59,7 +59,10 @@ pub fn chat_body(
             function: wire::NamedFunction { name: name.clone() },
         }),
     });
-    let response_format = req.response_format.as_ref().map(|rf| response_format(rf, quirks));
+    let response_format = req
+        .response_format
+        .as_ref()
+        .map(|rf| response_format(rf, quirks));
     let reasoning_effort = match req.reasoning.as_ref().and_then(|r| r.effort.clone()) {
         Some(effort) if quirks.reasoning_effort => Some(effort),
         Some(_) => return Err(unsupported(host, "reasoning_effort")),
@@ -231,15 +234,24 @@ fn user_content(
     let mut parts = Vec::with_capacity(blocks.len());
     for block in blocks {
         match block {
-            ContentBlock::Text { text, .. } => parts.push(wire::ContentPart::Text { text: text.clone() }),
+            ContentBlock::Text { text, .. } => {
+                parts.push(wire::ContentPart::Text { text: text.clone() })
+            }
             ContentBlock::Image { source, detail, .. } => {
                 let url = match source {
                     ImageSource::Url { url } if quirks.image_urls => url.clone(),
                     ImageSource::Url { .. } => {
-                        return Err(unsupported(host, "image URLs (send the image as a base64 data URI)"))
+                        return Err(unsupported(
+                            host,
+                            "image URLs (send the image as a base64 data URI)",
+                        ))
                     }
-                    ImageSource::Base64 { media_type, data } => format!("data:{media_type};base64,{data}"),
-                    ImageSource::FileRef { .. } => return Err(unsupported(host, "image file references")),
+                    ImageSource::Base64 { media_type, data } => {
+                        format!("data:{media_type};base64,{data}")
+                    }
+                    ImageSource::FileRef { .. } => {
+                        return Err(unsupported(host, "image file references"))
+                    }
                 };
                 parts.push(wire::ContentPart::ImageUrl {
                     image_url: wire::ImageUrl {
@@ -280,8 +292,12 @@ fn user_content(
                 parts.push(wire::ContentPart::File { file });
             }
             ContentBlock::Audio { .. } => return Err(unsupported(host, "audio input")),
-            ContentBlock::Document { .. } => return Err(unsupported(host, "file and document input")),
-            ContentBlock::Refusal { text } => parts.push(wire::ContentPart::Text { text: text.clone() }),
+            ContentBlock::Document { .. } => {
+                return Err(unsupported(host, "file and document input"))
+            }
+            ContentBlock::Refusal { text } => {
+                parts.push(wire::ContentPart::Text { text: text.clone() })
+            }
             // Assistant-only blocks in a user turn carry nothing a user message can say.
             ContentBlock::ToolUse { .. }
             | ContentBlock::ToolResult { .. }
@@ -292,15 +308,25 @@ fn user_content(
     Ok(wire::MessageContent::Parts(parts))
 }
 
-fn assistant_message(blocks: &[&ContentBlock], name: Option<String>, quirks: &HostQuirks) -> wire::ChatMessage {
+fn assistant_message(
+    blocks: &[&ContentBlock],
+    name: Option<String>,
+    quirks: &HostQuirks,
+) -> wire::ChatMessage {
     let mut text: Option<String> = None;
     let mut refusal: Option<String> = None;
     let mut tool_calls = Vec::new();
     for block in blocks {
         match block {
             ContentBlock::Text { text: t, .. } => text.get_or_insert_with(String::new).push_str(t),
-            ContentBlock::Refusal { text: t } => refusal.get_or_insert_with(String::new).push_str(t),
-            ContentBlock::ToolUse { id, name, arguments } => tool_calls.push(wire::ToolCall {
+            ContentBlock::Refusal { text: t } => {
+                refusal.get_or_insert_with(String::new).push_str(t)
+            }
+            ContentBlock::ToolUse {
+                id,
+                name,
+                arguments,
+            } => tool_calls.push(wire::ToolCall {
                 id: tool_id(id, quirks),
                 kind: "function".to_owned(),
                 function: wire::FunctionCall {
@@ -317,10 +343,16 @@ fn assistant_message(blocks: &[&ContentBlock], name: Option<String>, quirks: &Ho
         tool_calls: (!tool_calls.is_empty()).then_some(tool_calls),
         name,
         reasoning_content: None,
+        annotations: None,
+        audio: None,
+        function_call: None,
     }
 }
 
-fn tool_result_content(content: &[ContentBlock], host: &str) -> Result<wire::MessageContent, ProviderError> {
+fn tool_result_content(
+    content: &[ContentBlock],
+    host: &str,
+) -> Result<wire::MessageContent, ProviderError> {
     let mut text = String::new();
     for block in content {
         match block {

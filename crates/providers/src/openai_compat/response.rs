@@ -1,6 +1,8 @@
 //! OpenAI-compatible response body -> canonical response.
 
-use switchyard_types::{ChatResponse, ContentBlock, EmbeddingResponse, StopReason, TokenLogprob, Usage};
+use switchyard_types::{
+    ChatResponse, ContentBlock, EmbeddingResponse, StopReason, TokenLogprob, Usage,
+};
 use switchyard_wire_openai as wire;
 
 use crate::error::ProviderError;
@@ -43,8 +45,9 @@ pub fn usage(usage: &wire::Usage) -> Usage {
 }
 
 pub fn chat_response(body: &[u8]) -> Result<ChatResponse, ProviderError> {
-    let completion: wire::ChatCompletion = serde_json::from_slice(body)
-        .map_err(|e| ProviderError::protocol(format!("upstream sent an invalid chat.completion: {e}")))?;
+    let completion: wire::ChatCompletion = serde_json::from_slice(body).map_err(|e| {
+        ProviderError::protocol(format!("upstream sent an invalid chat.completion: {e}"))
+    })?;
     let choice = completion
         .choices
         .into_iter()
@@ -53,7 +56,10 @@ pub fn chat_response(body: &[u8]) -> Result<ChatResponse, ProviderError> {
     let message = choice.message;
     let mut content = Vec::new();
     if let Some(text) = message.reasoning_content.filter(|t| !t.is_empty()) {
-        content.push(ContentBlock::Reasoning { text, signature: None });
+        content.push(ContentBlock::Reasoning {
+            text,
+            signature: None,
+        });
     }
     if let Some(text) = message.content.filter(|t| !t.is_empty()) {
         content.push(ContentBlock::text(text));
@@ -89,7 +95,9 @@ fn logprobs(value: &serde_json::Value) -> Option<Vec<TokenLogprob>> {
         Some(TokenLogprob {
             token: v.get("token")?.as_str()?.to_owned(),
             logprob: v.get("logprob")?.as_f64()?,
-            bytes: v.get("bytes").and_then(|b| serde_json::from_value(b.clone()).ok()),
+            bytes: v
+                .get("bytes")
+                .and_then(|b| serde_json::from_value(b.clone()).ok()),
             top: v
                 .get("top_logprobs")
                 .and_then(|t| t.as_array())
@@ -101,21 +109,31 @@ fn logprobs(value: &serde_json::Value) -> Option<Vec<TokenLogprob>> {
     Some(content.iter().filter_map(one).collect())
 }
 
-pub fn embeddings_response(body: &[u8], expected: usize) -> Result<EmbeddingResponse, ProviderError> {
-    let resp: wire::EmbeddingsResponse = serde_json::from_slice(body)
-        .map_err(|e| ProviderError::protocol(format!("upstream sent an invalid embeddings list: {e}")))?;
+pub fn embeddings_response(
+    body: &[u8],
+    expected: usize,
+) -> Result<EmbeddingResponse, ProviderError> {
+    let resp: wire::EmbeddingsResponse = serde_json::from_slice(body).map_err(|e| {
+        ProviderError::protocol(format!("upstream sent an invalid embeddings list: {e}"))
+    })?;
     let mut slots: Vec<Option<Vec<f32>>> = vec![None; expected];
     for item in resp.data {
         let index = item.index as usize;
         let vector = match item.embedding {
             wire::Embedding::Float(v) => v,
             wire::Embedding::Base64(_) => {
-                return Err(ProviderError::protocol("upstream sent base64 embeddings although floats were requested"))
+                return Err(ProviderError::protocol(
+                    "upstream sent base64 embeddings although floats were requested",
+                ))
             }
         };
         match slots.get_mut(index) {
             Some(slot) => *slot = Some(vector),
-            None => return Err(ProviderError::protocol("upstream embedding index out of range")),
+            None => {
+                return Err(ProviderError::protocol(
+                    "upstream embedding index out of range",
+                ))
+            }
         }
     }
     let embeddings = slots

@@ -119,7 +119,11 @@ impl ChunkDecoder {
 
     fn on_tool_call(&mut self, call: wire::ToolCallDelta, out: &mut VecDeque<StreamEvent>) {
         let function = call.function.unwrap_or_default();
-        let known = self.tools.iter().find(|(t, _)| *t == call.index).map(|(_, b)| *b);
+        let known = self
+            .tools
+            .iter()
+            .find(|(t, _)| *t == call.index)
+            .map(|(_, b)| *b);
         let index = match known {
             Some(index) => index,
             None => {

@@ -64,7 +64,10 @@ fn text_of(events: &[StreamEvent]) -> String {
     events
         .iter()
         .filter_map(|e| match e {
-            StreamEvent::BlockDelta { delta: Delta::Text(t), .. } => Some(t.as_str()),
+            StreamEvent::BlockDelta {
+                delta: Delta::Text(t),
+                ..
+            } => Some(t.as_str()),
             _ => None,
         })
         .collect()
@@ -75,12 +78,20 @@ async fn non_streaming_round_trip_and_auth_header() {
     let mock = MockOpenAi::start().await.unwrap();
     let p = OpenAiCompat::new(&config(ProviderKind::OpenAi, &mock.base_url())).unwrap();
     let resp = p.chat(&request(false), "gpt-4o-mini").await.unwrap();
-    assert_eq!(resp.content, vec![ContentBlock::text("Hello! This is the Switchyard mock upstream.")]);
+    assert_eq!(
+        resp.content,
+        vec![ContentBlock::text(
+            "Hello! This is the Switchyard mock upstream."
+        )]
+    );
     assert_eq!(resp.stop_reason, StopReason::EndTurn);
     assert_eq!(resp.usage.input_tokens, 12);
     let sent = &mock.requests()[0];
     assert_eq!(sent.path, "/v1/chat/completions");
-    assert_eq!(sent.header("authorization"), Some(format!("Bearer {KEY}").as_str()));
+    assert_eq!(
+        sent.header("authorization"),
+        Some(format!("Bearer {KEY}").as_str())
+    );
     let body = sent.json();
     assert_eq!(body["model"], "gpt-4o-mini");
     assert_eq!(body["messages"][0]["role"], "developer");
@@ -93,7 +104,10 @@ async fn developer_role_becomes_system_where_unknown() {
     let p = OpenAiCompat::new(&config(ProviderKind::Vllm, &mock.base_url())).unwrap();
     p.chat(&request(false), "m").await.unwrap();
     assert_eq!(mock.requests()[0].json()["messages"][0]["role"], "system");
-    assert!(mock.requests()[0].json().get("max_completion_tokens").is_none());
+    assert!(mock.requests()[0]
+        .json()
+        .get("max_completion_tokens")
+        .is_none());
 }
 
 #[tokio::test]
@@ -109,9 +123,20 @@ async fn streaming_split_frames_give_the_same_events() {
     assert!(err.is_none(), "{err:?}");
     assert_eq!(whole, split);
     assert_eq!(text_of(&whole), "Hello wörld");
-    assert!(matches!(whole.first(), Some(StreamEvent::MessageStart { .. })));
-    assert!(whole.iter().any(|e| matches!(e, StreamEvent::MessageStop { stop_reason: StopReason::EndTurn, .. })));
-    assert!(whole.iter().any(|e| matches!(e, StreamEvent::Usage { usage } if usage.input_tokens == 12)));
+    assert!(matches!(
+        whole.first(),
+        Some(StreamEvent::MessageStart { .. })
+    ));
+    assert!(whole.iter().any(|e| matches!(
+        e,
+        StreamEvent::MessageStop {
+            stop_reason: StopReason::EndTurn,
+            ..
+        }
+    )));
+    assert!(whole
+        .iter()
+        .any(|e| matches!(e, StreamEvent::Usage { usage } if usage.input_tokens == 12)));
     let body = mock.requests()[0].json();
     assert_eq!(body["stream"], true);
     assert_eq!(body["stream_options"]["include_usage"], true);
@@ -138,16 +163,28 @@ async fn parallel_tool_calls_stream_as_separate_blocks() {
     let starts: Vec<_> = events
         .iter()
         .filter_map(|e| match e {
-            StreamEvent::BlockStart { index, block: BlockKind::ToolUse { id, name } } => Some((*index, id.clone(), name.clone())),
+            StreamEvent::BlockStart {
+                index,
+                block: BlockKind::ToolUse { id, name },
+            } => Some((*index, id.clone(), name.clone())),
             _ => None,
         })
         .collect();
-    assert_eq!(starts, vec![(0, "call_a".into(), "get_weather".into()), (1, "call_b".into(), "get_time".into())]);
+    assert_eq!(
+        starts,
+        vec![
+            (0, "call_a".into(), "get_weather".into()),
+            (1, "call_b".into(), "get_time".into())
+        ]
+    );
     let args = |block: u32| -> String {
         events
             .iter()
             .filter_map(|e| match e {
-                StreamEvent::BlockDelta { index, delta: Delta::ToolArguments(a) } if *index == block => Some(a.as_str()),
+                StreamEvent::BlockDelta {
+                    index,
+                    delta: Delta::ToolArguments(a),
+                } if *index == block => Some(a.as_str()),
                 _ => None,
             })
             .collect()
@@ -155,7 +192,13 @@ async fn parallel_tool_calls_stream_as_separate_blocks() {
     assert_eq!(args(0), "{\"city\":\"Paris\"}");
     assert_eq!(args(1), "{\"tz\":\"CET\"}");
     assert!(events.contains(&StreamEvent::BlockStop { index: 0 }));
-    assert!(events.iter().any(|e| matches!(e, StreamEvent::MessageStop { stop_reason: StopReason::ToolUse, .. })));
+    assert!(events.iter().any(|e| matches!(
+        e,
+        StreamEvent::MessageStop {
+            stop_reason: StopReason::ToolUse,
+            ..
+        }
+    )));
 }
 
 #[tokio::test]
@@ -164,7 +207,10 @@ async fn reset_mid_stream_is_an_error_after_the_content_so_far() {
     let mut events = sse_text_pieces("m", &["one ", "two"], false);
     events.truncate(2);
     mock.push(Reply::Sse {
-        pieces: events.into_iter().map(|e| (Duration::ZERO, e.into())).collect(),
+        pieces: events
+            .into_iter()
+            .map(|e| (Duration::ZERO, e.into()))
+            .collect(),
         end: SseEnd::Reset,
     });
     let p = OpenAiCompat::new(&config(ProviderKind::OpenAi, &mock.base_url())).unwrap();
@@ -190,14 +236,20 @@ async fn stall_after_headers_hits_the_idle_timeout() {
     let mut events = sse_text_pieces("m", &["one "], false);
     events.truncate(2);
     mock.push(Reply::Sse {
-        pieces: events.into_iter().map(|e| (Duration::ZERO, e.into())).collect(),
+        pieces: events
+            .into_iter()
+            .map(|e| (Duration::ZERO, e.into()))
+            .collect(),
         end: SseEnd::Hold,
     });
     let p = OpenAiCompat::new(&config(ProviderKind::OpenAi, &mock.base_url())).unwrap();
     let started = std::time::Instant::now();
     let (events, err) = collect(p.chat_stream(&request(true), "m").await.unwrap()).await;
     assert_eq!(text_of(&events), "one ");
-    assert_eq!(err.unwrap().kind, ProviderErrorKind::Timeout(TimeoutPhase::Idle));
+    assert_eq!(
+        err.unwrap().kind,
+        ProviderErrorKind::Timeout(TimeoutPhase::Idle)
+    );
     assert!(started.elapsed() < Duration::from_millis(300 + 1000));
 }
 
@@ -208,7 +260,10 @@ async fn hung_upstream_hits_the_first_byte_timeout() {
     let p = OpenAiCompat::new(&config(ProviderKind::OpenAi, &mock.base_url())).unwrap();
     let started = std::time::Instant::now();
     let err = p.chat(&request(false), "m").await.unwrap_err();
-    assert_eq!(err.kind, ProviderErrorKind::Timeout(TimeoutPhase::FirstByte));
+    assert_eq!(
+        err.kind,
+        ProviderErrorKind::Timeout(TimeoutPhase::FirstByte)
+    );
     assert!(err.is_retryable());
     assert!(started.elapsed() < Duration::from_millis(500 + 1000));
 }
@@ -218,7 +273,10 @@ async fn drip_feed_slower_than_total_hits_the_total_timeout() {
     let mock = MockOpenAi::start().await.unwrap();
     let events = sse_text_pieces("m", &["a"; 40], false);
     mock.push(Reply::Sse {
-        pieces: events.into_iter().map(|e| (Duration::from_millis(200), e.into())).collect(),
+        pieces: events
+            .into_iter()
+            .map(|e| (Duration::from_millis(200), e.into()))
+            .collect(),
         end: SseEnd::Close,
     });
     let mut cfg = config(ProviderKind::OpenAi, &mock.base_url());
@@ -226,14 +284,22 @@ async fn drip_feed_slower_than_total_hits_the_total_timeout() {
     let p = OpenAiCompat::new(&cfg).unwrap();
     let started = std::time::Instant::now();
     let (_, err) = collect(p.chat_stream(&request(true), "m").await.unwrap()).await;
-    assert_eq!(err.unwrap().kind, ProviderErrorKind::Timeout(TimeoutPhase::Total));
+    assert_eq!(
+        err.unwrap().kind,
+        ProviderErrorKind::Timeout(TimeoutPhase::Total)
+    );
     assert!(started.elapsed() < Duration::from_secs(2));
 }
 
 #[tokio::test]
 async fn rate_limit_keeps_retry_after_and_is_retryable() {
     let mock = MockOpenAi::start().await.unwrap();
-    mock.push(Reply::error(429, "requests", "Rate limit reached", Some("7")));
+    mock.push(Reply::error(
+        429,
+        "requests",
+        "Rate limit reached",
+        Some("7"),
+    ));
     let p = OpenAiCompat::new(&config(ProviderKind::OpenAi, &mock.base_url())).unwrap();
     let err = p.chat(&request(false), "m").await.unwrap_err();
     assert_eq!(err.kind, ProviderErrorKind::Status(429));
@@ -244,8 +310,18 @@ async fn rate_limit_keeps_retry_after_and_is_retryable() {
 #[tokio::test]
 async fn upstream_auth_errors_never_repeat_the_key() {
     let mock = MockOpenAi::start().await.unwrap();
-    mock.push(Reply::error(401, "invalid_request_error", &format!("Incorrect API key provided: {KEY}"), None));
-    mock.push(Reply::error(400, "invalid_request_error", &format!("bad thing near sk-secret-abc...op {KEY}"), None));
+    mock.push(Reply::error(
+        401,
+        "invalid_request_error",
+        &format!("Incorrect API key provided: {KEY}"),
+        None,
+    ));
+    mock.push(Reply::error(
+        400,
+        "invalid_request_error",
+        &format!("bad thing near sk-secret-abc...op {KEY}"),
+        None,
+    ));
     let p = OpenAiCompat::new(&config(ProviderKind::OpenAi, &mock.base_url())).unwrap();
     let err = p.chat(&request(false), "m").await.unwrap_err();
     assert!(!err.message.contains("sk-secret"), "{}", err.message);
@@ -284,7 +360,11 @@ async fn connect_refused_is_a_retryable_connect_error() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let p = OpenAiCompat::new(&config(ProviderKind::OpenAi, &format!("http://127.0.0.1:{port}/v1"))).unwrap();
+    let p = OpenAiCompat::new(&config(
+        ProviderKind::OpenAi,
+        &format!("http://127.0.0.1:{port}/v1"),
+    ))
+    .unwrap();
     let err = p.chat(&request(false), "m").await.unwrap_err();
     assert_eq!(err.kind, ProviderErrorKind::Connect);
     assert!(err.is_retryable());
@@ -298,7 +378,10 @@ async fn azure_deployment_urls_and_api_key_header() {
     let p = OpenAiCompat::new(&cfg).unwrap();
     p.chat(&request(false), "my-deploy").await.unwrap();
     let sent = &mock.requests()[0];
-    assert_eq!(sent.path, "/openai/deployments/my-deploy/chat/completions?api-version=2024-06-01");
+    assert_eq!(
+        sent.path,
+        "/openai/deployments/my-deploy/chat/completions?api-version=2024-06-01"
+    );
     assert_eq!(sent.header("api-key"), Some(KEY));
     assert!(sent.header("authorization").is_none());
 
@@ -328,10 +411,19 @@ fn llamacpp_gets_the_schema_at_top_level_too() {
         schema: serde_json::json!({"type": "object"}),
         strict: Some(true),
     });
-    let body = request::chat_body(&req, "m", &HostQuirks::for_kind(ProviderKind::LlamaCpp), "h").unwrap();
+    let body = request::chat_body(
+        &req,
+        "m",
+        &HostQuirks::for_kind(ProviderKind::LlamaCpp),
+        "h",
+    )
+    .unwrap();
     let json = serde_json::to_value(&body).unwrap();
     assert_eq!(json["response_format"]["schema"]["type"], "object");
-    assert_eq!(json["response_format"]["json_schema"]["schema"]["type"], "object");
+    assert_eq!(
+        json["response_format"]["json_schema"]["schema"]["type"],
+        "object"
+    );
 }
 
 #[test]
@@ -340,13 +432,21 @@ fn ollama_rejects_image_urls_with_a_clear_message() {
     req.messages.push(Message {
         role: Role::User,
         content: vec![ContentBlock::Image {
-            source: switchyard_types::ImageSource::Url { url: "https://x/y.png".into() },
+            source: switchyard_types::ImageSource::Url {
+                url: "https://x/y.png".into(),
+            },
             detail: None,
             cache_control: None,
         }],
         name: None,
     });
-    let err = request::chat_body(&req, "m", &HostQuirks::for_kind(ProviderKind::Ollama), "local-ollama").unwrap_err();
+    let err = request::chat_body(
+        &req,
+        "m",
+        &HostQuirks::for_kind(ProviderKind::Ollama),
+        "local-ollama",
+    )
+    .unwrap_err();
     assert_eq!(err.kind, ProviderErrorKind::Unsupported);
     assert!(err.message.contains("image URLs"), "{}", err.message);
 }

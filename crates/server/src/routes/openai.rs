@@ -43,11 +43,21 @@ pub async fn chat_completions(
     match answer {
         Ok((ChatAnswer::Complete(response, served), _)) => {
             ctx.finish(&state, 200, None, None, response.usage);
-            respond::json(StatusCode::OK, openai::encode_chat_response(&response), &ctx, Some(&served))
+            respond::json(
+                StatusCode::OK,
+                openai::encode_chat_response(&response),
+                &ctx,
+                Some(&served),
+            )
         }
-        Ok((ChatAnswer::Stream { first, rest, served }, include_usage)) => {
-            stream_response(state, ctx, first, rest, served, include_usage)
-        }
+        Ok((
+            ChatAnswer::Stream {
+                first,
+                rest,
+                served,
+            },
+            include_usage,
+        )) => stream_response(state, ctx, first, rest, served, include_usage),
         Err(err) => fail(&state, &mut ctx, &err),
     }
 }
@@ -111,7 +121,10 @@ pub async fn not_found(State(state): State<AppState>, uri: http::Uri) -> Respons
     let mut ctx = RequestContext::start(&state, DIALECT);
     let err = GatewayError::new(
         ErrorClass::NotFound,
-        format!("Invalid URL ({}): no such endpoint on this server", uri.path()),
+        format!(
+            "Invalid URL ({}): no such endpoint on this server",
+            uri.path()
+        ),
     )
     .with_code("unknown_url");
     fail(&state, &mut ctx, &err)
@@ -121,16 +134,28 @@ fn body_error(rejection: BytesRejection) -> GatewayError {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         GatewayError::new(
             ErrorClass::PayloadTooLarge,
-            format!("Request body is larger than {} MiB.", MAX_REQUEST_BYTES / (1024 * 1024)),
+            format!(
+                "Request body is larger than {} MiB.",
+                MAX_REQUEST_BYTES / (1024 * 1024)
+            ),
         )
     } else {
-        GatewayError::invalid(format!("Could not read the request body: {rejection}"), None)
+        GatewayError::invalid(
+            format!("Could not read the request body: {rejection}"),
+            None,
+        )
     }
 }
 
 fn fail(state: &AppState, ctx: &mut RequestContext, err: &GatewayError) -> Response {
     let status = errors::status(err.class);
-    ctx.finish(state, status.as_u16(), Some(error_kind(err.class)), None, Usage::default());
+    ctx.finish(
+        state,
+        status.as_u16(),
+        Some(error_kind(err.class)),
+        None,
+        Usage::default(),
+    );
     respond::json(status, openai::encode_error(err), ctx, None)
 }
 
@@ -144,7 +169,8 @@ fn stream_response(
     served: Served,
     include_usage: bool,
 ) -> Response {
-    let mut encoder = openai::ChatStreamEncoder::new(String::new(), String::new(), 0, include_usage);
+    let mut encoder =
+        openai::ChatStreamEncoder::new(String::new(), String::new(), 0, include_usage);
     let mut head = BytesMut::new();
     for event in first {
         encoder.encode(event, &mut head);
@@ -156,9 +182,10 @@ fn stream_response(
         &ctx,
         Some(&served),
     );
-    response
-        .headers_mut()
-        .insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static("no-cache"));
+    response.headers_mut().insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static("no-cache"),
+    );
     let sse = SseBody {
         ttft: Some(ctx.started.elapsed()),
         state,
@@ -233,7 +260,8 @@ impl Drop for SseBody {
     fn drop(&mut self) {
         if !self.finished {
             let usage = self.encoder.usage().unwrap_or_default();
-            self.ctx.finish(&self.state, 499, Some("client_cancelled"), self.ttft, usage);
+            self.ctx
+                .finish(&self.state, 499, Some("client_cancelled"), self.ttft, usage);
         }
     }
 }

@@ -8,7 +8,12 @@ use http::StatusCode;
 
 use crate::pipeline::{RequestContext, Served};
 
-pub fn json(status: StatusCode, body: Bytes, ctx: &RequestContext, served: Option<&Served>) -> Response {
+pub fn json(
+    status: StatusCode,
+    body: Bytes,
+    ctx: &RequestContext,
+    served: Option<&Served>,
+) -> Response {
     with_headers(status, "application/json", Body::from(body), ctx, served)
 }
 

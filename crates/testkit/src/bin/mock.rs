@@ -3,7 +3,9 @@
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:18080".to_owned());
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:18080".to_owned());
     match switchyard_testkit::MockOpenAi::bind(&addr).await {
         Ok(mock) => {
             println!("mock OpenAI upstream listening on {}", mock.base_url());

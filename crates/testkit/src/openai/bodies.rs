@@ -16,7 +16,12 @@ pub fn usage_json(prompt: u64, completion: u64) -> Value {
 }
 
 /// A `chat.completion` with one text answer.
-pub fn chat_completion_json(model: &str, text: &str, prompt_tokens: u64, completion_tokens: u64) -> String {
+pub fn chat_completion_json(
+    model: &str,
+    text: &str,
+    prompt_tokens: u64,
+    completion_tokens: u64,
+) -> String {
     json!({
         "id": "chatcmpl-mock123",
         "object": "chat.completion",
@@ -35,8 +40,34 @@ pub fn chat_completion_json(model: &str, text: &str, prompt_tokens: u64, complet
     .to_string()
 }
 
+/// A `chat.completion` whose answer is one tool call.
+pub fn tool_call_completion_json(model: &str, id: &str, name: &str, arguments: &str) -> String {
+    json!({
+        "id": "chatcmpl-mock123",
+        "object": "chat.completion",
+        "created": 1_700_000_000u64,
+        "model": model,
+        "choices": [{
+            "index": 0,
+            "message": {"role": "assistant", "content": null, "refusal": null, "annotations": [],
+                        "tool_calls": [{"id": id, "type": "function", "function": {"name": name, "arguments": arguments}}]},
+            "logprobs": null,
+            "finish_reason": "tool_calls"
+        }],
+        "usage": usage_json(40, 12),
+        "service_tier": "default",
+        "system_fingerprint": "fp_mock"
+    })
+    .to_string()
+}
+
 /// One `chat.completion.chunk` with the given delta and finish reason.
-pub fn chunk_json(model: &str, delta: Value, finish_reason: Option<&str>, with_usage_null: bool) -> String {
+pub fn chunk_json(
+    model: &str,
+    delta: Value,
+    finish_reason: Option<&str>,
+    with_usage_null: bool,
+) -> String {
     let mut chunk = json!({
         "id": "chatcmpl-mock123",
         "object": "chat.completion.chunk",
@@ -66,9 +97,19 @@ pub fn sse_text_pieces(model: &str, pieces: &[&str], include_usage: bool) -> Vec
         include_usage,
     ))];
     for piece in pieces {
-        events.push(sse(&chunk_json(model, json!({"content": piece}), None, include_usage)));
+        events.push(sse(&chunk_json(
+            model,
+            json!({"content": piece}),
+            None,
+            include_usage,
+        )));
     }
-    events.push(sse(&chunk_json(model, json!({}), Some("stop"), include_usage)));
+    events.push(sse(&chunk_json(
+        model,
+        json!({}),
+        Some("stop"),
+        include_usage,
+    )));
     if include_usage {
         events.push(sse(&json!({
             "id": "chatcmpl-mock123", "object": "chat.completion.chunk", "created": 1_700_000_000u64,
@@ -81,7 +122,11 @@ pub fn sse_text_pieces(model: &str, pieces: &[&str], include_usage: bool) -> Vec
 }
 
 /// SSE events for parallel tool calls: each call is `(id, name, argument fragments)`.
-pub fn sse_tool_call_pieces(model: &str, calls: &[(&str, &str, Vec<&str>)], include_usage: bool) -> Vec<String> {
+pub fn sse_tool_call_pieces(
+    model: &str,
+    calls: &[(&str, &str, Vec<&str>)],
+    include_usage: bool,
+) -> Vec<String> {
     let mut events = vec![sse(&chunk_json(
         model,
         json!({"role": "assistant", "content": null, "refusal": null}),
@@ -105,7 +150,12 @@ pub fn sse_tool_call_pieces(model: &str, calls: &[(&str, &str, Vec<&str>)], incl
             )));
         }
     }
-    events.push(sse(&chunk_json(model, json!({}), Some("tool_calls"), include_usage)));
+    events.push(sse(&chunk_json(
+        model,
+        json!({}),
+        Some("tool_calls"),
+        include_usage,
+    )));
     if include_usage {
         events.push(sse(&json!({
             "id": "chatcmpl-mock123", "object": "chat.completion.chunk", "created": 1_700_000_000u64,

@@ -5,5 +5,6 @@ mod server;
 
 pub use bodies::{
     chat_completion_json, chunk_json, error_json, sse_text_pieces, sse_tool_call_pieces,
+    tool_call_completion_json,
 };
 pub use server::{MockOpenAi, Recorded, Reply, SseEnd};

@@ -164,7 +164,11 @@ impl MockOpenAi {
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
-        self.state.recorded.lock().map(|r| r.clone()).unwrap_or_default()
+        self.state
+            .recorded
+            .lock()
+            .map(|r| r.clone())
+            .unwrap_or_default()
     }
 
     pub fn request_count(&self) -> usize {
@@ -183,15 +187,28 @@ impl Drop for MockOpenAi {
     }
 }
 
-async fn handle(state: Arc<State>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
-    state.recorded.lock().map(|mut r| {
-        r.push(Recorded {
-            method: method.to_string(),
-            path: uri.path_and_query().map(|p| p.to_string()).unwrap_or_default(),
-            headers: headers.clone(),
-            body: body.clone(),
+async fn handle(
+    state: Arc<State>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    state
+        .recorded
+        .lock()
+        .map(|mut r| {
+            r.push(Recorded {
+                method: method.to_string(),
+                path: uri
+                    .path_and_query()
+                    .map(|p| p.to_string())
+                    .unwrap_or_default(),
+                headers: headers.clone(),
+                body: body.clone(),
+            })
         })
-    }).ok();
+        .ok();
     let scripted = state.replies.lock().ok().and_then(|mut q| q.pop_front());
     let reply = match scripted {
         Some(reply) => reply,
@@ -202,7 +219,11 @@ async fn handle(state: Arc<State>, method: Method, uri: Uri, headers: HeaderMap,
 
 async fn render(reply: Reply) -> Response {
     match reply {
-        Reply::Json { status, headers, body } => {
+        Reply::Json {
+            status,
+            headers,
+            body,
+        } => {
             let mut builder = Response::builder()
                 .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
                 .header("content-type", "application/json")
@@ -229,7 +250,10 @@ async fn render(reply: Reply) -> Response {
                     SseEnd::Reset => {
                         // Let the pieces before reach the client first.
                         tokio::time::sleep(Duration::from_millis(20)).await;
-                        Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "mock reset"))
+                        Err(std::io::Error::new(
+                            std::io::ErrorKind::ConnectionReset,
+                            "mock reset",
+                        ))
                     }
                     SseEnd::Hold => {
                         futures::future::pending::<()>().await;
@@ -250,7 +274,10 @@ async fn render(reply: Reply) -> Response {
 /// Unscripted requests get a plausible answer in OpenAI's exact format.
 fn default_reply(path: &str, body: &[u8]) -> Reply {
     let request: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-    let model = request["model"].as_str().unwrap_or("gpt-4o-mini").to_owned();
+    let model = request["model"]
+        .as_str()
+        .unwrap_or("gpt-4o-mini")
+        .to_owned();
     if path.ends_with("/embeddings") {
         return embeddings_reply(&request, &model);
     }
@@ -264,9 +291,27 @@ fn default_reply(path: &str, body: &[u8]) -> Reply {
     if !path.ends_with("/chat/completions") {
         return Reply::error(404, "invalid_request_error", "Unknown path", None);
     }
+    let stream = request["stream"].as_bool() == Some(true);
+    let include_usage = request["stream_options"]["include_usage"].as_bool() == Some(true);
+    if let Some(tool) = tool_to_call(&request) {
+        // A model that was given tools calls one: the named one, else the first.
+        let arguments = "{\"location\": \"Paris\"}";
+        if stream {
+            let (head, tail) = arguments.split_at(arguments.len() / 2);
+            return Reply::sse_events(bodies::sse_tool_call_pieces(
+                &model,
+                &[("call_mock1", tool.as_str(), vec![head, tail])],
+                include_usage,
+            ));
+        }
+        return Reply::Json {
+            status: 200,
+            headers: Vec::new(),
+            body: bodies::tool_call_completion_json(&model, "call_mock1", &tool, arguments),
+        };
+    }
     let text = "Hello! This is the Switchyard mock upstream.";
-    if request["stream"].as_bool() == Some(true) {
-        let include_usage = request["stream_options"]["include_usage"].as_bool() == Some(true);
+    if stream {
         let pieces: Vec<String> = text.split_inclusive(' ').map(str::to_owned).collect();
         let pieces: Vec<&str> = pieces.iter().map(String::as_str).collect();
         Reply::sse_events(bodies::sse_text_pieces(&model, &pieces, include_usage))
@@ -277,6 +322,20 @@ fn default_reply(path: &str, body: &[u8]) -> Reply {
             body: bodies::chat_completion_json(&model, text, 12, 9),
         }
     }
+}
+
+/// The tool a mock "model" calls, if the request offers tools and does not forbid them.
+fn tool_to_call(request: &Value) -> Option<String> {
+    let tools = request["tools"].as_array()?;
+    if request["tool_choice"] == "none" {
+        return None;
+    }
+    if let Some(name) = request["tool_choice"]["function"]["name"].as_str() {
+        return Some(name.to_owned());
+    }
+    tools.first()?["function"]["name"]
+        .as_str()
+        .map(str::to_owned)
 }
 
 fn embeddings_reply(request: &Value, model: &str) -> Reply {
@@ -290,18 +349,24 @@ fn embeddings_reply(request: &Value, model: &str) -> Reply {
         .iter()
         .enumerate()
         .map(|(index, text)| {
-            let seed = text.bytes().fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
+            let seed = text
+                .bytes()
+                .fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
             let vector: Vec<f32> = (0..dims)
                 .map(|i| ((seed.wrapping_add(i as u32) % 1000) as f32) / 1000.0)
                 .collect();
             json!({"object": "embedding", "index": index, "embedding": vector})
         })
         .collect();
-    let tokens: usize = inputs.iter().map(|t| t.split_whitespace().count().max(1)).sum();
+    let tokens: usize = inputs
+        .iter()
+        .map(|t| t.split_whitespace().count().max(1))
+        .sum();
     Reply::Json {
         status: 200,
         headers: Vec::new(),
         body: json!({"object": "list", "data": data, "model": model,
-                     "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}).to_string(),
+                     "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
+        .to_string(),
     }
 }
