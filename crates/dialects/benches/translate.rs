@@ -1,1 +1,80 @@
-fn main() {}
+//! Translation cost on the hot path, without any IO:
+//! - `request`: an OpenAI client body -> canonical -> OpenAI-compatible upstream body bytes;
+//! - `response`: an upstream `chat.completion` -> canonical -> client body bytes;
+//! - `stream_100_chunks`: a 100-chunk upstream SSE body -> SSE parser -> chunk decoder ->
+//!   canonical events -> client SSE encoder.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::VecDeque;
+
+use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use switchyard_config::ProviderKind;
+use switchyard_dialects::openai;
+use switchyard_providers::openai_compat::{request, response, stream::ChunkDecoder};
+use switchyard_providers::sse::SseParser;
+use switchyard_providers::HostQuirks;
+
+const REQUEST: &str = r#"{"model":"bench-model","messages":[{"role":"system","content":"You are a helpful assistant that answers briefly and precisely."},{"role":"user","content":"Summarise the main differences between TCP and UDP in three sentences, for a junior developer."}],"temperature":0.7,"max_tokens":256,"tools":[{"type":"function","function":{"name":"search","description":"Search the docs","parameters":{"type":"object","properties":{"query":{"type":"string"}},"required":["query"]}}}],"stream":false}"#;
+
+const RESPONSE: &str = r#"{"id":"chatcmpl-abc123","object":"chat.completion","created":1700000000,"model":"gpt-4o-mini-2024-07-18","choices":[{"index":0,"message":{"role":"assistant","content":"TCP is connection-oriented and guarantees ordered, reliable delivery with retransmission and flow control. UDP is connectionless and sends independent datagrams with no delivery or ordering guarantees. Use TCP when correctness matters and UDP when low latency matters more than occasional loss.","refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":45,"completion_tokens":58,"total_tokens":103,"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}},"service_tier":"default","system_fingerprint":"fp_44709d6fcb"}"#;
+
+fn stream_body(chunks: usize) -> Vec<u8> {
+    let mut out = String::new();
+    let head = r#"{"id":"chatcmpl-abc123","object":"chat.completion.chunk","created":1700000000,"model":"gpt-4o-mini","system_fingerprint":"fp_44709d6fcb","choices":[{"index":0,"delta":"#;
+    out.push_str(&format!("data: {head}{{\"role\":\"assistant\",\"content\":\"\"}},\"logprobs\":null,\"finish_reason\":null}}],\"usage\":null}}\n\n"));
+    for i in 0..chunks {
+        out.push_str(&format!("data: {head}{{\"content\":\" token{i}\"}},\"logprobs\":null,\"finish_reason\":null}}],\"usage\":null}}\n\n"));
+    }
+    out.push_str(&format!("data: {head}{{}},\"logprobs\":null,\"finish_reason\":\"stop\"}}],\"usage\":null}}\n\n"));
+    out.push_str(r#"data: {"id":"chatcmpl-abc123","object":"chat.completion.chunk","created":1700000000,"model":"gpt-4o-mini","choices":[],"usage":{"prompt_tokens":45,"completion_tokens":100,"total_tokens":145}}"#);
+    out.push_str("\n\ndata: [DONE]\n\n");
+    out.into_bytes()
+}
+
+fn bench(c: &mut Criterion) {
+    let quirks = HostQuirks::for_kind(ProviderKind::OpenAi);
+    let mut group = c.benchmark_group("translate");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("request", |b| {
+        b.iter(|| {
+            let canonical = openai::decode_chat_request(black_box(REQUEST.as_bytes())).unwrap();
+            let upstream = request::chat_body(&canonical, "gpt-4o-mini", &quirks, "openai").unwrap();
+            black_box(serde_json::to_vec(&upstream).unwrap())
+        })
+    });
+    group.bench_function("response", |b| {
+        b.iter(|| {
+            let canonical = response::chat_response(black_box(RESPONSE.as_bytes())).unwrap();
+            black_box(openai::encode_chat_response(&canonical))
+        })
+    });
+    let body = stream_body(100);
+    // Network reads of ~1 KiB, as a real upstream's frames arrive.
+    let reads: Vec<&[u8]> = body.chunks(1024).collect();
+    group.bench_function("stream_100_chunks", |b| {
+        b.iter(|| {
+            let mut parser = SseParser::new();
+            let mut decoder = ChunkDecoder::new();
+            let mut encoder = openai::ChatStreamEncoder::new(String::new(), String::new(), 0, true);
+            let mut sse = Vec::new();
+            let mut events = VecDeque::new();
+            let mut out = bytes::BytesMut::new();
+            for read in &reads {
+                parser.feed(read, &mut sse).unwrap();
+                for e in sse.drain(..) {
+                    decoder.on_data(&e.data, &mut events).unwrap();
+                }
+                for event in events.drain(..) {
+                    encoder.encode(event, &mut out);
+                }
+            }
+            encoder.finish(&mut out);
+            black_box(out)
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
