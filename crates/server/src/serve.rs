@@ -36,6 +36,13 @@ pub async fn serve(
         );
         begun_signal.notify_one();
     };
+    // Streams write many small chunks: without TCP_NODELAY, Nagle's algorithm and the
+    // client's delayed ACKs hold each chunk back for up to 40 ms.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(err) = tcp.set_nodelay(true) {
+            tracing::debug!(%err, "cannot set TCP_NODELAY");
+        }
+    });
     let server = axum::serve(listener, app).with_graceful_shutdown(graceful);
     let deadline = async move {
         begun.notified().await;

@@ -32,6 +32,22 @@ use crate::sse::{SseEvent, SseParser};
 use crate::transport::{self, Deadline, Timeouts};
 use crate::EventStream;
 
+/// What a request asks the upstream to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    Chat,
+    Embeddings,
+}
+
+impl Operation {
+    fn path(self) -> &'static str {
+        match self {
+            Operation::Chat => "chat/completions",
+            Operation::Embeddings => "embeddings",
+        }
+    }
+}
+
 /// One configured OpenAI-compatible provider. Cheap to clone (shared inside).
 #[derive(Debug, Clone)]
 pub struct OpenAiCompat {
@@ -45,6 +61,9 @@ struct Inner {
     quirks: HostQuirks,
     base_url: String,
     api_version: Option<String>,
+    /// `{base}/chat/completions` and `{base}/embeddings`, parsed once, for hosts whose URLs
+    /// do not depend on the model.
+    fixed_urls: Option<(reqwest::Url, reqwest::Url)>,
     /// Auth and configured extra headers, marked sensitive.
     headers: HeaderMap,
     client: reqwest::Client,
@@ -86,12 +105,25 @@ impl OpenAiCompat {
             }
         }
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let base_url = base_url.trim_end_matches('/').to_owned();
+        let fixed_urls = match quirks.urls {
+            UrlStyle::OpenAi => {
+                let parse = |op: &str| {
+                    reqwest::Url::parse(&format!("{base_url}/{op}")).map_err(|e| {
+                        ProviderError::unsupported(format!("provider `{}`: invalid base_url: {e}", config.id))
+                    })
+                };
+                Some((parse("chat/completions")?, parse("embeddings")?))
+            }
+            UrlStyle::Azure => None,
+        };
         Ok(OpenAiCompat {
             inner: Arc::new(Inner {
                 id: config.id.clone(),
                 quirks,
-                base_url: base_url.trim_end_matches('/').to_owned(),
+                base_url,
                 api_version: config.api_version.clone(),
+                fixed_urls,
                 headers,
                 client: transport::client(&config.timeouts)?,
                 timeouts: config.timeouts,
@@ -105,7 +137,19 @@ impl OpenAiCompat {
     }
 
     /// The URL for an operation (`chat/completions`, `embeddings`) on a model.
-    pub fn url(&self, operation: &str, upstream_model: &str) -> String {
+    pub fn url(&self, operation: Operation, upstream_model: &str) -> Result<reqwest::Url, ProviderError> {
+        if let Some((chat, embeddings)) = &self.inner.fixed_urls {
+            return Ok(match operation {
+                Operation::Chat => chat.clone(),
+                Operation::Embeddings => embeddings.clone(),
+            });
+        }
+        let text = self.url_text(operation.path(), upstream_model);
+        reqwest::Url::parse(&text)
+            .map_err(|e| ProviderError::unsupported(format!("provider `{}`: invalid URL: {e}", self.inner.id)))
+    }
+
+    fn url_text(&self, operation: &str, upstream_model: &str) -> String {
         let base = &self.inner.base_url;
         match (self.inner.quirks.urls, &self.inner.api_version) {
             (UrlStyle::OpenAi, _) => format!("{base}/{operation}"),
@@ -134,7 +178,7 @@ impl OpenAiCompat {
         let deadline = Deadline::start(self.inner.timeouts);
         let mut response = self
             .post(
-                &self.url("chat/completions", upstream_model),
+                self.url(Operation::Chat, upstream_model)?,
                 body,
                 "application/json",
                 &deadline,
@@ -157,7 +201,7 @@ impl OpenAiCompat {
         let deadline = Deadline::start(self.inner.timeouts);
         let response = self
             .post(
-                &self.url("chat/completions", upstream_model),
+                self.url(Operation::Chat, upstream_model)?,
                 body,
                 "text/event-stream",
                 &deadline,
@@ -186,7 +230,7 @@ impl OpenAiCompat {
         let deadline = Deadline::start(self.inner.timeouts);
         let mut response = self
             .post(
-                &self.url("embeddings", upstream_model),
+                self.url(Operation::Embeddings, upstream_model)?,
                 body,
                 "application/json",
                 &deadline,
@@ -210,7 +254,7 @@ impl OpenAiCompat {
     /// error body (under the same timeouts) and classifies it.
     async fn post(
         &self,
-        url: &str,
+        url: reqwest::Url,
         body: Vec<u8>,
         accept: &'static str,
         deadline: &Deadline,
