@@ -26,7 +26,9 @@ fn stream_body(chunks: usize) -> Vec<u8> {
     for i in 0..chunks {
         out.push_str(&format!("data: {head}{{\"content\":\" token{i}\"}},\"logprobs\":null,\"finish_reason\":null}}],\"usage\":null}}\n\n"));
     }
-    out.push_str(&format!("data: {head}{{}},\"logprobs\":null,\"finish_reason\":\"stop\"}}],\"usage\":null}}\n\n"));
+    out.push_str(&format!(
+        "data: {head}{{}},\"logprobs\":null,\"finish_reason\":\"stop\"}}],\"usage\":null}}\n\n"
+    ));
     out.push_str(r#"data: {"id":"chatcmpl-abc123","object":"chat.completion.chunk","created":1700000000,"model":"gpt-4o-mini","choices":[],"usage":{"prompt_tokens":45,"completion_tokens":100,"total_tokens":145}}"#);
     out.push_str("\n\ndata: [DONE]\n\n");
     out.into_bytes()
@@ -39,7 +41,8 @@ fn bench(c: &mut Criterion) {
     group.bench_function("request", |b| {
         b.iter(|| {
             let canonical = openai::decode_chat_request(black_box(REQUEST.as_bytes())).unwrap();
-            let upstream = request::chat_body(&canonical, "gpt-4o-mini", &quirks, "openai").unwrap();
+            let upstream =
+                request::chat_body(&canonical, "gpt-4o-mini", &quirks, "openai").unwrap();
             black_box(serde_json::to_vec(&upstream).unwrap())
         })
     });

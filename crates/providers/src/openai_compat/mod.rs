@@ -17,7 +17,6 @@ mod tests;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Duration;
 
 use http::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use switchyard_config::ProviderConfig;
@@ -29,8 +28,11 @@ pub use quirks::{AuthStyle, HostQuirks, MaxTokensField, UrlStyle};
 
 use crate::error::ProviderError;
 use crate::sse::{SseEvent, SseParser};
-use crate::transport::{self, Deadline, Timeouts};
+use crate::transport::{self, Deadline, HttpClient, Timeouts, UpstreamResponse};
 use crate::EventStream;
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
 
 /// What a request asks the upstream to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,10 +65,10 @@ struct Inner {
     api_version: Option<String>,
     /// `{base}/chat/completions` and `{base}/embeddings`, parsed once, for hosts whose URLs
     /// do not depend on the model.
-    fixed_urls: Option<(reqwest::Url, reqwest::Url)>,
+    fixed_urls: Option<(http::Uri, http::Uri)>,
     /// Auth and configured extra headers, marked sensitive.
     headers: HeaderMap,
-    client: reqwest::Client,
+    client: HttpClient,
     timeouts: Timeouts,
     /// Values scrubbed from any upstream text the gateway repeats.
     secrets: Vec<String>,
@@ -105,13 +107,22 @@ impl OpenAiCompat {
             }
         }
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(
+            http::header::USER_AGENT,
+            HeaderValue::from_static(concat!("switchyard/", env!("CARGO_PKG_VERSION"))),
+        );
         let base_url = base_url.trim_end_matches('/').to_owned();
         let fixed_urls = match quirks.urls {
             UrlStyle::OpenAi => {
                 let parse = |op: &str| {
-                    reqwest::Url::parse(&format!("{base_url}/{op}")).map_err(|e| {
-                        ProviderError::unsupported(format!("provider `{}`: invalid base_url: {e}", config.id))
-                    })
+                    format!("{base_url}/{op}")
+                        .parse::<http::Uri>()
+                        .map_err(|e| {
+                            ProviderError::unsupported(format!(
+                                "provider `{}`: invalid base_url: {e}",
+                                config.id
+                            ))
+                        })
                 };
                 Some((parse("chat/completions")?, parse("embeddings")?))
             }
@@ -125,7 +136,7 @@ impl OpenAiCompat {
                 api_version: config.api_version.clone(),
                 fixed_urls,
                 headers,
-                client: transport::client(&config.timeouts)?,
+                client: transport::client(&config.timeouts),
                 timeouts: config.timeouts,
                 secrets,
             }),
@@ -137,7 +148,11 @@ impl OpenAiCompat {
     }
 
     /// The URL for an operation (`chat/completions`, `embeddings`) on a model.
-    pub fn url(&self, operation: Operation, upstream_model: &str) -> Result<reqwest::Url, ProviderError> {
+    pub fn url(
+        &self,
+        operation: Operation,
+        upstream_model: &str,
+    ) -> Result<http::Uri, ProviderError> {
         if let Some((chat, embeddings)) = &self.inner.fixed_urls {
             return Ok(match operation {
                 Operation::Chat => chat.clone(),
@@ -145,8 +160,9 @@ impl OpenAiCompat {
             });
         }
         let text = self.url_text(operation.path(), upstream_model);
-        reqwest::Url::parse(&text)
-            .map_err(|e| ProviderError::unsupported(format!("provider `{}`: invalid URL: {e}", self.inner.id)))
+        text.parse::<http::Uri>().map_err(|e| {
+            ProviderError::unsupported(format!("provider `{}`: invalid URL: {e}", self.inner.id))
+        })
     }
 
     fn url_text(&self, operation: &str, upstream_model: &str) -> String {
@@ -184,7 +200,7 @@ impl OpenAiCompat {
                 &deadline,
             )
             .await?;
-        let bytes = deadline.read_body(&mut response).await?;
+        let bytes = deadline.read_body(response.body_mut()).await?;
         response::chat_response(&bytes)
     }
 
@@ -208,7 +224,7 @@ impl OpenAiCompat {
             )
             .await?;
         let state = StreamState {
-            response: Some(response),
+            body: Some(response.into_body()),
             deadline,
             parser: SseParser::new(),
             decoder: stream::ChunkDecoder::new(),
@@ -236,7 +252,7 @@ impl OpenAiCompat {
                 &deadline,
             )
             .await?;
-        let bytes = deadline.read_body(&mut response).await?;
+        let bytes = deadline.read_body(response.body_mut()).await?;
         response::embeddings_response(&bytes, request.input.len())
     }
 
@@ -254,21 +270,25 @@ impl OpenAiCompat {
     /// error body (under the same timeouts) and classifies it.
     async fn post(
         &self,
-        url: reqwest::Url,
+        url: http::Uri,
         body: Vec<u8>,
         accept: &'static str,
         deadline: &Deadline,
-    ) -> Result<reqwest::Response, ProviderError> {
-        let mut headers = self.inner.headers.clone();
+    ) -> Result<UpstreamResponse, ProviderError> {
+        let mut request = http::Request::new(Full::new(Bytes::from(body)));
+        *request.method_mut() = http::Method::POST;
+        *request.uri_mut() = url;
+        let headers = request.headers_mut();
+        headers.clone_from(&self.inner.headers);
         headers.insert(ACCEPT, HeaderValue::from_static(accept));
-        let request = self.inner.client.post(url).headers(headers).body(body);
-        let mut response = deadline.send(request).await?;
+        let response = deadline.send(&self.inner.client, request).await?;
         let status = response.status();
         if status.is_success() {
             return Ok(response);
         }
-        let headers = response.headers().clone();
-        let body = deadline.read_body(&mut response).await.unwrap_or_default();
+        let (parts, mut body) = response.into_parts();
+        let headers = parts.headers;
+        let body = deadline.read_body(&mut body).await.unwrap_or_default();
         Err(error::status_error(
             status.as_u16(),
             &headers,
@@ -304,7 +324,7 @@ fn path_segment(text: &str) -> String {
 
 /// The state of one upstream stream, driven by `futures::stream::unfold`.
 struct StreamState {
-    response: Option<reqwest::Response>,
+    body: Option<Incoming>,
     deadline: Deadline,
     parser: SseParser,
     decoder: stream::ChunkDecoder,
@@ -327,7 +347,7 @@ impl StreamState {
                 Ok(()) => {}
                 Err(err) => {
                     self.ended = true;
-                    self.response = None;
+                    self.body = None;
                     return Some((Err(err), self));
                 }
             }
@@ -336,11 +356,11 @@ impl StreamState {
 
     /// Reads one network chunk and decodes whatever events it completes.
     async fn read(&mut self) -> Result<(), ProviderError> {
-        let Some(response) = self.response.as_mut() else {
+        let Some(body) = self.body.as_mut() else {
             self.ended = true;
             return Ok(());
         };
-        let chunk = self.deadline.next_chunk(response).await?;
+        let chunk = self.deadline.next_chunk(body).await?;
         let eof = chunk.is_none();
         match chunk {
             Some(bytes) => self
@@ -361,25 +381,16 @@ impl StreamState {
         }
         if self.decoder.is_done() {
             self.ended = true;
-            drain_in_background(self.response.take());
+            if let Some(body) = self.body.take() {
+                // After `[DONE]` the answer is complete; the rest of the body (usually just
+                // the chunked terminator) is read off the client's path.
+                transport::drain_in_background(body);
+            }
         } else if eof {
             self.ended = true;
-            self.response = None;
+            self.body = None;
             self.decoder.on_eof(&mut self.pending)?;
         }
         Ok(())
     }
-}
-
-/// After `[DONE]` the answer is complete; reading the rest of the body (usually just the
-/// chunked-encoding terminator) lets the connection go back to the pool without delaying the
-/// client.
-fn drain_in_background(response: Option<reqwest::Response>) {
-    let Some(mut response) = response else { return };
-    tokio::spawn(async move {
-        let _ = tokio::time::timeout(Duration::from_secs(2), async {
-            while let Ok(Some(_)) = response.chunk().await {}
-        })
-        .await;
-    });
 }
