@@ -25,6 +25,10 @@ pub struct ChatStreamEncoder {
     next_tool_index: u32,
     usage: Option<Usage>,
     started: bool,
+    /// `{"id":..,"object":"chat.completion.chunk","created":..,"model":..,"choices":[{"index":0,"delta":`
+    /// for the current id and model: every content chunk starts with the same bytes, so they
+    /// are serialized once per stream, not once per chunk.
+    prefix: Vec<u8>,
 }
 
 impl ChatStreamEncoder {
@@ -39,6 +43,7 @@ impl ChatStreamEncoder {
             next_tool_index: 0,
             usage: None,
             started: false,
+            prefix: Vec::new(),
         }
     }
 
@@ -55,6 +60,7 @@ impl ChatStreamEncoder {
                 if created != 0 {
                     self.created = created;
                 }
+                self.prefix.clear();
                 self.start(out);
             }
             StreamEvent::BlockStart { index, block } => {
@@ -176,18 +182,39 @@ impl ChatStreamEncoder {
         );
     }
 
-    fn write_delta(&self, delta: wire::ChunkDelta, finish: Option<&str>, out: &mut BytesMut) {
-        let usage = self.include_usage.then_some(None);
-        let chunk = self.chunk(
-            vec![wire::ChunkChoice {
-                index: 0,
-                delta,
-                finish_reason: finish.map(str::to_owned),
-                logprobs: None,
-            }],
-            usage,
-        );
-        write_data(&chunk, out);
+    /// Writes one content chunk: the cached prefix, the delta, and the closing fields. The
+    /// bytes are exactly what serializing a `wire::ChatCompletionChunk` would give (the golden
+    /// and round-trip tests hold it to that).
+    fn write_delta(&mut self, delta: wire::ChunkDelta, finish: Option<&str>, out: &mut BytesMut) {
+        if self.prefix.is_empty() {
+            self.prefix = self.chunk_prefix();
+        }
+        out.put_slice(b"data: ");
+        out.put_slice(&self.prefix);
+        let mut writer = out.writer();
+        let _ = serde_json::to_writer(&mut writer, &delta);
+        let out = writer.into_inner();
+        out.put_slice(b",\"finish_reason\":");
+        let mut writer = out.writer();
+        let _ = serde_json::to_writer(&mut writer, &finish);
+        let out = writer.into_inner();
+        if self.include_usage {
+            out.put_slice(b"}],\"usage\":null}\n\n");
+        } else {
+            out.put_slice(b"}]}\n\n");
+        }
+    }
+
+    fn chunk_prefix(&self) -> Vec<u8> {
+        let mut prefix = Vec::with_capacity(128);
+        prefix.extend_from_slice(b"{\"id\":");
+        let _ = serde_json::to_writer(&mut prefix, &self.id);
+        prefix.extend_from_slice(b",\"object\":\"chat.completion.chunk\",\"created\":");
+        prefix.extend_from_slice(self.created.to_string().as_bytes());
+        prefix.extend_from_slice(b",\"model\":");
+        let _ = serde_json::to_writer(&mut prefix, &self.model);
+        prefix.extend_from_slice(b",\"choices\":[{\"index\":0,\"delta\":");
+        prefix
     }
 
     fn chunk(
