@@ -23,12 +23,8 @@ pub struct ChatArgs {
     /// Run in-process from this config instead of calling a server.
     #[arg(long, short = 'c', conflicts_with = "url")]
     config: Option<PathBuf>,
-    /// Base URL of a running Switchyard.
-    #[arg(long, env = "SWITCHYARD_URL", default_value = "http://127.0.0.1:4000")]
-    url: String,
-    /// API key for the server, if it requires one.
-    #[arg(long, env = "SWITCHYARD_API_KEY", hide_env_values = true)]
-    api_key: Option<String>,
+    #[command(flatten)]
+    server: crate::ServerArgs,
     /// Optional system prompt.
     #[arg(long)]
     system: Option<String>,
@@ -86,10 +82,10 @@ pub async fn run(args: ChatArgs) -> Result<(), Failure> {
             }
         }
         None => {
-            let client = server_client(&args.url, args.api_key.as_deref())?;
+            let client = server_client(&args.server.url, args.server.api_key.as_deref())?;
             let model = match &args.model {
                 Some(m) => m.clone(),
-                None => first_model(&args.url, args.api_key.as_deref()).await?,
+                None => first_model(&args.server.url, args.server.api_key.as_deref()).await?,
             };
             let stream = client
                 .chat_stream(&request(model.clone()), &model)

@@ -50,6 +50,17 @@ enum ConfigCommand {
     },
 }
 
+/// How to reach a running server (shared by `chat` and `models`).
+#[derive(clap::Args, Debug)]
+pub struct ServerArgs {
+    /// Base URL of a running Switchyard.
+    #[arg(long, env = "SWITCHYARD_URL", default_value = "http://127.0.0.1:4000")]
+    pub url: String,
+    /// API key for the server, if it requires one.
+    #[arg(long, env = "SWITCHYARD_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+}
+
 /// A failure with the exit code it deserves.
 #[derive(Debug)]
 pub struct Failure {

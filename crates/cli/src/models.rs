@@ -12,12 +12,8 @@ pub struct ModelsArgs {
     /// List from this config file instead of asking a server.
     #[arg(long, short = 'c', conflicts_with = "url")]
     config: Option<PathBuf>,
-    /// Base URL of a running Switchyard.
-    #[arg(long, env = "SWITCHYARD_URL", default_value = "http://127.0.0.1:4000")]
-    url: String,
-    /// API key for the server, if it requires one.
-    #[arg(long, env = "SWITCHYARD_API_KEY", hide_env_values = true)]
-    api_key: Option<String>,
+    #[command(flatten)]
+    server: crate::ServerArgs,
 }
 
 pub async fn run(args: ModelsArgs) -> Result<(), Failure> {
@@ -34,7 +30,7 @@ pub async fn run(args: ModelsArgs) -> Result<(), Failure> {
             }
         }
         None => {
-            for id in fetch(&args.url, args.api_key.as_deref()).await? {
+            for id in fetch(&args.server.url, args.server.api_key.as_deref()).await? {
                 println!("{id}");
             }
         }

@@ -110,15 +110,26 @@ pub fn sse_text_pieces(model: &str, pieces: &[&str], include_usage: bool) -> Vec
         Some("stop"),
         include_usage,
     )));
+    finish(
+        &mut events,
+        model,
+        include_usage,
+        usage_json(12, pieces.len() as u64),
+    );
+    events
+}
+
+/// The usage chunk (when asked for) and `[DONE]`.
+fn finish(events: &mut Vec<String>, model: &str, include_usage: bool, usage: Value) {
     if include_usage {
         events.push(sse(&json!({
             "id": "chatcmpl-mock123", "object": "chat.completion.chunk", "created": 1_700_000_000u64,
             "model": model, "service_tier": "default", "system_fingerprint": "fp_mock",
-            "choices": [], "usage": usage_json(12, pieces.len() as u64)
-        }).to_string()));
+            "choices": [], "usage": usage
+        })
+        .to_string()));
     }
     events.push("data: [DONE]\n\n".to_owned());
-    events
 }
 
 /// SSE events for parallel tool calls: each call is `(id, name, argument fragments)`.
@@ -156,13 +167,7 @@ pub fn sse_tool_call_pieces(
         Some("tool_calls"),
         include_usage,
     )));
-    if include_usage {
-        events.push(sse(&json!({
-            "id": "chatcmpl-mock123", "object": "chat.completion.chunk", "created": 1_700_000_000u64,
-            "model": model, "choices": [], "usage": usage_json(30, 20)
-        }).to_string()));
-    }
-    events.push("data: [DONE]\n\n".to_owned());
+    finish(&mut events, model, include_usage, usage_json(30, 20));
     events
 }
 
