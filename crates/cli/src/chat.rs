@@ -108,6 +108,7 @@ fn server_client(url: &str, api_key: Option<&str>) -> Result<OpenAiCompat, Failu
         hosting: Hosting::OnPrem,
         operator: None,
         api_version: None,
+        tls_ca_file: None,
         headers: Vec::new(),
         timeouts: Timeouts {
             connect: Duration::from_secs(5),

@@ -53,6 +53,9 @@ pub struct RawProvider {
     pub operator: Option<String>,
     /// Azure OpenAI `api-version` for deployment URLs.
     pub api_version: Option<String>,
+    /// PEM file with extra CA certificates to trust for this provider (an internal CA in
+    /// front of an on-prem vLLM, say), on top of the built-in web roots.
+    pub tls_ca_file: Option<String>,
     /// Extra headers sent upstream (`${ENV}` references allowed).
     #[serde(default)]
     pub headers: BTreeMap<String, String>,

@@ -123,3 +123,12 @@ fn azure_needs_base_url() {
     let text = "[[providers]]\nid = \"az\"\ntype = \"azure\"\n";
     assert_eq!(invalid_key(text), "providers[0].base_url");
 }
+
+#[test]
+fn tls_ca_file_must_exist() {
+    let text = EXAMPLE.replace(
+        "hosting = \"cloud\"",
+        "hosting = \"cloud\"\ntls_ca_file = \"/nonexistent/ca.pem\"",
+    );
+    assert_eq!(invalid_key(&text), "providers[0].tls_ca_file");
+}

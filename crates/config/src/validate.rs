@@ -240,8 +240,22 @@ fn provider(
         }
         headers.push((name.to_ascii_lowercase(), Secret::new(value)));
     }
+    let tls_ca_file = match &p.tls_ca_file {
+        Some(path) => {
+            let path = std::path::PathBuf::from(resolve_env(&at("tls_ca_file"), path, env)?);
+            if let Err(err) = std::fs::metadata(&path) {
+                return Err(ConfigError::invalid(
+                    at("tls_ca_file"),
+                    format!("cannot read {}: {err}", path.display()),
+                ));
+            }
+            Some(path)
+        }
+        None => None,
+    };
     Ok(ProviderConfig {
         id: p.id.clone(),
+        tls_ca_file,
         kind,
         base_url,
         api_key,

@@ -124,6 +124,8 @@ pub struct ProviderConfig {
     pub hosting: Hosting,
     pub operator: Option<String>,
     pub api_version: Option<String>,
+    /// Extra CA certificates (PEM) trusted for this provider's TLS connections.
+    pub tls_ca_file: Option<std::path::PathBuf>,
     pub headers: Vec<(String, Secret)>,
     pub timeouts: Timeouts,
 }

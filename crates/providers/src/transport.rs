@@ -6,6 +6,7 @@
 //! of hosts, and a general-purpose client's redirect and URL handling showed up at several
 //! percent of the CPU per request.
 
+use std::path::Path;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -15,6 +16,8 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::CertificateDer;
 use tokio::time::Instant;
 
 use crate::error::{ProviderError, ProviderErrorKind, TimeoutPhase};
@@ -30,25 +33,52 @@ pub type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 /// An upstream response whose body has not been read yet.
 pub type UpstreamResponse = http::Response<Incoming>;
 
-/// Builds the pooled client for one provider.
-pub fn client(timeouts: &Timeouts) -> HttpClient {
+/// Builds the pooled client for one provider. TLS trusts the built-in web roots plus the
+/// certificates in `extra_ca` (PEM), if given; HTTP/2 is used where the server offers it
+/// through ALPN.
+pub fn client(timeouts: &Timeouts, extra_ca: Option<&Path>) -> Result<HttpClient, ProviderError> {
     let mut http = HttpConnector::new();
     http.set_connect_timeout(Some(timeouts.connect));
     http.set_nodelay(true);
     http.set_keepalive(Some(Duration::from_secs(30)));
     http.enforce_http(false);
     let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_webpki_roots()
+        .with_tls_config(tls_config(extra_ca)?)
         .https_or_http()
         .enable_http1()
         .enable_http2()
         .wrap_connector(http);
-    Client::builder(TokioExecutor::new())
+    Ok(Client::builder(TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(90))
         .pool_max_idle_per_host(1024)
         .pool_timer(TokioTimer::new())
         .timer(TokioTimer::new())
-        .build(https)
+        .build(https))
+}
+
+fn tls_config(extra_ca: Option<&Path>) -> Result<rustls::ClientConfig, ProviderError> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(path) = extra_ca {
+        let bad = |what: String| {
+            ProviderError::unsupported(format!("tls_ca_file {}: {what}", path.display()))
+        };
+        let mut added = 0;
+        for cert in CertificateDer::pem_file_iter(path).map_err(|e| bad(e.to_string()))? {
+            let cert = cert.map_err(|e| bad(e.to_string()))?;
+            roots.add(cert).map_err(|e| bad(e.to_string()))?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err(bad("no PEM certificates found".to_owned()));
+        }
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ProviderError::unsupported(format!("TLS setup failed: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
 }
 
 /// A call in progress: when it started and the limits that apply.

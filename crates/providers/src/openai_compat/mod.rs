@@ -136,7 +136,7 @@ impl OpenAiCompat {
                 api_version: config.api_version.clone(),
                 fixed_urls,
                 headers,
-                client: transport::client(&config.timeouts),
+                client: transport::client(&config.timeouts, config.tls_ca_file.as_deref())?,
                 timeouts: config.timeouts,
                 secrets,
             }),

@@ -26,6 +26,7 @@ fn config(kind: ProviderKind, base_url: &str) -> ProviderConfig {
         hosting: Hosting::Cloud,
         operator: None,
         api_version: None,
+        tls_ca_file: None,
         headers: Vec::new(),
         timeouts: Timeouts {
             connect: Duration::from_secs(2),
@@ -466,4 +467,57 @@ async fn embeddings_in_input_order() {
     assert_eq!(resp.embeddings.len(), 2);
     assert_eq!(resp.embeddings[0].len(), 4);
     assert_eq!(mock.requests()[0].path, "/v1/embeddings");
+}
+
+#[tokio::test]
+async fn tls_upstream_with_an_extra_ca_speaks_http2() {
+    let mock = MockOpenAi::start_tls().await.unwrap();
+    let dir = std::env::temp_dir().join(format!(
+        "switchyard-ca-{}-{}",
+        std::process::id(),
+        mock.addr().port()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = dir.join("ca.pem");
+    std::fs::write(&ca, mock.ca_pem().unwrap()).unwrap();
+
+    let mut cfg = config(ProviderKind::OpenAi, &mock.base_url());
+    cfg.tls_ca_file = Some(ca.clone());
+    let p = OpenAiCompat::new(&cfg).unwrap();
+    let resp = p.chat(&request(false), "m").await.unwrap();
+    assert_eq!(resp.stop_reason, StopReason::EndTurn);
+    let (events, err) = collect(p.chat_stream(&request(true), "m").await.unwrap()).await;
+    assert!(err.is_none(), "{err:?}");
+    assert_eq!(
+        text_of(&events),
+        "Hello! This is the Switchyard mock upstream."
+    );
+    let sent = mock.requests();
+    assert!(
+        sent.iter().all(|r| r.version == http::Version::HTTP_2),
+        "{:?}",
+        sent.iter().map(|r| r.version).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        sent[0].header("authorization"),
+        Some(format!("Bearer {KEY}").as_str())
+    );
+
+    // Without the CA the certificate is not trusted: a connect error, and nothing was sent.
+    cfg.tls_ca_file = None;
+    let p = OpenAiCompat::new(&cfg).unwrap();
+    let err = p.chat(&request(false), "m").await.unwrap_err();
+    assert_eq!(err.kind, ProviderErrorKind::Connect, "{}", err.message);
+    assert_eq!(mock.request_count(), 2);
+
+    // A file with no certificate is a clear setup error.
+    std::fs::write(&ca, "not a certificate").unwrap();
+    cfg.tls_ca_file = Some(ca);
+    let err = OpenAiCompat::new(&cfg).unwrap_err();
+    assert!(
+        err.message.contains("no PEM certificates"),
+        "{}",
+        err.message
+    );
+    let _ = std::fs::remove_dir_all(dir);
 }

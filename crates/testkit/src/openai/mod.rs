@@ -2,6 +2,7 @@
 
 mod bodies;
 mod server;
+mod tls;
 
 pub use bodies::{
     chat_completion_json, chunk_json, error_json, sse_text_pieces, sse_tool_call_pieces,

@@ -94,6 +94,8 @@ impl Reply {
 #[derive(Debug, Clone)]
 pub struct Recorded {
     pub method: String,
+    /// HTTP/1.1 or HTTP/2 (over TLS with ALPN, see [`MockOpenAi::start_tls`]).
+    pub version: axum::http::Version,
     /// Path and query.
     pub path: String,
     pub headers: HeaderMap,
@@ -122,6 +124,20 @@ pub struct MockOpenAi {
     addr: SocketAddr,
     state: Arc<State>,
     task: tokio::task::JoinHandle<()>,
+    tls: Option<super::tls::TestTls>,
+}
+
+fn app(state: Arc<State>) -> axum::Router {
+    axum::Router::new().fallback(
+        move |method: Method,
+              uri: Uri,
+              version: axum::http::Version,
+              headers: HeaderMap,
+              body: Bytes| {
+            let state = state.clone();
+            async move { handle(state, method, uri, version, headers, body).await }
+        },
+    )
 }
 
 impl MockOpenAi {
@@ -134,26 +150,54 @@ impl MockOpenAi {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let state = Arc::new(State::default());
-        let app_state = state.clone();
-        let app = axum::Router::new().fallback(
-            move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
-                let state = app_state.clone();
-                async move { handle(state, method, uri, headers, body).await }
-            },
-        );
+        let app = app(state.clone());
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Ok(MockOpenAi { addr, state, task })
+        Ok(MockOpenAi {
+            addr,
+            state,
+            task,
+            tls: None,
+        })
+    }
+
+    /// Starts with TLS (HTTP/2 and HTTP/1.1 offered through ALPN) on an ephemeral port, with
+    /// a certificate for `localhost` and `127.0.0.1` issued by a fresh test CA. Trust
+    /// [`MockOpenAi::ca_pem`] to connect; the base URL is `https://localhost:PORT/v1`.
+    pub async fn start_tls() -> std::io::Result<MockOpenAi> {
+        let tls = super::tls::TestTls::generate().map_err(std::io::Error::other)?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(State::default());
+        let task = tokio::spawn(super::tls::serve(
+            listener,
+            tls.acceptor.clone(),
+            app(state.clone()),
+        ));
+        Ok(MockOpenAi {
+            addr,
+            state,
+            task,
+            tls: Some(tls),
+        })
+    }
+
+    /// The test CA's certificate (PEM), for TLS mocks.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.tls.as_ref().map(|t| t.ca_pem.as_str())
     }
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
 
-    /// `http://127.0.0.1:PORT/v1`.
+    /// `http://127.0.0.1:PORT/v1`, or `https://localhost:PORT/v1` for a TLS mock.
     pub fn base_url(&self) -> String {
-        format!("http://{}/v1", self.addr)
+        match self.tls {
+            Some(_) => format!("https://localhost:{}/v1", self.addr.port()),
+            None => format!("http://{}/v1", self.addr),
+        }
     }
 
     /// Queues a reply for the next request that has none.
@@ -191,6 +235,7 @@ async fn handle(
     state: Arc<State>,
     method: Method,
     uri: Uri,
+    version: axum::http::Version,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -200,6 +245,7 @@ async fn handle(
         .map(|mut r| {
             r.push(Recorded {
                 method: method.to_string(),
+                version,
                 path: uri
                     .path_and_query()
                     .map(|p| p.to_string())
