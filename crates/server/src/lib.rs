@@ -13,5 +13,5 @@ pub mod routes;
 pub mod serve;
 pub mod state;
 
-pub use serve::{serve, ShutdownSignal};
+pub use serve::{serve, serve_with, ShutdownSignal};
 pub use state::{AppState, BuildError};

@@ -1,18 +1,30 @@
-//! Running the server: bind, serve, and drain on shutdown.
+//! Running the server: accept, serve each connection (HTTP/1.1 or HTTP/2), and drain on
+//! shutdown.
+//!
+//! The accept loop is our own rather than `axum::serve` so that every connection gets the
+//! protections a proxy needs: TCP_NODELAY (streams write many small chunks, which Nagle's
+//! algorithm and delayed ACKs would hold back by up to 40 ms) and a limit on how long a
+//! client may take to send request headers (a client that opens a connection and trickles
+//! bytes would otherwise hold it forever).
 
 use std::future::Future;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 use std::time::Duration;
 
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
 
 use crate::routes;
 use crate::state::AppState;
 
 /// Resolves when shutdown should begin (SIGTERM / Ctrl-C in the binary; anything in tests).
 pub type ShutdownSignal = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// How long a client may take to send a request's headers.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Serves until `shutdown` resolves, then stops accepting connections, lets in-flight
 /// requests and streams finish for up to `drain`, and returns.
@@ -22,43 +34,68 @@ pub async fn serve(
     shutdown: ShutdownSignal,
     drain: Duration,
 ) -> std::io::Result<()> {
+    serve_with(state, listener, shutdown, drain, HEADER_READ_TIMEOUT).await
+}
+
+/// [`serve`] with an explicit header read timeout (tests use a short one).
+pub async fn serve_with(
+    state: AppState,
+    listener: TcpListener,
+    mut shutdown: ShutdownSignal,
+    drain: Duration,
+    header_read_timeout: Duration,
+) -> std::io::Result<()> {
     let app = routes::router(state.clone());
-    let begun = Arc::new(Notify::new());
-    let begun_signal = begun.clone();
-    let drain_state = state.clone();
-    let graceful = async move {
-        shutdown.await;
-        drain_state.inner.draining.store(true, Ordering::Relaxed);
-        tracing::info!(
-            in_flight = drain_state.inner.metrics.in_flight(),
-            drain_s = drain.as_secs_f64(),
-            "shutdown: draining in-flight requests"
-        );
-        begun_signal.notify_one();
-    };
-    // Streams write many small chunks: without TCP_NODELAY, Nagle's algorithm and the
-    // client's delayed ACKs hold each chunk back for up to 40 ms.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_read_timeout);
+    builder.http2().timer(TokioTimer::new());
+    let graceful = GracefulShutdown::new();
+
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut shutdown => break,
+        };
+        let tcp = match accepted {
+            Ok((tcp, _peer)) => tcp,
+            Err(err) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                tracing::warn!(%err, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
         if let Err(err) = tcp.set_nodelay(true) {
             tracing::debug!(%err, "cannot set TCP_NODELAY");
         }
-    });
-    let server = axum::serve(listener, app).with_graceful_shutdown(graceful);
-    let deadline = async move {
-        begun.notified().await;
-        tokio::time::sleep(drain).await;
-    };
-    tokio::select! {
-        result = server => {
-            tracing::info!("shutdown: all connections closed");
-            result
-        }
-        () = deadline => {
-            tracing::warn!(
-                in_flight = state.inner.metrics.in_flight(),
-                "shutdown: drain timeout reached; closing remaining connections"
-            );
-            Ok(())
-        }
+        let service = TowerToHyperService::new(app.clone());
+        let connection = builder
+            .serve_connection_with_upgrades(TokioIo::new(tcp), service)
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(err) = connection.await {
+                tracing::debug!(err = %err, "connection ended with an error");
+            }
+        });
     }
+
+    drop(listener);
+    state.inner.draining.store(true, Ordering::Relaxed);
+    tracing::info!(
+        in_flight = state.inner.metrics.in_flight(),
+        drain_s = drain.as_secs_f64(),
+        "shutdown: draining in-flight requests"
+    );
+    tokio::select! {
+        () = graceful.shutdown() => tracing::info!("shutdown: all connections closed"),
+        () = tokio::time::sleep(drain) => tracing::warn!(
+            in_flight = state.inner.metrics.in_flight(),
+            "shutdown: drain timeout reached; closing remaining connections"
+        ),
+    }
+    Ok(())
 }

@@ -66,13 +66,14 @@ route = [{{ provider = "up", model = "text-embedding-3-small" }}]
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(switchyard_server::serve(
+        let task = tokio::spawn(switchyard_server::serve_with(
             state,
             listener,
             Box::pin(async move {
                 let _ = rx.await;
             }),
             Duration::from_secs(5),
+            Duration::from_millis(500),
         ));
         Gateway {
             url,
@@ -669,4 +670,33 @@ async fn graceful_shutdown_lets_in_flight_streams_finish() {
         .send()
         .await
         .is_err());
+}
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_headers_is_disconnected() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (mock, mock2) = mocks().await;
+    let gw = Gateway::start(&mock, &mock2, "").await;
+    let mut tcp = tokio::net::TcpStream::connect(gw.url.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    tcp.write_all(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(3), tcp.read_to_end(&mut buf)).await;
+    assert!(read.is_ok(), "connection still open after 3 s");
+    assert!(
+        started.elapsed() < Duration::from_millis(500 + 1000),
+        "{:?}",
+        started.elapsed()
+    );
+    // The server still serves everyone else.
+    let resp = gw
+        .post("/v1/chat/completions", chat("m", false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
 }
