@@ -12,6 +12,8 @@ pub enum ErrorClass {
     PermissionDenied,
     /// Unknown model or route.
     NotFound,
+    /// A known path called with the wrong HTTP method.
+    MethodNotAllowed,
     /// The request body is larger than the gateway accepts.
     PayloadTooLarge,
     /// A rate limit was hit (the gateway's own or the upstream's).

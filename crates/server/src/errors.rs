@@ -11,6 +11,7 @@ pub fn status(class: ErrorClass) -> StatusCode {
         ErrorClass::Authentication => StatusCode::UNAUTHORIZED,
         ErrorClass::PermissionDenied => StatusCode::FORBIDDEN,
         ErrorClass::NotFound => StatusCode::NOT_FOUND,
+        ErrorClass::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         ErrorClass::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorClass::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ErrorClass::UpstreamError => StatusCode::BAD_GATEWAY,

@@ -135,6 +135,7 @@ pub fn error_kind(class: ErrorClass) -> &'static str {
         ErrorClass::Authentication => "authentication",
         ErrorClass::PermissionDenied => "permission_denied",
         ErrorClass::NotFound => "not_found",
+        ErrorClass::MethodNotAllowed => "method_not_allowed",
         ErrorClass::PayloadTooLarge => "payload_too_large",
         ErrorClass::RateLimited => "rate_limited",
         ErrorClass::UpstreamError => "upstream_error",

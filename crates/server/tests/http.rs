@@ -329,6 +329,14 @@ async fn client_errors_in_openai_shape() {
         .as_str()
         .unwrap()
         .contains("/v2/whatever"));
+    let wrong_method = client
+        .get(format!("{}/v1/chat/completions", gw.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong_method.status(), 405);
+    let body: Value = wrong_method.json().await.unwrap();
+    assert_eq!(body["error"]["type"], "invalid_request_error");
     let too_big = client
         .post(format!("{}/v1/chat/completions", gw.url))
         .body(vec![b' '; 33 * 1024 * 1024])

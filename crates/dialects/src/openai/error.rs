@@ -8,9 +8,10 @@ use crate::error::{ErrorClass, GatewayError};
 /// OpenAI's `type` string for each class.
 pub fn error_type(class: ErrorClass) -> &'static str {
     match class {
-        ErrorClass::InvalidRequest | ErrorClass::NotFound | ErrorClass::PayloadTooLarge => {
-            "invalid_request_error"
-        }
+        ErrorClass::InvalidRequest
+        | ErrorClass::NotFound
+        | ErrorClass::MethodNotAllowed
+        | ErrorClass::PayloadTooLarge => "invalid_request_error",
         ErrorClass::Authentication => "authentication_error",
         ErrorClass::PermissionDenied => "permission_error",
         ErrorClass::RateLimited => "rate_limit_error",

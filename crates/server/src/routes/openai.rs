@@ -130,6 +130,20 @@ pub async fn not_found(State(state): State<AppState>, uri: http::Uri) -> Respons
     fail(&state, &mut ctx, &err)
 }
 
+/// A known path with the wrong method: an OpenAI-shaped 405.
+pub async fn method_not_allowed(
+    State(state): State<AppState>,
+    method: http::Method,
+    uri: http::Uri,
+) -> Response {
+    let mut ctx = RequestContext::start(&state, DIALECT);
+    let err = GatewayError::new(
+        ErrorClass::MethodNotAllowed,
+        format!("{method} is not allowed on {}", uri.path()),
+    );
+    fail(&state, &mut ctx, &err)
+}
+
 fn body_error(rejection: BytesRejection) -> GatewayError {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         GatewayError::new(
