@@ -121,3 +121,95 @@ fn bad_usage_exits_2_and_help_works() {
         assert!(switchyard(cmd, &[]).status.success(), "{cmd:?}");
     }
 }
+
+/// A real `switchyard serve` process: its log lines name the request, model, provider,
+/// status and tokens, and never contain the prompt, the answer or any key; SIGTERM drains and
+/// exits 0.
+#[tokio::test]
+async fn serve_logs_requests_without_prompts_or_secrets_and_exits_cleanly_on_sigterm() {
+    let mock = switchyard_testkit::MockOpenAi::start().await.unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (_dir, path) = write_config(&format!(
+        "listen = \"127.0.0.1:{port}\"\napi_keys = [\"${{CLIENT_KEY}}\"]\n[log]\nformat = \"json\"\n\
+         [[providers]]\nid = \"up\"\ntype = \"openai\"\nbase_url = \"{}\"\napi_key = \"${{UP_KEY}}\"\n\
+         [[models]]\nname = \"m\"\nroute = [{{ provider = \"up\", model = \"gpt-4o-mini\" }}]\n",
+        mock.base_url()
+    ));
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(["serve", "--config", &path])
+        .env("CLIENT_KEY", "sk-client-key-7777")
+        .env("UP_KEY", "sk-upstream-key-8888")
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let mut ready = false;
+    for _ in 0..100 {
+        if client.get(format!("{url}/healthz")).send().await.is_ok() {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(ready, "server did not start");
+    let resp = client
+        .post(format!("{url}/v1/chat/completions"))
+        .bearer_auth("sk-client-key-7777")
+        .header("content-type", "application/json")
+        .body(r#"{"model":"m","messages":[{"role":"user","content":"MY-PRIVATE-PROMPT-4242"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let request_id = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let _ = resp.text().await.unwrap();
+    let bad = client
+        .post(format!("{url}/v1/chat/completions"))
+        .bearer_auth("sk-wrong-guess-5555")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 401);
+
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let logs = String::from_utf8_lossy(&out.stdout);
+    let line = logs
+        .lines()
+        .find(|l| l.contains(&request_id))
+        .unwrap_or_else(|| panic!("no log line for {request_id}:\n{logs}"));
+    let record: serde_json::Value = serde_json::from_str(line).unwrap();
+    assert_eq!(record["model"], "m");
+    assert_eq!(record["provider"], "up");
+    assert_eq!(record["status"], 200);
+    assert_eq!(record["input_tokens"], 12);
+    assert!(logs.contains("\"status\":401"));
+    for secret in [
+        "MY-PRIVATE-PROMPT-4242",
+        "Switchyard mock upstream",
+        "sk-client-key-7777",
+        "sk-upstream-key-8888",
+        "sk-wrong-guess-5555",
+    ] {
+        assert!(!logs.contains(secret), "log contains {secret}:\n{logs}");
+    }
+    assert!(logs.contains("all connections closed"), "{logs}");
+}
