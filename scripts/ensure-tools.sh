@@ -1,0 +1,31 @@
+# Sourced by scripts/test and scripts/run-example: makes sure the build tools are present,
+# installing what is missing (Debian packages as root; Rust through rustup).
+
+have() { command -v "$1" >/dev/null 2>&1; }
+
+ensure_debian_packages() {
+  local missing=()
+  have cc || missing+=(build-essential)
+  have python3 || missing+=(python3)
+  python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+  have curl || missing+=(curl ca-certificates)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" = 0 ] && have apt-get; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+  else
+    echo "switchyard: please install: ${missing[*]}" >&2
+    return 1
+  fi
+}
+
+ensure_rust() {
+  [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
+  have cargo && return 0
+  echo "switchyard: no Rust toolchain found; installing it with rustup" >&2
+  curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal --component rustfmt,clippy \
+    || { echo "switchyard: could not install Rust; see https://rustup.rs" >&2; return 1; }
+  . "$HOME/.cargo/env"
+}
+
+ensure_debian_packages
+ensure_rust
