@@ -88,6 +88,9 @@ pub enum ContentBlock {
         text: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         cache_control: Option<CacheControl>,
+        /// Sources the text cites (OpenAI `annotations`, Anthropic and Bedrock `citations`).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        citations: Vec<Citation>,
     },
     Image {
         source: ImageSource,
@@ -112,6 +115,10 @@ pub enum ContentBlock {
         id: String,
         name: String,
         arguments: String,
+        /// An opaque provider token that must be sent back with this call to the same
+        /// provider (Gemini `thoughtSignature` on function calls); dropped elsewhere.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signature: Option<String>,
     },
     /// The result of a tool call, sent back by the client.
     ToolResult {
@@ -139,6 +146,27 @@ impl ContentBlock {
         ContentBlock::Text {
             text: text.into(),
             cache_control: None,
+            citations: Vec::new(),
         }
     }
+}
+
+/// A source that a piece of answer text cites. Providers say this in different ways (a URL
+/// with a character range, a quoted passage of a supplied document); every field is optional
+/// so that each can be carried without loss of what it did say.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Citation {
+    /// A URL, or the id of a document supplied in the request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// The quoted passage of the source, when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cited_text: Option<String>,
+    /// Character range in the answer text that the citation covers, when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<u32>,
 }

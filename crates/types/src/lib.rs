@@ -14,7 +14,7 @@ mod response;
 mod stream;
 mod usage;
 
-pub use content::{CacheControl, ContentBlock, ImageDetail, ImageSource, Message, Role};
+pub use content::{CacheControl, Citation, ContentBlock, ImageDetail, ImageSource, Message, Role};
 pub use deployment::{Deployment, Hosting, Jurisdiction};
 pub use embedding::{EmbeddingInput, EmbeddingRequest, EmbeddingResponse, EncodingFormat};
 pub use request::{

@@ -34,6 +34,13 @@ pub struct ChatRequest {
     pub stream_include_usage: bool,
     #[serde(default)]
     pub metadata: RequestMetadata,
+    /// Provider-specific request fields with no canonical meaning (Bedrock
+    /// `additionalModelRequestFields`, Gemini `safetySettings`, Ollama `options`, vLLM
+    /// sampling extras), keyed by provider type (`"vllm"`, `"bedrock"`, ...). An adapter
+    /// merges the object under its own key into its request body and ignores the others, so
+    /// they never reach a provider they were not written for.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub provider_options: BTreeMap<String, serde_json::Value>,
 }
 
 /// Sampling and length controls. `None` means "provider default".

@@ -8,6 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::content::Citation;
 use crate::response::StopReason;
 use crate::usage::Usage;
 
@@ -50,6 +51,9 @@ pub enum BlockKind {
     ToolUse {
         id: String,
         name: String,
+        /// See `ContentBlock::ToolUse::signature`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signature: Option<String>,
     },
     Reasoning,
     RedactedReasoning {
@@ -68,4 +72,6 @@ pub enum Delta {
     Reasoning(String),
     ReasoningSignature(String),
     Refusal(String),
+    /// A citation attached to the text block (Anthropic `citations_delta`, Bedrock `citation`).
+    Citation(Citation),
 }

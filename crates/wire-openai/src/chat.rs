@@ -309,6 +309,31 @@ pub struct ResponseMessage {
     /// DeepSeek, vLLM and llama.cpp put reasoning here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reasoning_content: Option<String>,
+    /// Web-search citations (`url_citation`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<Vec<Annotation>>,
+}
+
+/// `{"type":"url_citation","url_citation":{"start_index","end_index","url","title"}}`; other
+/// annotation types are kept as their type only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Annotation {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url_citation: Option<UrlCitation>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UrlCitation {
+    #[serde(default)]
+    pub start_index: u32,
+    #[serde(default)]
+    pub end_index: u32,
+    #[serde(default)]
+    pub url: String,
+    #[serde(default)]
+    pub title: String,
 }
 
 pub(crate) fn assistant_role() -> String {

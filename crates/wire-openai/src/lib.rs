@@ -16,10 +16,10 @@ mod models;
 mod serde_util;
 
 pub use chat::{
-    ChatCompletion, ChatCompletionRequest, ChatMessage, Choice, ContentPart, FileRef, FunctionCall,
-    FunctionDef, ImageUrl, InputAudio, JsonSchemaFormat, MessageContent, NamedFunction,
-    ResponseFormat, ResponseMessage, Stop, StreamOptions, ToolCall, ToolChoice, ToolChoiceNamed,
-    ToolDef, Usage, UsageCompletionDetails, UsagePromptDetails,
+    Annotation, ChatCompletion, ChatCompletionRequest, ChatMessage, Choice, ContentPart, FileRef,
+    FunctionCall, FunctionDef, ImageUrl, InputAudio, JsonSchemaFormat, MessageContent,
+    NamedFunction, ResponseFormat, ResponseMessage, Stop, StreamOptions, ToolCall, ToolChoice,
+    ToolChoiceNamed, ToolDef, UrlCitation, Usage, UsageCompletionDetails, UsagePromptDetails,
 };
 pub use chunk::{ChatCompletionChunk, ChunkChoice, ChunkDelta, FunctionDelta, ToolCallDelta};
 pub use embeddings::{

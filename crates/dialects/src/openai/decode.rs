@@ -227,6 +227,7 @@ fn chat_request_from_wire(req: wire::ChatCompletionRequest) -> Result<ChatReques
             prompt_cache_key: req.prompt_cache_key,
             store: req.store,
         },
+        provider_options: Default::default(),
     })
 }
 
@@ -411,6 +412,7 @@ fn message_from_wire(i: usize, m: wire::ChatMessage) -> Result<Message, GatewayE
                     id: call.id,
                     name: call.function.name,
                     arguments: call.function.arguments,
+                    signature: None,
                 });
             }
             if blocks.is_empty() {

@@ -3,7 +3,8 @@
 use base64::Engine as _;
 use bytes::Bytes;
 use switchyard_types::{
-    ChatResponse, ContentBlock, EmbeddingResponse, EncodingFormat, StopReason, TokenLogprob, Usage,
+    ChatResponse, Citation, ContentBlock, EmbeddingResponse, EncodingFormat, StopReason,
+    TokenLogprob, Usage,
 };
 use switchyard_wire_openai as wire;
 
@@ -39,9 +40,18 @@ pub fn encode_chat_response(resp: &ChatResponse) -> Bytes {
     let mut refusal: Option<String> = None;
     let mut reasoning: Option<String> = None;
     let mut tool_calls = Vec::new();
+    let mut annotations = Vec::new();
     for block in &resp.content {
         match block {
-            ContentBlock::Text { text: t, .. } => text.get_or_insert_with(String::new).push_str(t),
+            ContentBlock::Text {
+                text: t, citations, ..
+            } => {
+                let text = text.get_or_insert_with(String::new);
+                // Citation ranges are relative to their block; the message joins the blocks.
+                let offset = u32::try_from(text.chars().count()).unwrap_or(u32::MAX);
+                annotations.extend(citations.iter().filter_map(|c| annotation(c, offset)));
+                text.push_str(t);
+            }
             ContentBlock::Refusal { text: t } => {
                 refusal.get_or_insert_with(String::new).push_str(t)
             }
@@ -52,6 +62,7 @@ pub fn encode_chat_response(resp: &ChatResponse) -> Bytes {
                 id,
                 name,
                 arguments,
+                ..
             } => tool_calls.push(wire::ToolCall {
                 id: id.clone(),
                 kind: "function".to_owned(),
@@ -81,6 +92,7 @@ pub fn encode_chat_response(resp: &ChatResponse) -> Bytes {
                 refusal,
                 tool_calls: (!tool_calls.is_empty()).then_some(tool_calls),
                 reasoning_content: reasoning,
+                annotations: (!annotations.is_empty()).then_some(annotations),
             },
             finish_reason: Some(finish_reason(&resp.stop_reason).to_owned()),
             logprobs: resp.logprobs.as_deref().map(logprobs_to_wire),
@@ -90,6 +102,20 @@ pub fn encode_chat_response(resp: &ChatResponse) -> Bytes {
         service_tier: resp.service_tier.clone(),
     };
     to_bytes(&body)
+}
+
+/// A citation as an OpenAI `url_citation`, when it has what one needs: a source and a range
+/// in the answer. Others (a quoted document passage) have no OpenAI form.
+pub(crate) fn annotation(citation: &Citation, offset: u32) -> Option<wire::Annotation> {
+    Some(wire::Annotation {
+        kind: "url_citation".to_owned(),
+        url_citation: Some(wire::UrlCitation {
+            start_index: citation.start?.saturating_add(offset),
+            end_index: citation.end?.saturating_add(offset),
+            url: citation.source.clone()?,
+            title: citation.title.clone().unwrap_or_default(),
+        }),
+    })
 }
 
 fn logprobs_to_wire(tokens: &[TokenLogprob]) -> serde_json::Value {

@@ -9,7 +9,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use switchyard_types::{BlockKind, Delta, StreamEvent, Usage};
 use switchyard_wire_openai as wire;
 
-use super::encode::{finish_reason, usage_to_wire};
+use super::encode::{annotation, finish_reason, usage_to_wire};
 use super::error::error_detail;
 use crate::error::GatewayError;
 
@@ -65,7 +65,7 @@ impl ChatStreamEncoder {
             }
             StreamEvent::BlockStart { index, block } => {
                 self.start(out);
-                if let BlockKind::ToolUse { id, name } = block {
+                if let BlockKind::ToolUse { id, name, .. } = block {
                     let tool_index = self.next_tool_index;
                     self.next_tool_index += 1;
                     self.tool_indices.push((index, tool_index));
@@ -124,6 +124,14 @@ impl ChatStreamEncoder {
                     }
                     // OpenAI has no place for reasoning signatures.
                     Delta::ReasoningSignature(_) => return,
+                    Delta::Citation(citation) => match annotation(&citation, 0) {
+                        Some(a) => wire::ChunkDelta {
+                            annotations: Some(vec![a]),
+                            ..Default::default()
+                        },
+                        // A quoted passage without a URL and range has no OpenAI form.
+                        None => return,
+                    },
                 };
                 self.write_delta(delta, None, out);
             }

@@ -19,7 +19,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use http::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
-use switchyard_config::ProviderConfig;
+use switchyard_config::{ProviderConfig, ProviderKind};
 use switchyard_types::{
     ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse, StreamEvent,
 };
@@ -60,6 +60,8 @@ pub struct OpenAiCompat {
 struct Inner {
     /// The provider id from the config; used in messages.
     id: String,
+    /// The host type: picks the `provider_options` entry this provider honours.
+    kind: ProviderKind,
     quirks: HostQuirks,
     base_url: String,
     api_version: Option<String>,
@@ -131,6 +133,7 @@ impl OpenAiCompat {
         Ok(OpenAiCompat {
             inner: Arc::new(Inner {
                 id: config.id.clone(),
+                kind: config.kind,
                 quirks,
                 base_url,
                 api_version: config.api_version.clone(),
@@ -262,8 +265,26 @@ impl OpenAiCompat {
         upstream_model: &str,
     ) -> Result<Vec<u8>, ProviderError> {
         let body = request::chat_body(request, upstream_model, &self.inner.quirks, &self.inner.id)?;
-        serde_json::to_vec(&body)
-            .map_err(|e| ProviderError::protocol(format!("cannot encode request: {e}")))
+        let encode_error =
+            |e: serde_json::Error| ProviderError::protocol(format!("cannot encode request: {e}"));
+        let kind = self.inner.kind.name();
+        let Some(extra) = request.provider_options.get(kind) else {
+            return serde_json::to_vec(&body).map_err(encode_error);
+        };
+        // Provider-specific fields for this host type go into the body as given; they may
+        // override what the canonical request set.
+        let serde_json::Value::Object(extra) = extra else {
+            return Err(ProviderError::unsupported(format!(
+                "provider_options.{kind} must be a JSON object"
+            )));
+        };
+        let mut value = serde_json::to_value(&body).map_err(encode_error)?;
+        if let serde_json::Value::Object(fields) = &mut value {
+            for (key, field) in extra {
+                fields.insert(key.clone(), field.clone());
+            }
+        }
+        serde_json::to_vec(&value).map_err(encode_error)
     }
 
     /// Sends a POST and returns the response if its status is a success; otherwise reads the

@@ -326,6 +326,7 @@ fn assistant_message(
                 id,
                 name,
                 arguments,
+                ..
             } => tool_calls.push(wire::ToolCall {
                 id: tool_id(id, quirks),
                 kind: "function".to_owned(),

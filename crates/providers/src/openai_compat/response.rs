@@ -1,7 +1,7 @@
 //! OpenAI-compatible response body -> canonical response.
 
 use switchyard_types::{
-    ChatResponse, ContentBlock, EmbeddingResponse, StopReason, TokenLogprob, Usage,
+    ChatResponse, Citation, ContentBlock, EmbeddingResponse, StopReason, TokenLogprob, Usage,
 };
 use switchyard_wire_openai as wire;
 
@@ -44,6 +44,22 @@ pub fn usage(usage: &wire::Usage) -> Usage {
     }
 }
 
+/// OpenAI `url_citation` annotations as canonical citations (other kinds carry no source).
+pub fn citations(annotations: Option<Vec<wire::Annotation>>) -> Vec<Citation> {
+    annotations
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|a| a.url_citation)
+        .map(|u| Citation {
+            source: Some(u.url),
+            title: Some(u.title).filter(|t| !t.is_empty()),
+            cited_text: None,
+            start: Some(u.start_index),
+            end: Some(u.end_index),
+        })
+        .collect()
+}
+
 pub fn chat_response(body: &[u8]) -> Result<ChatResponse, ProviderError> {
     let completion: wire::ChatCompletion = serde_json::from_slice(body).map_err(|e| {
         ProviderError::protocol(format!("upstream sent an invalid chat.completion: {e}"))
@@ -62,7 +78,11 @@ pub fn chat_response(body: &[u8]) -> Result<ChatResponse, ProviderError> {
         });
     }
     if let Some(text) = message.content.filter(|t| !t.is_empty()) {
-        content.push(ContentBlock::text(text));
+        content.push(ContentBlock::Text {
+            text,
+            cache_control: None,
+            citations: citations(message.annotations),
+        });
     }
     if let Some(text) = message.refusal.filter(|t| !t.is_empty()) {
         content.push(ContentBlock::Refusal { text });
@@ -74,6 +94,7 @@ pub fn chat_response(body: &[u8]) -> Result<ChatResponse, ProviderError> {
             id: call.id,
             name: call.function.name,
             arguments: call.function.arguments,
+            signature: None,
         });
     }
     Ok(ChatResponse {

@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 use switchyard_types::{BlockKind, Delta, StopReason, StreamEvent};
 use switchyard_wire_openai as wire;
 
-use super::response::{stop_reason, usage};
+use super::response::{citations, stop_reason, usage};
 use crate::error::ProviderError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,6 +92,13 @@ impl ChunkDecoder {
                     delta: Delta::Text(text),
                 });
             }
+            for citation in citations(delta.annotations) {
+                let index = self.ensure(OpenBlock::Text, out);
+                out.push_back(StreamEvent::BlockDelta {
+                    index,
+                    delta: Delta::Citation(citation),
+                });
+            }
             if let Some(text) = delta.refusal.filter(|t| !t.is_empty()) {
                 let index = self.ensure(OpenBlock::Refusal, out);
                 out.push_back(StreamEvent::BlockDelta {
@@ -140,6 +147,7 @@ impl ChunkDecoder {
                     block: BlockKind::ToolUse {
                         id,
                         name: function.name.unwrap_or_default(),
+                        signature: None,
                     },
                 });
                 index

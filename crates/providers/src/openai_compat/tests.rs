@@ -166,7 +166,7 @@ async fn parallel_tool_calls_stream_as_separate_blocks() {
         .filter_map(|e| match e {
             StreamEvent::BlockStart {
                 index,
-                block: BlockKind::ToolUse { id, name },
+                block: BlockKind::ToolUse { id, name, .. },
             } => Some((*index, id.clone(), name.clone())),
             _ => None,
         })
@@ -520,4 +520,66 @@ async fn tls_upstream_with_an_extra_ca_speaks_http2() {
         err.message
     );
     let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn provider_options_reach_only_their_own_provider_type() {
+    let mock = MockOpenAi::start().await.unwrap();
+    let mut req = request(false);
+    req.provider_options.insert(
+        "vllm".into(),
+        serde_json::json!({"guided_choice": ["a", "b"], "top_k": 5}),
+    );
+    req.provider_options
+        .insert("ollama".into(), serde_json::json!({"keep_alive": "5m"}));
+    OpenAiCompat::new(&config(ProviderKind::Vllm, &mock.base_url()))
+        .unwrap()
+        .chat(&req, "m")
+        .await
+        .unwrap();
+    OpenAiCompat::new(&config(ProviderKind::OpenAi, &mock.base_url()))
+        .unwrap()
+        .chat(&req, "m")
+        .await
+        .unwrap();
+    let vllm = mock.requests()[0].json();
+    assert_eq!(vllm["guided_choice"], serde_json::json!(["a", "b"]));
+    assert_eq!(vllm["top_k"], 5);
+    assert!(vllm.get("keep_alive").is_none());
+    let openai = mock.requests()[1].json();
+    assert!(openai.get("guided_choice").is_none() && openai.get("keep_alive").is_none());
+
+    req.provider_options
+        .insert("vllm".into(), serde_json::json!("not an object"));
+    let err = OpenAiCompat::new(&config(ProviderKind::Vllm, &mock.base_url()))
+        .unwrap()
+        .chat(&req, "m")
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ProviderErrorKind::Unsupported);
+}
+
+#[tokio::test]
+async fn url_citations_become_canonical_citations() {
+    let mock = MockOpenAi::start().await.unwrap();
+    mock.push(Reply::Json {
+        status: 200,
+        headers: Vec::new(),
+        body: serde_json::json!({
+            "id": "c", "object": "chat.completion", "created": 1, "model": "gpt-4o-search-preview",
+            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "Rust 1.0 shipped in 2015.",
+                "annotations": [{"type": "url_citation", "url_citation": {"start_index": 0, "end_index": 25, "url": "https://blog.rust-lang.org/", "title": "Rust Blog"}}]}}],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
+        }).to_string(),
+    });
+    let p = OpenAiCompat::new(&config(ProviderKind::OpenAi, &mock.base_url())).unwrap();
+    let resp = p.chat(&request(false), "m").await.unwrap();
+    let ContentBlock::Text { citations, .. } = &resp.content[0] else {
+        panic!("{:?}", resp.content)
+    };
+    assert_eq!(
+        citations[0].source.as_deref(),
+        Some("https://blog.rust-lang.org/")
+    );
+    assert_eq!((citations[0].start, citations[0].end), (Some(0), Some(25)));
 }
