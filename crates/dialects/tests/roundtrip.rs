@@ -116,6 +116,7 @@ fn canonical(pieces: &[Piece], usage: Usage) -> Vec<StreamEvent> {
                     block: BlockKind::ToolUse {
                         id: format!("call_{tools}"),
                         name: name.clone(),
+                        signature: None,
                     },
                 });
                 for a in args {
