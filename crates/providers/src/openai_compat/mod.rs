@@ -34,6 +34,17 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
 
+/// Names and addresses only: credentials (in `headers` and `secrets`) never print.
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenAiCompat")
+            .field("id", &self.id)
+            .field("kind", &self.kind)
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
 /// What a request asks the upstream to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Operation {
@@ -56,7 +67,6 @@ pub struct OpenAiCompat {
     inner: Arc<Inner>,
 }
 
-#[derive(Debug)]
 struct Inner {
     /// The provider id from the config; used in messages.
     id: String,

@@ -583,3 +583,16 @@ async fn url_citations_become_canonical_citations() {
     );
     assert_eq!((citations[0].start, citations[0].end), (Some(0), Some(25)));
 }
+
+#[test]
+fn debug_output_never_shows_credentials() {
+    let mut cfg = config(ProviderKind::OpenAi, "http://127.0.0.1:1/v1");
+    cfg.headers
+        .push(("x-extra-auth".into(), Secret::new("hdr-secret-0123456789")));
+    let p = OpenAiCompat::new(&cfg).unwrap();
+    let debug = format!("{p:?} {cfg:?}");
+    assert!(
+        !debug.contains(KEY) && !debug.contains("hdr-secret"),
+        "{debug}"
+    );
+}
