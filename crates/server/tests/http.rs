@@ -478,13 +478,7 @@ async fn failure_after_the_first_byte_ends_with_an_error_event_and_no_replay() {
     let gw = Gateway::start(&mock, &mock2, "").await;
     let mut events = sse_text_pieces("gpt-4o-mini", &["partial "], false);
     events.truncate(2);
-    mock.push(Reply::Sse {
-        pieces: events
-            .into_iter()
-            .map(|e| (Duration::ZERO, e.into()))
-            .collect(),
-        end: SseEnd::Hold,
-    });
+    mock.push(Reply::sse_paced(events, Duration::ZERO, SseEnd::Hold));
     let started = Instant::now();
     let resp = gw
         .post("/v1/chat/completions", chat("fallback", true))
@@ -610,13 +604,11 @@ async fn models_metrics_and_health() {
 async fn client_disconnect_mid_stream_is_recorded_as_cancelled() {
     let (mock, mock2) = mocks().await;
     let events = sse_text_pieces("gpt-4o-mini", &["a"; 20], false);
-    mock.push(Reply::Sse {
-        pieces: events
-            .into_iter()
-            .map(|e| (Duration::from_millis(30), e.into()))
-            .collect(),
-        end: SseEnd::Close,
-    });
+    mock.push(Reply::sse_paced(
+        events,
+        Duration::from_millis(30),
+        SseEnd::Close,
+    ));
     let gw = Gateway::start(&mock, &mock2, "").await;
     let resp = gw
         .post("/v1/chat/completions", chat("m", true))
@@ -650,13 +642,11 @@ async fn client_disconnect_mid_stream_is_recorded_as_cancelled() {
 async fn graceful_shutdown_lets_in_flight_streams_finish() {
     let (mock, mock2) = mocks().await;
     let events = sse_text_pieces("gpt-4o-mini", &["x"; 8], false);
-    mock.push(Reply::Sse {
-        pieces: events
-            .into_iter()
-            .map(|e| (Duration::from_millis(50), e.into()))
-            .collect(),
-        end: SseEnd::Close,
-    });
+    mock.push(Reply::sse_paced(
+        events,
+        Duration::from_millis(50),
+        SseEnd::Close,
+    ));
     let mut gw = Gateway::start(&mock, &mock2, "").await;
     let resp = gw
         .post("/v1/chat/completions", chat("m", true))

@@ -207,13 +207,7 @@ async fn reset_mid_stream_is_an_error_after_the_content_so_far() {
     let mock = MockOpenAi::start().await.unwrap();
     let mut events = sse_text_pieces("m", &["one ", "two"], false);
     events.truncate(2);
-    mock.push(Reply::Sse {
-        pieces: events
-            .into_iter()
-            .map(|e| (Duration::ZERO, e.into()))
-            .collect(),
-        end: SseEnd::Reset,
-    });
+    mock.push(Reply::sse_paced(events, Duration::ZERO, SseEnd::Reset));
     let p = OpenAiCompat::new(&config(ProviderKind::OpenAi, &mock.base_url())).unwrap();
     let (events, err) = collect(p.chat_stream(&request(true), "m").await.unwrap()).await;
     assert_eq!(text_of(&events), "one ");
@@ -236,13 +230,7 @@ async fn stall_after_headers_hits_the_idle_timeout() {
     let mock = MockOpenAi::start().await.unwrap();
     let mut events = sse_text_pieces("m", &["one "], false);
     events.truncate(2);
-    mock.push(Reply::Sse {
-        pieces: events
-            .into_iter()
-            .map(|e| (Duration::ZERO, e.into()))
-            .collect(),
-        end: SseEnd::Hold,
-    });
+    mock.push(Reply::sse_paced(events, Duration::ZERO, SseEnd::Hold));
     let p = OpenAiCompat::new(&config(ProviderKind::OpenAi, &mock.base_url())).unwrap();
     let started = std::time::Instant::now();
     let (events, err) = collect(p.chat_stream(&request(true), "m").await.unwrap()).await;
@@ -273,13 +261,11 @@ async fn hung_upstream_hits_the_first_byte_timeout() {
 async fn drip_feed_slower_than_total_hits_the_total_timeout() {
     let mock = MockOpenAi::start().await.unwrap();
     let events = sse_text_pieces("m", &["a"; 40], false);
-    mock.push(Reply::Sse {
-        pieces: events
-            .into_iter()
-            .map(|e| (Duration::from_millis(200), e.into()))
-            .collect(),
-        end: SseEnd::Close,
-    });
+    mock.push(Reply::sse_paced(
+        events,
+        Duration::from_millis(200),
+        SseEnd::Close,
+    ));
     let mut cfg = config(ProviderKind::OpenAi, &mock.base_url());
     cfg.timeouts.total = Duration::from_secs(1);
     let p = OpenAiCompat::new(&cfg).unwrap();

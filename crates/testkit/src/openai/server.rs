@@ -67,12 +67,15 @@ impl Reply {
 
     /// Complete SSE events sent back to back with no delay.
     pub fn sse_events(events: Vec<String>) -> Reply {
+        Reply::sse_paced(events, Duration::ZERO, SseEnd::Close)
+    }
+
+    /// Complete SSE events, each after `gap`, then the given ending (a normal close, a reset,
+    /// or a connection held open in silence).
+    pub fn sse_paced(events: Vec<String>, gap: Duration, end: SseEnd) -> Reply {
         Reply::Sse {
-            pieces: events
-                .into_iter()
-                .map(|e| (Duration::ZERO, Bytes::from(e)))
-                .collect(),
-            end: SseEnd::Close,
+            pieces: events.into_iter().map(|e| (gap, Bytes::from(e))).collect(),
+            end,
         }
     }
 
