@@ -5,7 +5,7 @@
 //! with `choices:[]` and the usage comes just before `[DONE]`, whatever order the provider
 //! reported usage and stop in.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{BufMut, BytesMut};
 use switchyard_types::{BlockKind, Delta, StreamEvent, Usage};
 use switchyard_wire_openai as wire;
 
@@ -250,11 +250,4 @@ fn write_data<T: serde::Serialize>(value: &T, out: &mut BytesMut) {
     let _ = serde_json::to_writer(&mut writer, value);
     let out = writer.into_inner();
     out.put_slice(b"\n\n");
-}
-
-/// Convenience for tests and benchmarks: one event to bytes.
-pub fn encode_one(encoder: &mut ChatStreamEncoder, event: StreamEvent) -> Bytes {
-    let mut out = BytesMut::new();
-    encoder.encode(event, &mut out);
-    out.freeze()
 }

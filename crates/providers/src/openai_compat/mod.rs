@@ -156,10 +156,6 @@ impl OpenAiCompat {
         })
     }
 
-    pub fn quirks(&self) -> &HostQuirks {
-        &self.inner.quirks
-    }
-
     /// The URL for an operation (`chat/completions`, `embeddings`) on a model.
     pub fn url(
         &self,

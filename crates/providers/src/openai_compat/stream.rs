@@ -39,11 +39,6 @@ impl ChunkDecoder {
         Self::default()
     }
 
-    /// Whether the turn finished (a `finish_reason` or `[DONE]` was seen).
-    pub fn is_finished(&self) -> bool {
-        self.stop.is_some() || self.done
-    }
-
     /// Whether `[DONE]` was seen: nothing more will come.
     pub fn is_done(&self) -> bool {
         self.done
