@@ -19,6 +19,9 @@ import openai
 
 KEY = "sk-switchyard-sdk-test"
 
+# Everything here is on loopback: never route it through a proxy from the environment.
+os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
+
 
 def free_port():
     with socket.socket() as s:
