@@ -41,8 +41,14 @@ fn bench(c: &mut Criterion) {
     group.bench_function("request", |b| {
         b.iter(|| {
             let canonical = openai::decode_chat_request(black_box(REQUEST.as_bytes())).unwrap();
-            let upstream =
-                request::chat_body(&canonical, "gpt-4o-mini", &quirks, "openai").unwrap();
+            let upstream = request::chat_body(
+                &canonical,
+                "gpt-4o-mini",
+                canonical.stream,
+                &quirks,
+                "openai",
+            )
+            .unwrap();
             black_box(serde_json::to_vec(&upstream).unwrap())
         })
     });

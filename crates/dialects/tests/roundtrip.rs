@@ -27,6 +27,7 @@ fn request_survives_decode_then_upstream_encode() {
     let upstream = request::chat_body(
         &canonical,
         "bench-model",
+        canonical.stream,
         &HostQuirks::for_kind(ProviderKind::OpenAi),
         "openai",
     )

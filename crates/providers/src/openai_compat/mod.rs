@@ -195,21 +195,9 @@ impl OpenAiCompat {
         request: &ChatRequest,
         upstream_model: &str,
     ) -> Result<ChatResponse, ProviderError> {
-        let mut request = std::borrow::Cow::Borrowed(request);
-        if request.stream {
-            request.to_mut().stream = false;
-        }
-        let body = self.encode(&request, upstream_model)?;
-        let deadline = Deadline::start(self.inner.timeouts);
-        let mut response = self
-            .post(
-                self.url(Operation::Chat, upstream_model)?,
-                body,
-                "application/json",
-                &deadline,
-            )
-            .await?;
-        let bytes = deadline.read_body(response.body_mut()).await?;
+        let body = self.encode(request, upstream_model, false)?;
+        let url = self.url(Operation::Chat, upstream_model)?;
+        let bytes = self.post_and_read(url, body).await?;
         response::chat_response(&bytes)
     }
 
@@ -218,11 +206,7 @@ impl OpenAiCompat {
         request: &ChatRequest,
         upstream_model: &str,
     ) -> Result<EventStream, ProviderError> {
-        let mut request = std::borrow::Cow::Borrowed(request);
-        if !request.stream {
-            request.to_mut().stream = true;
-        }
-        let body = self.encode(&request, upstream_model)?;
+        let body = self.encode(request, upstream_model, true)?;
         let deadline = Deadline::start(self.inner.timeouts);
         let response = self
             .post(
@@ -252,25 +236,31 @@ impl OpenAiCompat {
     ) -> Result<EmbeddingResponse, ProviderError> {
         let body = serde_json::to_vec(&request::embeddings_body(request, upstream_model))
             .map_err(|e| ProviderError::protocol(format!("cannot encode request: {e}")))?;
-        let deadline = Deadline::start(self.inner.timeouts);
-        let mut response = self
-            .post(
-                self.url(Operation::Embeddings, upstream_model)?,
-                body,
-                "application/json",
-                &deadline,
-            )
-            .await?;
-        let bytes = deadline.read_body(response.body_mut()).await?;
+        let url = self.url(Operation::Embeddings, upstream_model)?;
+        let bytes = self.post_and_read(url, body).await?;
         response::embeddings_response(&bytes, request.input.len())
+    }
+
+    /// A non-streamed call: POST, then the whole body under the call's timeouts.
+    async fn post_and_read(&self, url: http::Uri, body: Vec<u8>) -> Result<Bytes, ProviderError> {
+        let deadline = Deadline::start(self.inner.timeouts);
+        let mut response = self.post(url, body, "application/json", &deadline).await?;
+        deadline.read_body(response.body_mut()).await
     }
 
     fn encode(
         &self,
         request: &ChatRequest,
         upstream_model: &str,
+        stream: bool,
     ) -> Result<Vec<u8>, ProviderError> {
-        let body = request::chat_body(request, upstream_model, &self.inner.quirks, &self.inner.id)?;
+        let body = request::chat_body(
+            request,
+            upstream_model,
+            stream,
+            &self.inner.quirks,
+            &self.inner.id,
+        )?;
         let encode_error =
             |e: serde_json::Error| ProviderError::protocol(format!("cannot encode request: {e}"));
         let kind = self.inner.kind.name();

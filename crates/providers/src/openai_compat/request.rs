@@ -9,11 +9,13 @@ use switchyard_wire_openai as wire;
 use super::quirks::{HostQuirks, MaxTokensField};
 use crate::error::ProviderError;
 
-/// Builds the upstream body. `always_usage`: ask for usage in streams even when the client
-/// did not, so that the gateway can account for every token.
+/// Builds the upstream body. `stream` says which call this is (the adapter's `chat` or
+/// `chat_stream`), whatever the client asked; streams always ask for usage where the host
+/// allows, so that the gateway can account for every token.
 pub fn chat_body(
     req: &ChatRequest,
     upstream_model: &str,
+    stream: bool,
     quirks: &HostQuirks,
     host: &str,
 ) -> Result<wire::ChatCompletionRequest, ProviderError> {
@@ -76,8 +78,8 @@ pub fn chat_body(
         temperature: sampling.temperature,
         top_p: sampling.top_p,
         n: None,
-        stream: req.stream.then_some(true),
-        stream_options: (req.stream && quirks.stream_usage_option).then_some(wire::StreamOptions {
+        stream: stream.then_some(true),
+        stream_options: (stream && quirks.stream_usage_option).then_some(wire::StreamOptions {
             include_usage: Some(true),
             include_obfuscation: None,
         }),

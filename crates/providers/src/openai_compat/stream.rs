@@ -74,32 +74,16 @@ impl ChunkDecoder {
         if let Some(choice) = chunk.choices.into_iter().find(|c| c.index == 0) {
             let delta = choice.delta;
             if let Some(text) = delta.reasoning_content.filter(|t| !t.is_empty()) {
-                let index = self.ensure(OpenBlock::Reasoning, out);
-                out.push_back(StreamEvent::BlockDelta {
-                    index,
-                    delta: Delta::Reasoning(text),
-                });
+                self.push(OpenBlock::Reasoning, Delta::Reasoning(text), out);
             }
             if let Some(text) = delta.content.filter(|t| !t.is_empty()) {
-                let index = self.ensure(OpenBlock::Text, out);
-                out.push_back(StreamEvent::BlockDelta {
-                    index,
-                    delta: Delta::Text(text),
-                });
+                self.push(OpenBlock::Text, Delta::Text(text), out);
             }
             for citation in citations(delta.annotations) {
-                let index = self.ensure(OpenBlock::Text, out);
-                out.push_back(StreamEvent::BlockDelta {
-                    index,
-                    delta: Delta::Citation(citation),
-                });
+                self.push(OpenBlock::Text, Delta::Citation(citation), out);
             }
             if let Some(text) = delta.refusal.filter(|t| !t.is_empty()) {
-                let index = self.ensure(OpenBlock::Refusal, out);
-                out.push_back(StreamEvent::BlockDelta {
-                    index,
-                    delta: Delta::Refusal(text),
-                });
+                self.push(OpenBlock::Refusal, Delta::Refusal(text), out);
             }
             for call in delta.tool_calls.unwrap_or_default() {
                 self.on_tool_call(call, out);
@@ -154,6 +138,12 @@ impl ChunkDecoder {
                 delta: Delta::ToolArguments(arguments),
             });
         }
+    }
+
+    /// Appends `delta` to the open block of `kind`, opening one first if needed.
+    fn push(&mut self, kind: OpenBlock, delta: Delta, out: &mut VecDeque<StreamEvent>) {
+        let index = self.ensure(kind, out);
+        out.push_back(StreamEvent::BlockDelta { index, delta });
     }
 
     /// The canonical index of an open block of `kind`, opening one if needed.

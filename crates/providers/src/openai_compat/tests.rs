@@ -401,6 +401,7 @@ fn llamacpp_gets_the_schema_at_top_level_too() {
     let body = request::chat_body(
         &req,
         "m",
+        req.stream,
         &HostQuirks::for_kind(ProviderKind::LlamaCpp),
         "h",
     )
@@ -430,6 +431,7 @@ fn ollama_rejects_image_urls_with_a_clear_message() {
     let err = request::chat_body(
         &req,
         "m",
+        req.stream,
         &HostQuirks::for_kind(ProviderKind::Ollama),
         "local-ollama",
     )
