@@ -22,39 +22,35 @@ pub fn chat_completion_json(
     prompt_tokens: u64,
     completion_tokens: u64,
 ) -> String {
-    json!({
-        "id": "chatcmpl-mock123",
-        "object": "chat.completion",
-        "created": 1_700_000_000u64,
-        "model": model,
-        "choices": [{
-            "index": 0,
-            "message": {"role": "assistant", "content": text, "refusal": null, "annotations": []},
-            "logprobs": null,
-            "finish_reason": "stop"
-        }],
-        "usage": usage_json(prompt_tokens, completion_tokens),
-        "service_tier": "default",
-        "system_fingerprint": "fp_mock"
-    })
-    .to_string()
+    completion_json(
+        model,
+        json!({"role": "assistant", "content": text, "refusal": null, "annotations": []}),
+        "stop",
+        usage_json(prompt_tokens, completion_tokens),
+    )
 }
 
 /// A `chat.completion` whose answer is one tool call.
 pub fn tool_call_completion_json(model: &str, id: &str, name: &str, arguments: &str) -> String {
+    completion_json(
+        model,
+        json!({"role": "assistant", "content": null, "refusal": null, "annotations": [],
+               "tool_calls": [{"id": id, "type": "function",
+                               "function": {"name": name, "arguments": arguments}}]}),
+        "tool_calls",
+        usage_json(40, 12),
+    )
+}
+
+/// The `chat.completion` envelope around one choice's message.
+fn completion_json(model: &str, message: Value, finish_reason: &str, usage: Value) -> String {
     json!({
         "id": "chatcmpl-mock123",
         "object": "chat.completion",
         "created": 1_700_000_000u64,
         "model": model,
-        "choices": [{
-            "index": 0,
-            "message": {"role": "assistant", "content": null, "refusal": null, "annotations": [],
-                        "tool_calls": [{"id": id, "type": "function", "function": {"name": name, "arguments": arguments}}]},
-            "logprobs": null,
-            "finish_reason": "tool_calls"
-        }],
-        "usage": usage_json(40, 12),
+        "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": finish_reason}],
+        "usage": usage,
         "service_tier": "default",
         "system_fingerprint": "fp_mock"
     })
