@@ -1,11 +1,14 @@
-# Sourced by scripts/test and scripts/run-example: makes sure the build tools are present,
-# installing what is missing (Debian packages as root; Rust through rustup).
+# Sourced by scripts/test, scripts/run and scripts/run-example: makes sure the build tools are
+# present, installing what is missing (Debian packages as root; Rust through rustup). The
+# embedded engine builds llama.cpp from source: cmake, a C++ compiler and libclang (bindgen).
 
 have() { command -v "$1" >/dev/null 2>&1; }
 
 ensure_debian_packages() {
   local missing=()
-  have cc || missing+=(build-essential)
+  { have cc && have c++; } || missing+=(build-essential)
+  have cmake || missing+=(cmake)
+  { have clang && ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1; } || missing+=(clang libclang-dev)
   have python3 || missing+=(python3)
   python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
   have curl || missing+=(curl ca-certificates)

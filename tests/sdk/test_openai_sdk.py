@@ -6,6 +6,7 @@ as an application would: plain and streamed chat, tool calls, embeddings (the SD
 base64 by default), model listing, and the SDK's typed errors.
 """
 
+import json
 import os
 import socket
 import subprocess
@@ -169,6 +170,77 @@ route = [{{ provider = "mock", model = "text-embedding-3-small" }}]
         bad = openai.OpenAI(base_url=self.base_url, api_key="sk-wrong", max_retries=0)
         with self.assertRaises(openai.AuthenticationError):
             bad.models.list()
+
+
+class LocalSdkTest(unittest.TestCase):
+    """`switchyard serve` with no config: the embedded default models, offline."""
+
+    @classmethod
+    def setUpClass(cls):
+        port = free_port()
+        cls.proc = subprocess.Popen(
+            [os.environ["SWITCHYARD_BIN"], "serve", "--offline", "--listen", f"127.0.0.1:{port}"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_http(f"http://127.0.0.1:{port}/healthz", timeout=120)
+        cls.client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="unused", max_retries=0)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proc.terminate()
+        cls.proc.wait(timeout=30)
+
+    def test_chat_plain_and_streamed(self):
+        messages = [{"role": "user", "content": "What is 2 + 2? Answer with the number only."}]
+        completion = self.client.chat.completions.create(
+            model="default", messages=messages, temperature=0, max_tokens=16)
+        self.assertIn("4", completion.choices[0].message.content)
+        self.assertEqual(completion.choices[0].finish_reason, "stop")
+        self.assertEqual(completion.model, "qwen2.5-coder-0.5b-instruct")
+        self.assertGreater(completion.usage.prompt_tokens, 10)
+        text, usage = "", None
+        for chunk in self.client.chat.completions.create(
+                model="default", messages=messages, temperature=0, max_tokens=16,
+                stream=True, stream_options={"include_usage": True}):
+            usage = chunk.usage or usage
+            for choice in chunk.choices:
+                text += choice.delta.content or ""
+        self.assertEqual(text, completion.choices[0].message.content)
+        self.assertEqual(usage.completion_tokens, completion.usage.completion_tokens)
+
+    def test_seeded_sampling_repeats(self):
+        kwargs = dict(model="default", messages=[{"role": "user", "content": "Name a colour."}],
+                      temperature=1.0, top_p=0.9, seed=1234, max_tokens=12)
+        a = self.client.chat.completions.create(**kwargs).choices[0].message.content
+        b = self.client.chat.completions.create(**kwargs).choices[0].message.content
+        self.assertEqual(a, b)
+
+    def test_tool_call(self):
+        tools = [{"type": "function", "function": {
+            "name": "get_weather", "description": "Weather for a city",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]
+        completion = self.client.chat.completions.create(
+            model="default", messages=[{"role": "user", "content": "Weather in Rome?"}],
+            tools=tools, tool_choice="required", temperature=0)
+        call = completion.choices[0].message.tool_calls[0]
+        self.assertEqual(call.function.name, "get_weather")
+        self.assertIn("city", json.loads(call.function.arguments))
+        self.assertEqual(completion.choices[0].finish_reason, "tool_calls")
+
+    def test_embeddings(self):
+        result = self.client.embeddings.create(model="default-embedding", input=["hello", "world"])
+        self.assertEqual(len(result.data), 2)
+        self.assertEqual(len(result.data[0].embedding), 384)
+        norm = sum(x * x for x in result.data[0].embedding) ** 0.5
+        self.assertAlmostEqual(norm, 1.0, places=4)
+
+    def test_models_and_errors(self):
+        ids = [m.id for m in self.client.models.list()]
+        self.assertEqual(ids, ["qwen2.5-coder-0.5b-instruct", "default",
+                               "all-minilm-l6-v2", "default-embedding"])
+        with self.assertRaises(openai.BadRequestError) as e:
+            self.client.chat.completions.create(
+                model="default", messages=[{"role": "user", "content": "word " * 5000}])
+        self.assertEqual(e.exception.code, "context_length_exceeded")
 
 
 if __name__ == "__main__":

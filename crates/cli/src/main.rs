@@ -4,9 +4,12 @@
 //! Exit codes: 0 success; 1 the operation failed (upstream or server error); 2 bad usage or
 //! invalid configuration; 3 the server could not be reached.
 
+mod bench;
 mod chat;
+mod local;
 mod logging;
 mod models;
+mod pull;
 mod serve;
 
 use std::path::PathBuf;
@@ -37,8 +40,13 @@ enum Command {
     },
     /// Send one prompt and stream the answer to the terminal.
     Chat(chat::ChatArgs),
-    /// List the models clients can use.
+    /// List the models clients can use; `list` and `pull` manage local model files.
     Models(models::ModelsArgs),
+    /// Measure the embedded engine (prompt and decode speed, TTFT, concurrency, memory).
+    Bench {
+        #[command(subcommand)]
+        command: bench::BenchCommand,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -111,6 +119,7 @@ fn main() -> ExitCode {
             } => serve::check(&file),
             Command::Chat(args) => chat::run(args).await,
             Command::Models(args) => models::run(args).await,
+            Command::Bench { command } => bench::run(command).await,
         }
     });
     match result {

@@ -10,24 +10,24 @@ use crate::{load, logging, Failure};
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
-    /// Config file (TOML). Without one, Switchyard starts with no models configured.
+    /// Config file (TOML). Without one, Switchyard serves its built-in local models
+    /// (`default` and `default-embedding`), pulling them into $SWITCHYARD_HOME first if needed.
     #[arg(long, short = 'c', env = "SWITCHYARD_CONFIG")]
     config: Option<PathBuf>,
+    /// Without a config: never download; fail if the default models are not present.
+    #[arg(long)]
+    offline: bool,
     /// Address to listen on; overrides the config's `listen`.
     #[arg(long, short = 'l')]
     listen: Option<String>,
 }
 
 pub async fn run(args: ServeArgs) -> Result<(), Failure> {
-    let (mut config, state) = match &args.config {
-        Some(path) => load(path)?,
-        None => {
-            let config = switchyard_config::load_str("", &switchyard_config::process_env)
-                .map_err(|e| Failure::usage(e.to_string()))?;
-            let state = AppState::build(&config).map_err(|e| Failure::usage(e.to_string()))?;
-            (config, state)
-        }
-    };
+    let mut config = match &args.config {
+        Some(path) => switchyard_config::load_file(path, &switchyard_config::process_env),
+        None => switchyard_config::load_str("", &switchyard_config::process_env),
+    }
+    .map_err(|e| Failure::usage(e.to_string()))?;
     if let Some(listen) = &args.listen {
         config.listen = listen.parse().map_err(|_| {
             Failure::usage(format!(
@@ -35,13 +35,23 @@ pub async fn run(args: ServeArgs) -> Result<(), Failure> {
             ))
         })?;
     }
-    logging::init(&config.log, false);
     if config.api_keys.is_empty() && !config.listen.ip().is_loopback() {
         return Err(Failure::usage(format!(
             "refusing to serve without API keys on the non-loopback address {}: set `api_keys` in the config or listen on 127.0.0.1",
             config.listen
         )));
     }
+    logging::init(&config.log, false);
+    if args.config.is_none() {
+        let store = switchyard_models::Store::from_env();
+        config = crate::local::default_config(config, &store, args.offline).await?;
+    }
+    if config.providers.iter().any(|p| p.local.is_some()) {
+        tracing::info!("loading the local models");
+    }
+    // Loading local models reads hundreds of megabytes: keep it off the async workers.
+    let state = tokio::task::block_in_place(|| AppState::build(&config))
+        .map_err(|e| Failure::usage(e.to_string()))?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| Failure::failed(format!("cannot listen on {}: {e}", config.listen)))?;

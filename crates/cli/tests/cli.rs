@@ -213,3 +213,44 @@ async fn serve_logs_requests_without_prompts_or_secrets_and_exits_cleanly_on_sig
     }
     assert!(logs.contains("all connections closed"), "{logs}");
 }
+
+#[test]
+fn offline_serve_without_models_fails_clearly() {
+    let home = tempdir::Dir::new();
+    let home_path = home.path.display().to_string();
+    let out = switchyard(
+        &["serve", "--offline", "--listen", "127.0.0.1:0"],
+        &[("SWITCHYARD_HOME", &home_path)],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--offline") && err.contains("switchyard models pull"),
+        "{err}"
+    );
+}
+
+#[test]
+fn models_list_and_pull_report_the_store() {
+    let home = tempdir::Dir::new();
+    let home_path = home.path.display().to_string();
+    let env = [("SWITCHYARD_HOME", home_path.as_str())];
+    let out = switchyard(&["models", "list"], &env);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(&home_path), "{text}");
+    for name in [
+        "qwen2.5-coder-0.5b-instruct (default)",
+        "all-minilm-l6-v2 (default-embedding)",
+        "gemma-3-270m",
+    ] {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("{name} missing: {text}"));
+        assert!(line.contains("missing"), "{line}");
+    }
+    let out = switchyard(&["models", "pull", "no-such-model"], &env);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no model `no-such-model`"));
+}

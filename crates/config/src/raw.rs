@@ -60,6 +60,16 @@ pub struct RawProvider {
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
     pub timeouts: Option<RawTimeouts>,
+    /// `type = "local"`: a GGUF file (chat) or a sentence-transformers folder (embeddings).
+    pub path: Option<String>,
+    /// `type = "local"`: CPU threads (default: all cores).
+    pub threads: Option<u32>,
+    /// `type = "local"` chat: requests generated at once (default 4).
+    pub parallel: Option<u32>,
+    /// `type = "local"` chat: context window per request, in tokens (default 4096).
+    pub context_size: Option<u32>,
+    /// `type = "local"` chat: requests that may wait for a slot (default 64).
+    pub queue: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -132,3 +132,52 @@ fn tls_ca_file_must_exist() {
     );
     assert_eq!(invalid_key(&text), "providers[0].tls_ca_file");
 }
+
+fn local(extra: &str) -> String {
+    format!(
+        "[[providers]]\nid = \"l\"\ntype = \"local\"\n{extra}\n[[models]]\nname = \"m\"\nroute = [{{ provider = \"l\", model = \"x\" }}]\n"
+    )
+}
+
+#[test]
+fn local_providers_need_an_existing_path_and_default_to_local_jurisdiction() {
+    let file = std::env::temp_dir().join(format!("switchyard-config-{}.gguf", std::process::id()));
+    std::fs::write(&file, b"GGUF").unwrap();
+    let config = load_str(
+        &local(&format!("path = \"{}\"\nparallel = 2", file.display())),
+        &no_env,
+    )
+    .unwrap();
+    let p = &config.providers[0];
+    assert_eq!(p.kind, ProviderKind::Local);
+    assert_eq!(p.jurisdiction.0, "LOCAL");
+    assert_eq!(p.hosting, switchyard_types::Hosting::Embedded);
+    let l = p.local.as_ref().unwrap();
+    assert_eq!((l.parallel, l.context_size, l.queue), (2, 4096, 64));
+    assert!(!l.is_embedding());
+    assert_eq!(
+        invalid_key(&local(&format!(
+            "path = \"{}\"\nparallel = 0",
+            file.display()
+        ))),
+        "providers[0].parallel"
+    );
+    let _ = std::fs::remove_file(&file);
+
+    assert_eq!(invalid_key(&local("")), "providers[0].path");
+    assert_eq!(
+        invalid_key(&local("path = \"/nonexistent/m.gguf\"")),
+        "providers[0].path"
+    );
+    assert_eq!(invalid_key(&local("path = \"/tmp\"")), "providers[0].path");
+    assert_eq!(
+        invalid_key(&local("path = \"/tmp\"\nbase_url = \"http://x\"")),
+        "providers[0].base_url"
+    );
+}
+
+#[test]
+fn local_settings_on_other_providers_are_errors() {
+    let text = EXAMPLE.replace("hosting = \"cloud\"", "hosting = \"cloud\"\nparallel = 4");
+    assert_eq!(invalid_key(&text), "providers[0].parallel");
+}

@@ -10,7 +10,8 @@ use crate::error::ConfigError;
 use crate::raw::{RawConfig, RawModel, RawProvider, RawTimeouts};
 use crate::secret::Secret;
 use crate::validated::{
-    Config, LogConfig, LogFormat, ModelConfig, ProviderConfig, ProviderKind, RouteTarget, Timeouts,
+    Config, LocalConfig, LogConfig, LogFormat, ModelConfig, ProviderConfig, ProviderKind,
+    RouteTarget, Timeouts,
 };
 
 type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
@@ -253,7 +254,18 @@ fn provider(
         }
         None => None,
     };
+    let local = local(i, p, kind, env)?;
+    let hosting = match (kind, &p.hosting) {
+        (ProviderKind::Local, None) => Hosting::Embedded,
+        _ => hosting,
+    };
+    let jurisdiction = match (kind, &p.jurisdiction) {
+        // Data sent to the embedded engine never leaves this machine.
+        (ProviderKind::Local, None) => Jurisdiction("LOCAL".to_owned()),
+        _ => jurisdiction,
+    };
     Ok(ProviderConfig {
+        local,
         id: p.id.clone(),
         tls_ca_file,
         kind,
@@ -266,6 +278,88 @@ fn provider(
         headers,
         timeouts: timeouts(&at("timeouts"), p.timeouts.as_ref(), base_timeouts)?,
     })
+}
+
+/// The `type = "local"` settings; they are errors on any other type.
+fn local(
+    i: usize,
+    p: &RawProvider,
+    kind: ProviderKind,
+    env: Env<'_>,
+) -> Result<Option<LocalConfig>, ConfigError> {
+    let at = |field: &str| format!("providers[{i}].{field}");
+    if kind != ProviderKind::Local {
+        let stray = [
+            ("path", p.path.is_some()),
+            ("threads", p.threads.is_some()),
+            ("parallel", p.parallel.is_some()),
+            ("context_size", p.context_size.is_some()),
+            ("queue", p.queue.is_some()),
+        ];
+        if let Some((field, _)) = stray.iter().find(|(_, set)| *set) {
+            return Err(ConfigError::invalid(
+                at(field),
+                "only applies to `type = \"local\"` providers",
+            ));
+        }
+        return Ok(None);
+    }
+    for (field, set) in [
+        ("base_url", p.base_url.is_some()),
+        ("api_key", p.api_key.is_some()),
+    ] {
+        if set {
+            return Err(ConfigError::invalid(
+                at(field),
+                "a local provider runs in this process; remove it",
+            ));
+        }
+    }
+    let Some(path) = &p.path else {
+        return Err(ConfigError::invalid(
+            at("path"),
+            "required for type `local`: a GGUF file, or a sentence-transformers folder for embeddings",
+        ));
+    };
+    let path = std::path::PathBuf::from(resolve_env(&at("path"), path, env)?);
+    match std::fs::metadata(&path) {
+        Ok(m) if m.is_dir() && !path.join("config.json").is_file() => {
+            return Err(ConfigError::invalid(
+                at("path"),
+                format!("{} is a folder without config.json; expected a sentence-transformers model folder", path.display()),
+            ))
+        }
+        Ok(_) => {}
+        Err(err) => {
+            return Err(ConfigError::invalid(at("path"), format!("cannot read {}: {err}", path.display())))
+        }
+    }
+    let positive =
+        |field: &str, v: Option<u32>, default: u32, max: u32| -> Result<u32, ConfigError> {
+            match v {
+                None => Ok(default),
+                Some(n) if (1..=max).contains(&n) => Ok(n),
+                Some(n) => Err(ConfigError::invalid(
+                    at(field),
+                    format!("{n} is out of range (1..={max})"),
+                )),
+            }
+        };
+    Ok(Some(LocalConfig {
+        path,
+        threads: p
+            .threads
+            .map(|t| positive("threads", Some(t), 1, 1024))
+            .transpose()?,
+        parallel: positive("parallel", p.parallel, LocalConfig::DEFAULT_PARALLEL, 256)?,
+        context_size: positive(
+            "context_size",
+            p.context_size,
+            LocalConfig::DEFAULT_CONTEXT,
+            1 << 20,
+        )?,
+        queue: positive("queue", p.queue, LocalConfig::DEFAULT_QUEUE, 1 << 16)?,
+    }))
 }
 
 fn model(i: usize, m: &RawModel, providers: &[ProviderConfig]) -> Result<ModelConfig, ConfigError> {

@@ -79,10 +79,12 @@ pub enum ProviderKind {
     Tgi,
     /// Ollama's OpenAI-compatible `/v1`.
     Ollama,
+    /// Switchyard's embedded engine: a model file running in this process.
+    Local,
 }
 
 impl ProviderKind {
-    pub const ALL: [(&'static str, ProviderKind); 12] = [
+    pub const ALL: [(&'static str, ProviderKind); 13] = [
         ("openai", ProviderKind::OpenAi),
         ("azure", ProviderKind::Azure),
         ("mistral", ProviderKind::Mistral),
@@ -95,6 +97,7 @@ impl ProviderKind {
         ("llamacpp", ProviderKind::LlamaCpp),
         ("tgi", ProviderKind::Tgi),
         ("ollama", ProviderKind::Ollama),
+        ("local", ProviderKind::Local),
     ];
 
     pub fn parse(name: &str) -> Option<Self> {
@@ -128,6 +131,40 @@ pub struct ProviderConfig {
     pub tls_ca_file: Option<std::path::PathBuf>,
     pub headers: Vec<(String, Secret)>,
     pub timeouts: Timeouts,
+    /// Set exactly when `kind` is `Local`.
+    pub local: Option<LocalConfig>,
+}
+
+/// A model run by the embedded engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalConfig {
+    /// A GGUF file (chat) or a sentence-transformers folder (embeddings).
+    pub path: std::path::PathBuf,
+    pub threads: Option<u32>,
+    pub parallel: u32,
+    pub context_size: u32,
+    pub queue: u32,
+}
+
+impl LocalConfig {
+    pub const DEFAULT_PARALLEL: u32 = 4;
+    pub const DEFAULT_CONTEXT: u32 = 4096;
+    pub const DEFAULT_QUEUE: u32 = 64;
+
+    pub fn new(path: impl Into<std::path::PathBuf>) -> Self {
+        Self {
+            path: path.into(),
+            threads: None,
+            parallel: Self::DEFAULT_PARALLEL,
+            context_size: Self::DEFAULT_CONTEXT,
+            queue: Self::DEFAULT_QUEUE,
+        }
+    }
+
+    /// Whether this is an embedding model (a folder) rather than a GGUF chat model.
+    pub fn is_embedding(&self) -> bool {
+        self.path.is_dir()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

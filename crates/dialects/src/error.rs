@@ -39,6 +39,8 @@ pub struct GatewayError {
     pub param: Option<String>,
     /// A machine-readable code (`model_not_found`, `context_length_exceeded`).
     pub code: Option<String>,
+    /// When the client may usefully retry (sent as `Retry-After`).
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl GatewayError {
@@ -48,6 +50,7 @@ impl GatewayError {
             message: message.into(),
             param: None,
             code: None,
+            retry_after: None,
         }
     }
 

@@ -181,10 +181,8 @@ impl BertEmbedder {
         Ok(Embedded { vectors, tokens })
     }
 
-    fn embed_batch(
-        &self,
-        texts: &[&str],
-    ) -> Result<(Vec<Vec<f32>>, u64), Box<dyn std::error::Error + Send + Sync>> {
+    /// One padded batch: its vectors and the tokens read.
+    fn embed_batch(&self, texts: &[&str]) -> Result<(Vec<Vec<f32>>, u64), BoxError> {
         let encodings = self.tokenizer.encode_batch(texts.to_vec(), true)?;
         let rows = encodings.len();
         let cols = encodings.first().map_or(0, |e| e.get_ids().len());
@@ -230,6 +228,8 @@ impl BertEmbedder {
     }
 }
 
-fn internal(e: Box<dyn std::error::Error + Send + Sync>) -> EngineError {
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+fn internal(e: BoxError) -> EngineError {
     EngineError::Internal(format!("embedding failed: {e}"))
 }

@@ -9,6 +9,7 @@
 //! Providers know nothing of client dialects or HTTP status codes towards the client: they
 //! report a [`ProviderError`] that says which side failed and whether a retry is safe.
 
+pub mod local;
 pub mod openai_compat;
 pub mod sse;
 pub mod transport;
@@ -23,6 +24,7 @@ use switchyard_types::{
 };
 
 pub use error::{ProviderError, ProviderErrorKind, TimeoutPhase};
+pub use local::Local;
 pub use openai_compat::{HostQuirks, OpenAiCompat};
 
 /// A stream of canonical events from an upstream. It ends after `MessageStop` (and any
@@ -34,6 +36,7 @@ pub type EventStream = Pin<Box<dyn Stream<Item = Result<StreamEvent, ProviderErr
 #[derive(Debug, Clone)]
 pub enum Provider {
     OpenAiCompat(OpenAiCompat),
+    Local(Local),
 }
 
 impl Provider {
@@ -45,6 +48,7 @@ impl Provider {
     ) -> Result<ChatResponse, ProviderError> {
         match self {
             Provider::OpenAiCompat(p) => p.chat(request, upstream_model).await,
+            Provider::Local(p) => p.chat(request, upstream_model).await,
         }
     }
 
@@ -57,6 +61,7 @@ impl Provider {
     ) -> Result<EventStream, ProviderError> {
         match self {
             Provider::OpenAiCompat(p) => p.chat_stream(request, upstream_model).await,
+            Provider::Local(p) => p.chat_stream(request, upstream_model).await,
         }
     }
 
@@ -67,6 +72,7 @@ impl Provider {
     ) -> Result<EmbeddingResponse, ProviderError> {
         match self {
             Provider::OpenAiCompat(p) => p.embed(request, upstream_model).await,
+            Provider::Local(p) => p.embed(request, upstream_model).await,
         }
     }
 }

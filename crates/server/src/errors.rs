@@ -45,5 +45,6 @@ pub fn from_provider(err: &ProviderError) -> GatewayError {
         message: err.message.clone(),
         param: None,
         code: err.code.clone(),
+        retry_after: err.retry_after,
     }
 }

@@ -4,8 +4,8 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use switchyard_config::Config;
-use switchyard_providers::{OpenAiCompat, Provider};
+use switchyard_config::{Config, ProviderKind};
+use switchyard_providers::{Local, OpenAiCompat, Provider};
 use switchyard_routing::{ModelRoute, RouteTable};
 use switchyard_types::Deployment;
 
@@ -43,11 +43,14 @@ impl AppState {
     pub fn build(config: &Config) -> Result<AppState, BuildError> {
         let mut providers = Vec::with_capacity(config.providers.len());
         for (i, p) in config.providers.iter().enumerate() {
-            let provider = OpenAiCompat::new(p).map_err(|e| BuildError {
+            let built = match p.kind {
+                ProviderKind::Local => Local::load(p).map(Provider::Local),
+                _ => OpenAiCompat::new(p).map(Provider::OpenAiCompat),
+            };
+            providers.push(built.map_err(|e| BuildError {
                 key: format!("providers[{i}]"),
                 message: e.message,
-            })?;
-            providers.push(Provider::OpenAiCompat(provider));
+            })?);
         }
         let models = config
             .models

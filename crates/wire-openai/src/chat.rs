@@ -120,11 +120,11 @@ pub enum ChatMessage {
         /// Output-only fields that SDKs echo back when an application appends the response
         /// message to its history. Accepted so that pattern works; never forwarded.
         #[serde(default, skip_serializing)]
-        annotations: Option<Value>,
+        annotations: Option<Box<Value>>,
         #[serde(default, skip_serializing)]
-        audio: Option<Value>,
+        audio: Option<Box<Value>>,
         #[serde(default, skip_serializing)]
-        function_call: Option<Value>,
+        function_call: Option<Box<Value>>,
     },
     Tool {
         content: MessageContent,

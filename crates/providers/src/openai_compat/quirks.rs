@@ -163,6 +163,12 @@ impl HostQuirks {
                 logprobs: false,
                 ..COMPATIBLE
             },
+            // The embedded engine is not reached over HTTP (see `local/`); it has no base URL,
+            // so building an OpenAI-compatible adapter for it fails cleanly.
+            ProviderKind::Local => HostQuirks {
+                default_base_url: None,
+                ..COMPATIBLE
+            },
         }
     }
 }

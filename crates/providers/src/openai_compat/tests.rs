@@ -28,6 +28,7 @@ fn config(kind: ProviderKind, base_url: &str) -> ProviderConfig {
         api_version: None,
         tls_ca_file: None,
         headers: Vec::new(),
+        local: None,
         timeouts: Timeouts {
             connect: Duration::from_secs(2),
             first_byte: Duration::from_millis(500),

@@ -170,7 +170,16 @@ fn fail(state: &AppState, ctx: &mut RequestContext, err: &GatewayError) -> Respo
         None,
         Usage::default(),
     );
-    respond::json(status, openai::encode_error(err), ctx, None)
+    let mut response = respond::json(status, openai::encode_error(err), ctx, None);
+    if let Some(after) = err.retry_after {
+        // Whole seconds, rounded up: `Retry-After: 0` would invite an immediate retry.
+        let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
+        response.headers_mut().insert(
+            http::header::RETRY_AFTER,
+            http::HeaderValue::from(secs.max(1)),
+        );
+    }
+    response
 }
 
 /// The SSE response. Metrics and the log line are recorded when the stream ends, fails, or

@@ -30,6 +30,9 @@ type Events = tokio::sync::mpsc::UnboundedSender<GenEvent>;
 struct Active {
     events: Events,
     sampler: LlamaSampler,
+    /// Plain greedy decoding: the argmax of the logits, without building the sampler's
+    /// candidate array over the whole vocabulary.
+    greedy: bool,
     /// Prompt tokens not yet evaluated.
     pending: Vec<LlamaToken>,
     /// The sampled token that goes into the next batch.
@@ -100,7 +103,6 @@ pub(super) fn run(
     if ready.send(Ok(info)).is_err() {
         return;
     }
-    drop(vocab);
 
     let mut slots: Vec<Slot> = (0..parallel as i32)
         .map(|seq| Slot {
@@ -204,7 +206,11 @@ pub(super) fn run(
             let Some(active) = slot.active.as_mut() else {
                 continue;
             };
-            let token = active.sampler.sample(&ctx, at);
+            let token = if active.greedy {
+                argmax(ctx.get_logits_ith(at))
+            } else {
+                active.sampler.sample(&ctx, at)
+            };
             if model.vocab().is_eog(token) {
                 finish(slot, Finish::EndOfGeneration);
                 continue;
@@ -313,9 +319,17 @@ fn admit(
     {
         return;
     }
+    let s = &job.sampling;
+    let greedy = s.temperature <= 0.0
+        && job.constraint.is_none()
+        && s.logit_bias.is_empty()
+        && s.repeat_penalty == 1.0
+        && s.frequency_penalty == 0.0
+        && s.presence_penalty == 0.0;
     slot.active = Some(Active {
         events: job.events,
         sampler,
+        greedy,
         pending: prompt[keep..].to_vec(),
         next: None,
         generated: 0,
@@ -356,6 +370,18 @@ pub(super) fn tokenize_prompt(model: &LlamaModel, prompt: &str) -> Vec<LlamaToke
         tokens.remove(0);
     }
     tokens
+}
+
+fn argmax(logits: &[f32]) -> LlamaToken {
+    let mut best = 0;
+    let mut best_value = f32::NEG_INFINITY;
+    for (i, &v) in logits.iter().enumerate() {
+        if v > best_value {
+            best_value = v;
+            best = i;
+        }
+    }
+    LlamaToken::new(best as i32)
 }
 
 fn common_prefix(a: &[LlamaToken], b: &[LlamaToken]) -> usize {
