@@ -14,6 +14,8 @@ use super::Progress;
 const ATTEMPTS: u32 = 4;
 
 pub(super) fn client() -> Result<reqwest::Client, String> {
+    // Trusts the system's CA store (corporate TLS proxies, private mirrors) on top of the
+    // built-in web roots.
     reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(15))
         .read_timeout(Duration::from_secs(60))
@@ -89,7 +91,7 @@ async fn once(
     let response = request
         .send()
         .await
-        .map_err(|e| Failure::Transient(format!("request failed: {}", without_url(&e))))?;
+        .map_err(|e| Failure::Transient(format!("request failed: {}", describe(&e))))?;
     let status = response.status();
     let append = match status {
         StatusCode::PARTIAL_CONTENT => true,
@@ -128,7 +130,7 @@ async fn once(
                 progress.finish();
                 return Err(Failure::Transient(format!(
                     "connection lost after {done} bytes: {}",
-                    without_url(&e)
+                    describe(&e)
                 )));
             }
         };
@@ -157,8 +159,8 @@ async fn once(
     }
 }
 
-/// reqwest errors print the URL; a mirror URL may carry credentials, so it is left out.
-fn without_url(e: &reqwest::Error) -> String {
+/// A reqwest error with its causes, without the URL (a mirror URL may carry credentials).
+pub(super) fn describe(e: &reqwest::Error) -> String {
     let mut msg = e.to_string();
     if let Some(url) = e.url() {
         msg = msg.replace(url.as_str(), "<url>");

@@ -128,17 +128,24 @@ async fn find_wheel(
         .header("accept", "application/vnd.pypi.simple.v1+json")
         .send()
         .await
-        .map_err(|e| format!("the package index is unreachable: {e}"))?;
+        .map_err(|e| {
+            format!(
+                "the package index is unreachable: {}",
+                download::describe(&e)
+            )
+        })?;
     if !response.status().is_success() {
         return Err(format!(
             "the package index answered HTTP {} for {project}",
             response.status()
         ));
     }
-    let body = response
-        .bytes()
-        .await
-        .map_err(|e| format!("reading the package index's answer for {project}: {e}"))?;
+    let body = response.bytes().await.map_err(|e| {
+        format!(
+            "reading the package index's answer for {project}: {}",
+            download::describe(&e)
+        )
+    })?;
     let page: ProjectPage = serde_json::from_slice(&body).map_err(|e| {
         format!("the package index's answer for {project} is not PEP 691 JSON: {e}")
     })?;
