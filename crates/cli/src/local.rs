@@ -13,7 +13,13 @@ use crate::Failure;
 /// The built-in defaults, present in `store` (pulled unless `offline`).
 pub async fn default_config(base: Config, store: &Store, offline: bool) -> Result<Config, Failure> {
     let mut config = base;
-    for name in [DEFAULT_CHAT, DEFAULT_EMBEDDING] {
+    let defaults: &[&str] = if cfg!(feature = "llama") {
+        &[DEFAULT_CHAT, DEFAULT_EMBEDDING]
+    } else {
+        tracing::warn!("built without the `llama` feature: serving the embedding model only");
+        &[DEFAULT_EMBEDDING]
+    };
+    for &name in defaults {
         let entry = find(name)
             .ok_or_else(|| Failure::failed(format!("{name} is missing from the catalog")))?;
         if offline && !store.is_present(&entry) {

@@ -54,7 +54,7 @@ pub(super) async fn resumable(
 }
 
 enum Failure {
-    /// Retrying cannot help (404, 401, wrong size).
+    /// Retrying cannot help (unreachable host, 404, 401, wrong size).
     Fatal(String),
     /// A dropped connection or a 5xx: resume.
     Transient(String),
@@ -88,10 +88,15 @@ async fn once(
     if let Some(token) = bearer {
         request = request.header(AUTHORIZATION, format!("Bearer {token}"));
     }
-    let response = request
-        .send()
-        .await
-        .map_err(|e| Failure::Transient(format!("request failed: {}", describe(&e))))?;
+    let response = request.send().await.map_err(|e| {
+        let message = format!("request failed: {}", describe(&e));
+        // Unreachable (DNS, refused, TLS): the next source is a better bet than waiting.
+        if e.is_connect() {
+            Failure::Fatal(message)
+        } else {
+            Failure::Transient(message)
+        }
+    })?;
     let status = response.status();
     let append = match status {
         StatusCode::PARTIAL_CONTENT => true,
