@@ -248,9 +248,8 @@ mod chat {
         if let Some(t) = args.threads {
             options.threads = t;
         }
+        // Otherwise the settings `serve` uses (4096-token context per slot, 512-token batches).
         options.parallel = args.concurrency.max(1);
-        options.context_per_sequence = 2048;
-        options.batch = 512;
         let t = Instant::now();
         let backend = LlamaChat::load(options).map_err(|e| Failure::failed(e.to_string()))?;
         report.insert("load_ms".into(), json!(ms(t.elapsed())));
