@@ -29,7 +29,6 @@ pub struct BertEmbedder {
     pooling: Pooling,
     normalize: bool,
     dimensions: usize,
-    weights_bytes: u64,
 }
 
 impl std::fmt::Debug for BertEmbedder {
@@ -140,7 +139,6 @@ impl BertEmbedder {
         }));
 
         let weights = read("model.safetensors")?;
-        let weights_bytes = weights.len() as u64;
         let vb = VarBuilder::from_buffered_safetensors(weights, DType::F32, &Device::Cpu)
             .map_err(|e| EngineError::Load(format!("model.safetensors: {e}")))?;
         let model = BertModel::load(vb, &config)
@@ -151,16 +149,11 @@ impl BertEmbedder {
             pooling,
             normalize,
             dimensions,
-            weights_bytes,
         })
     }
 
     pub fn dimensions(&self) -> usize {
         self.dimensions
-    }
-
-    pub fn weights_bytes(&self) -> u64 {
-        self.weights_bytes
     }
 
     /// Embeds every input. Inputs are sorted by length and run in batches of [`BATCH`], so

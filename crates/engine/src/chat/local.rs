@@ -47,10 +47,6 @@ impl LocalChat {
         })
     }
 
-    pub fn info(&self) -> &BackendInfo {
-        self.backend.info()
-    }
-
     /// Renders the prompt exactly as it will be generated from (for tests and debugging).
     pub fn render_prompt(&self, request: &ChatRequest) -> Result<String, EngineError> {
         let tools = if matches!(request.tool_choice, Some(ToolChoice::None)) {

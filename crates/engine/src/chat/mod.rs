@@ -95,10 +95,6 @@ pub struct BackendInfo {
     pub chat_template: Option<String>,
     pub bos_token: String,
     pub eos_token: String,
-    /// Context window of one sequence, in tokens.
-    pub context_per_sequence: u32,
-    /// Bytes of model weights loaded.
-    pub model_bytes: u64,
 }
 
 /// The engine trait: a model that generates text for queued jobs.

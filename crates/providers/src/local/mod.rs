@@ -64,14 +64,6 @@ impl Local {
         })
     }
 
-    /// Bytes of weights this model holds in memory.
-    pub fn weights_bytes(&self) -> u64 {
-        match &self.model {
-            Model::Chat(chat) => chat.info().model_bytes,
-            Model::Embedding(e, _) => e.weights_bytes(),
-        }
-    }
-
     pub async fn chat(
         &self,
         request: &ChatRequest,

@@ -11,11 +11,13 @@ use crate::EngineError;
 /// Tokens looked back over for repetition, frequency and presence penalties.
 const PENALTY_WINDOW: i32 = 64;
 
+/// `None` when nothing but the most likely token is wanted (temperature 0, no penalties,
+/// biases or constraint): the caller takes the argmax itself.
 pub(super) fn build(
     model: &LlamaModel,
     sampling: &Sampling,
     constraint: Option<&Constraint>,
-) -> Result<LlamaSampler, EngineError> {
+) -> Result<Option<LlamaSampler>, EngineError> {
     let mut chain = Vec::new();
     let n_vocab = model.n_vocab();
     if !sampling.logit_bias.is_empty() {
@@ -50,6 +52,9 @@ pub(super) fn build(
         chain.push(sampler);
     }
     if sampling.temperature <= 0.0 {
+        if chain.is_empty() {
+            return Ok(None);
+        }
         chain.push(LlamaSampler::greedy());
     } else {
         if sampling.top_k > 0 {
@@ -60,7 +65,7 @@ pub(super) fn build(
         chain.push(LlamaSampler::temp(sampling.temperature));
         chain.push(LlamaSampler::dist(sampling.seed));
     }
-    Ok(LlamaSampler::chain_simple(chain))
+    Ok(Some(LlamaSampler::chain_simple(chain)))
 }
 
 /// The GBNF grammar for a constraint (llama.cpp's own JSON-Schema converter).

@@ -29,10 +29,9 @@ type Events = tokio::sync::mpsc::UnboundedSender<GenEvent>;
 /// A request being served by a slot.
 struct Active {
     events: Events,
-    sampler: LlamaSampler,
-    /// Plain greedy decoding: the argmax of the logits, without building the sampler's
+    /// `None` for plain greedy decoding: the argmax of the logits, without building a
     /// candidate array over the whole vocabulary.
-    greedy: bool,
+    sampler: Option<LlamaSampler>,
     /// Prompt tokens not yet evaluated.
     pending: Vec<LlamaToken>,
     /// The sampled token that goes into the next batch.
@@ -97,8 +96,6 @@ pub(super) fn run(
         chat_template: model.meta_val_str("tokenizer.chat_template").ok(),
         bos_token: special_text(vocab.bos()),
         eos_token: special_text(vocab.eos()),
-        context_per_sequence: per_seq,
-        model_bytes: model.size(),
     };
     if ready.send(Ok(info)).is_err() {
         return;
@@ -206,10 +203,9 @@ pub(super) fn run(
             let Some(active) = slot.active.as_mut() else {
                 continue;
             };
-            let token = if active.greedy {
-                argmax(ctx.get_logits_ith(at))
-            } else {
-                active.sampler.sample(&ctx, at)
+            let token = match active.sampler.as_mut() {
+                Some(sampler) => sampler.sample(&ctx, at),
+                None => argmax(ctx.get_logits_ith(at)),
             };
             if model.vocab().is_eog(token) {
                 finish(slot, Finish::EndOfGeneration);
@@ -319,17 +315,9 @@ fn admit(
     {
         return;
     }
-    let s = &job.sampling;
-    let greedy = s.temperature <= 0.0
-        && job.constraint.is_none()
-        && s.logit_bias.is_empty()
-        && s.repeat_penalty == 1.0
-        && s.frequency_penalty == 0.0
-        && s.presence_penalty == 0.0;
     slot.active = Some(Active {
         events: job.events,
         sampler,
-        greedy,
         pending: prompt[keep..].to_vec(),
         next: None,
         generated: 0,
