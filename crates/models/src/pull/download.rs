@@ -24,27 +24,37 @@ pub(super) fn client() -> Result<reqwest::Client, String> {
         .map_err(|e| format!("cannot build the HTTP client: {e}"))
 }
 
-/// Downloads `url` into `partial`, resuming from its current length. `expected` is the full
-/// size when known. Transient failures are retried, each retry resuming.
+/// One file to fetch.
+pub(super) struct Transfer<'a> {
+    pub url: &'a str,
+    /// Sent as `Authorization: Bearer`.
+    pub bearer: Option<&'a str>,
+    /// Where the bytes go; its current length is where the download resumes.
+    pub partial: &'a Path,
+    /// The full size, when known.
+    pub expected: Option<u64>,
+    /// What the progress display calls it.
+    pub label: &'a str,
+}
+
+/// Downloads `t.url` into `t.partial`, resuming from its current length. Transient failures
+/// are retried, each retry resuming.
 pub(super) async fn resumable(
     client: &reqwest::Client,
-    url: &str,
-    bearer: Option<&str>,
-    partial: &Path,
-    expected: Option<u64>,
-    label: &str,
+    t: &Transfer<'_>,
     progress: &mut dyn Progress,
 ) -> Result<(), String> {
     let mut last_error = String::new();
     for attempt in 0..ATTEMPTS {
         if attempt > 0 {
             progress.note(&format!(
-                "{label}: {last_error}; resuming (attempt {} of {ATTEMPTS})",
+                "{}: {last_error}; resuming (attempt {} of {ATTEMPTS})",
+                t.label,
                 attempt + 1
             ));
             tokio::time::sleep(Duration::from_millis(500 * u64::from(attempt))).await;
         }
-        match once(client, url, bearer, partial, expected, label, progress).await {
+        match once(client, t, progress).await {
             Ok(()) => return Ok(()),
             Err(Failure::Fatal(e)) => return Err(e),
             Err(Failure::Transient(e)) => last_error = e,
@@ -62,13 +72,16 @@ enum Failure {
 
 async fn once(
     client: &reqwest::Client,
-    url: &str,
-    bearer: Option<&str>,
-    partial: &Path,
-    expected: Option<u64>,
-    label: &str,
+    t: &Transfer<'_>,
     progress: &mut dyn Progress,
 ) -> Result<(), Failure> {
+    let Transfer {
+        url,
+        bearer,
+        partial,
+        expected,
+        label,
+    } = *t;
     let mut have = tokio::fs::metadata(partial)
         .await
         .map(|m| m.len())

@@ -24,16 +24,14 @@ pub(super) async fn fetch(
             endpoints.huggingface.trim_end_matches('/')
         );
         let (dest, partial) = prepare(store, entry, spec)?;
-        download::resumable(
-            client,
-            &url,
-            endpoints.hf_token.as_deref(),
-            &partial,
-            Some(spec.size),
-            &spec.path,
-            progress,
-        )
-        .await?;
+        let transfer = download::Transfer {
+            url: &url,
+            bearer: endpoints.hf_token.as_deref(),
+            partial: &partial,
+            expected: Some(spec.size),
+            label: &spec.path,
+        };
+        download::resumable(client, &transfer, progress).await?;
         verify_and_commit(&partial, spec, &dest, progress).await?;
     }
     Ok(())

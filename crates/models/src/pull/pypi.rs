@@ -93,16 +93,14 @@ async fn fetch_wheel(
         return Ok(path);
     }
     let partial = partial_path(&path);
-    download::resumable(
-        client,
-        &file.url,
-        None,
-        &partial,
-        file.size,
-        &file.filename,
-        progress,
-    )
-    .await?;
+    let transfer = download::Transfer {
+        url: &file.url,
+        bearer: None,
+        partial: &partial,
+        expected: file.size,
+        label: &file.filename,
+    };
+    download::resumable(client, &transfer, progress).await?;
     let got = sha256_file(&partial).await?;
     if got != expected_sha {
         let _ = std::fs::remove_file(&partial);
