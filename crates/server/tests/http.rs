@@ -7,16 +7,11 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use serde_json::{json, Value};
-use switchyard_server::AppState;
 use switchyard_testkit::openai::{sse_text_pieces, sse_tool_call_pieces};
 use switchyard_testkit::{MockOpenAi, Reply, SseEnd};
-use tokio::sync::oneshot;
 
-struct Gateway {
-    url: String,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
-}
+mod common;
+use common::Gateway;
 
 impl Gateway {
     /// Starts a gateway whose config is `extra` (top-level keys) plus providers `up` and
@@ -62,30 +57,7 @@ route = [{{ provider = "up", model = "text-embedding-3-small" }}]
             (name == "TEST_UPSTREAM_KEY").then(|| "sk-upstream-secret-0123456789".to_owned())
         };
         let config = switchyard_config::load_str(&text, &env).unwrap();
-        let state = AppState::build(&config).unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(switchyard_server::serve_with(
-            state,
-            listener,
-            Box::pin(async move {
-                let _ = rx.await;
-            }),
-            Duration::from_secs(5),
-            Duration::from_millis(500),
-        ));
-        Gateway {
-            url,
-            shutdown: Some(tx),
-            task,
-        }
-    }
-
-    fn post(&self, path: &str, body: Value) -> reqwest::RequestBuilder {
-        reqwest::Client::new()
-            .post(format!("{}{path}", self.url))
-            .json(&body)
+        Gateway::serve(&config, Duration::from_millis(500)).await
     }
 }
 

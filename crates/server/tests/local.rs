@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use futures::StreamExt;
 use serde_json::{json, Value};
-use switchyard_server::AppState;
-use tokio::sync::oneshot;
+
+mod common;
+use common::Gateway;
 
 fn model_path(name: &str) -> String {
     let store = switchyard_models::Store::from_env();
@@ -21,11 +22,6 @@ fn model_path(name: &str) -> String {
         store.home().display()
     );
     store.load_path(&entry).display().to_string()
-}
-
-struct Gateway {
-    url: String,
-    _shutdown: oneshot::Sender<()>,
 }
 
 impl Gateway {
@@ -58,20 +54,7 @@ route = [{{ provider = "local-embedding", model = "all-minilm-l6-v2" }}]
         );
         let config = switchyard_config::load_str(&text, &|_| None).unwrap();
         assert_eq!(config.providers[0].jurisdiction.0, "LOCAL");
-        let state = AppState::build(&config).unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let (tx, rx) = oneshot::channel::<()>();
-        tokio::spawn(switchyard_server::serve_with(
-            state,
-            listener,
-            Box::pin(async move {
-                let _ = rx.await;
-            }),
-            Duration::from_secs(5),
-            Duration::from_secs(5),
-        ));
-        Gateway { url, _shutdown: tx }
+        Gateway::serve(&config, Duration::from_secs(5)).await
     }
 
     /// POSTs `body` and returns the JSON answer (whatever its status).
@@ -83,12 +66,6 @@ route = [{{ provider = "local-embedding", model = "all-minilm-l6-v2" }}]
             .json()
             .await
             .unwrap()
-    }
-
-    fn post(&self, path: &str, body: Value) -> reqwest::RequestBuilder {
-        reqwest::Client::new()
-            .post(format!("{}{path}", self.url))
-            .json(&body)
     }
 }
 
