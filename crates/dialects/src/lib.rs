@@ -4,8 +4,10 @@
 //! Dialects know nothing of upstream providers and nothing of HTTP status codes: the server
 //! decides the status from an [`ErrorClass`] and asks the dialect for the body.
 
+pub mod anthropic;
 pub mod openai;
 
 mod error;
+mod json;
 
 pub use error::{ErrorClass, GatewayError};

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use switchyard_engine::chat::llama::{LlamaChat, LlamaOptions};
-use switchyard_engine::chat::LocalChat;
+use switchyard_engine::chat::{ChatBackend, LocalChat};
 use switchyard_engine::EngineError;
 use switchyard_types::{
     ChatRequest, ContentBlock, Message, ResponseFormat, Role, StopReason, StreamEvent, Tool,

@@ -65,6 +65,21 @@ impl Provider {
         }
     }
 
+    /// The prompt tokens `request` would cost at this deployment, exactly as the model
+    /// counts them. Providers with no way to count exactly say so instead of guessing.
+    pub async fn count_tokens(
+        &self,
+        request: &ChatRequest,
+        upstream_model: &str,
+    ) -> Result<u64, ProviderError> {
+        match self {
+            Provider::OpenAiCompat(_) => Err(ProviderError::unsupported(format!(
+                "counting tokens is not available for `{upstream_model}`: its provider has no token-counting API"
+            ))),
+            Provider::Local(p) => p.count_tokens(request),
+        }
+    }
+
     pub async fn embed(
         &self,
         request: &EmbeddingRequest,

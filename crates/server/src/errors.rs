@@ -21,6 +21,17 @@ pub fn status(class: ErrorClass) -> StatusCode {
     }
 }
 
+/// The status for an Anthropic client: as [`status`], except that an overloaded or
+/// unreachable upstream is Anthropic's own `529 overloaded_error`, which its SDKs retry.
+pub fn anthropic_status(class: ErrorClass) -> StatusCode {
+    match class {
+        ErrorClass::UpstreamUnavailable => {
+            StatusCode::from_u16(529).unwrap_or(StatusCode::SERVICE_UNAVAILABLE)
+        }
+        other => status(other),
+    }
+}
+
 /// What the client is told when an upstream fails. Client-side faults the upstream found
 /// (400, 413, 422: the request itself is wrong, e.g. too long for the model) keep their
 /// meaning; rate limits stay 429; every other upstream failure

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use switchyard_dialects::{ErrorClass, GatewayError};
-use switchyard_providers::{EventStream, Provider, ProviderError};
+use switchyard_providers::{EventStream, Provider, ProviderError, ProviderErrorKind};
 use switchyard_types::{
     ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse, StreamEvent, Usage,
 };
@@ -196,6 +196,58 @@ pub async fn embed(
         provider.embed(request, &model).await
     })
     .await
+}
+
+/// Counts a request's prompt tokens at the first deployment of its route that can count
+/// exactly (a deployment whose provider has no counting API is skipped, never guessed for).
+pub async fn count_tokens(
+    state: &AppState,
+    ctx: &mut RequestContext,
+    request: &ChatRequest,
+) -> Result<(u64, Served), GatewayError> {
+    let inner = &state.inner;
+    let plan = inner
+        .routes
+        .plan(&request.model)
+        .map_err(|_| unknown_model(&request.model))?;
+    ctx.model = plan.model_index as u32;
+    let mut last_error = None;
+    for (position, candidate) in plan.candidates.iter().enumerate() {
+        let deployment = candidate.deployment;
+        let Some(provider) = inner.providers.get(deployment.provider_index) else {
+            continue;
+        };
+        ctx.provider = deployment.provider_index as u32;
+        match provider
+            .count_tokens(request, &deployment.upstream_model)
+            .await
+        {
+            Ok(tokens) => {
+                let served = Served {
+                    deployment_id: deployment.id.clone(),
+                    provider_id: deployment.provider_id.clone(),
+                    attempts: position as u32 + 1,
+                };
+                return Ok((tokens, served));
+            }
+            Err(err) => {
+                let next = err.is_retryable() || err.kind == ProviderErrorKind::Unsupported;
+                if !next {
+                    return Err(errors::from_provider(&err));
+                }
+                last_error = Some(err);
+            }
+        }
+    }
+    Err(last_error
+        .as_ref()
+        .map(errors::from_provider)
+        .unwrap_or_else(|| {
+            GatewayError::new(
+                ErrorClass::UpstreamUnavailable,
+                "no deployment could count the request's tokens",
+            )
+        }))
 }
 
 /// Plans the route for `model` and calls `attempt` on each candidate in order until one

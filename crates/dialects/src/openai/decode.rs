@@ -8,6 +8,7 @@ use switchyard_types::{
 use switchyard_wire_openai as wire;
 
 use crate::error::GatewayError;
+use crate::json::{self, JsonError};
 
 /// Parses and validates a `POST /v1/chat/completions` body.
 pub fn decode_chat_request(body: &[u8]) -> Result<ChatRequest, GatewayError> {
@@ -63,49 +64,34 @@ fn invalid(message: impl Into<String>, param: &str) -> GatewayError {
     GatewayError::invalid(message, Some(param.to_owned()))
 }
 
-/// Deserializes a request body. The fast path is plain `serde_json`; only on failure is the
-/// body parsed again to find the path of the offending field.
+/// Deserializes a request body, wording failures the way OpenAI does.
 fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, GatewayError> {
-    match serde_json::from_slice(body) {
-        Ok(v) => Ok(v),
-        Err(err) if err.is_syntax() || err.is_eof() || err.is_io() => Err(GatewayError::invalid(
+    json::parse(body).map_err(|err| match err {
+        JsonError::Syntax(err) => GatewayError::invalid(
             format!(
                 "We could not parse the JSON body of your request ({err}). The body must be a JSON object."
             ),
             None,
         )
-        .with_code("invalid_json")),
-        Err(_) => {
-            let mut de = serde_json::Deserializer::from_slice(body);
-            let err = match serde_path_to_error::deserialize::<_, T>(&mut de) {
-                Ok(_) => return Err(GatewayError::invalid("Invalid request body.", None)),
-                Err(err) => err,
+        .with_code("invalid_json"),
+        JsonError::UnknownField { path } => GatewayError::invalid(
+            format!("Unrecognized request argument supplied: {path}"),
+            Some(path),
+        )
+        .with_code("unknown_parameter"),
+        JsonError::MissingField { path } => GatewayError::invalid(
+            format!("Missing required parameter: '{path}'."),
+            Some(path),
+        )
+        .with_code("missing_required_parameter"),
+        JsonError::Invalid { path, message } => {
+            let text = match &path {
+                Some(p) => format!("Invalid value for '{p}': {message}"),
+                None => format!("Invalid request body: {message}"),
             };
-            let path = err.path().to_string();
-            let inner = err.into_inner().to_string();
-            let inner = inner.split(" at line ").next().unwrap_or(&inner).to_owned();
-            let param = (path != ".").then_some(path);
-            if let Some(field) = unknown_field(&inner) {
-                // The path already ends at the unknown field.
-                let full = param.clone().unwrap_or_else(|| field.to_owned());
-                return Err(GatewayError::invalid(
-                    format!("Unrecognized request argument supplied: {full}"),
-                    Some(full),
-                )
-                .with_code("unknown_parameter"));
-            }
-            let message = match &param {
-                Some(p) => format!("Invalid value for '{p}': {inner}"),
-                None => format!("Invalid request body: {inner}"),
-            };
-            Err(GatewayError::invalid(message, param).with_code("invalid_value"))
+            GatewayError::invalid(text, path).with_code("invalid_value")
         }
-    }
-}
-
-fn unknown_field(message: &str) -> Option<&str> {
-    let rest = message.strip_prefix("unknown field `")?;
-    rest.split('`').next()
+    })
 }
 
 fn chat_request_from_wire(req: wire::ChatCompletionRequest) -> Result<ChatRequest, GatewayError> {

@@ -57,6 +57,13 @@ impl LocalChat {
         self.template.render(&request.messages, tools)
     }
 
+    /// The prompt tokens `request` would cost: its rendered prompt (tools included), counted
+    /// with the model's own tokenizer.
+    pub fn count_tokens(&self, request: &ChatRequest) -> Result<u64, EngineError> {
+        let prompt = self.render_prompt(request)?;
+        Ok(self.backend.count_tokens(&prompt) as u64)
+    }
+
     /// Queues the request and waits until the engine has accepted the prompt (so a prompt
     /// that is too long, or a full queue, is a plain error rather than a broken stream).
     pub async fn start(&self, request: &ChatRequest) -> Result<Generation, EngineError> {

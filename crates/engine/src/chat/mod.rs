@@ -102,4 +102,6 @@ pub trait ChatBackend: Send + Sync + 'static {
     /// Queues a job; fails at once with `Overloaded` when the queue is full.
     fn submit(&self, job: GenerateJob) -> Result<(), EngineError>;
     fn info(&self) -> &BackendInfo;
+    /// The number of tokens `prompt` is made of, counted exactly as a prompt is evaluated.
+    fn count_tokens(&self, prompt: &str) -> usize;
 }

@@ -103,6 +103,13 @@ impl Local {
         Ok(Box::pin(stream))
     }
 
+    /// The exact prompt tokens of `request`, counted with the model's own tokenizer.
+    pub fn count_tokens(&self, request: &ChatRequest) -> Result<u64, ProviderError> {
+        self.chat_model()?
+            .count_tokens(request)
+            .map_err(from_engine)
+    }
+
     pub async fn embed(
         &self,
         request: &EmbeddingRequest,

@@ -1,12 +1,17 @@
 //! HTTP edges: one module per client dialect, plus operations endpoints.
 
+pub mod anthropic;
 pub mod openai;
 pub mod ops;
 mod respond;
+mod sse;
 
 use axum::extract::DefaultBodyLimit;
+use axum::extract::State;
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
+use http::HeaderMap;
 
 use crate::state::AppState;
 
@@ -18,7 +23,9 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(openai::chat_completions))
         .route("/v1/embeddings", post(openai::embeddings))
-        .route("/v1/models", get(openai::models))
+        .route("/v1/models", get(models))
+        .route("/v1/messages", post(anthropic::messages))
+        .route("/v1/messages/count_tokens", post(anthropic::count_tokens))
         .route("/metrics", get(ops::metrics))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
@@ -26,4 +33,14 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(openai::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
         .with_state(state)
+}
+
+/// `GET /v1/models` is shared by OpenAI and Anthropic clients; Anthropic's SDKs always send
+/// `anthropic-version`, and get Anthropic's list shape.
+async fn models(state: State<AppState>, headers: HeaderMap) -> Response {
+    if headers.contains_key("anthropic-version") {
+        anthropic::models(&state.0, &headers)
+    } else {
+        openai::models(state, headers).await
+    }
 }

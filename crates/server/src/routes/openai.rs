@@ -1,23 +1,17 @@
 //! The OpenAI front door: decode, authenticate, run the pipeline, encode.
 
-use std::convert::Infallible;
-use std::time::Duration;
-
-use axum::body::Body;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::response::Response;
-use bytes::{Bytes, BytesMut};
-use futures::StreamExt;
+use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use switchyard_dialects::openai;
 use switchyard_dialects::{ErrorClass, GatewayError};
-use switchyard_providers::EventStream;
-use switchyard_types::{StreamEvent, Usage};
+use switchyard_types::Usage;
 
-use super::respond;
+use super::{respond, sse};
 use crate::errors;
-use crate::pipeline::{self, error_kind, ChatAnswer, RequestContext, Served};
+use crate::pipeline::{self, ChatAnswer, RequestContext};
 use crate::routes::MAX_REQUEST_BYTES;
 use crate::state::AppState;
 
@@ -57,7 +51,11 @@ pub async fn chat_completions(
                 served,
             },
             include_usage,
-        )) => stream_response(state, ctx, first, rest, served, include_usage),
+        )) => {
+            let encoder =
+                openai::ChatStreamEncoder::new(String::new(), String::new(), 0, include_usage);
+            sse::respond(state, ctx, encoder, first, rest, served)
+        }
         Err(err) => fail(&state, &mut ctx, &err),
     }
 }
@@ -144,7 +142,7 @@ pub async fn method_not_allowed(
     fail(&state, &mut ctx, &err)
 }
 
-fn body_error(rejection: BytesRejection) -> GatewayError {
+pub(super) fn body_error(rejection: BytesRejection) -> GatewayError {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         GatewayError::new(
             ErrorClass::PayloadTooLarge,
@@ -163,128 +161,5 @@ fn body_error(rejection: BytesRejection) -> GatewayError {
 
 fn fail(state: &AppState, ctx: &mut RequestContext, err: &GatewayError) -> Response {
     let status = errors::status(err.class);
-    ctx.finish(
-        state,
-        status.as_u16(),
-        Some(error_kind(err.class)),
-        None,
-        Usage::default(),
-    );
-    let mut response = respond::json(status, openai::encode_error(err), ctx, None);
-    if let Some(after) = err.retry_after {
-        // Whole seconds, rounded up: `Retry-After: 0` would invite an immediate retry.
-        let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
-        response.headers_mut().insert(
-            http::header::RETRY_AFTER,
-            http::HeaderValue::from(secs.max(1)),
-        );
-    }
-    response
-}
-
-/// The SSE response. Metrics and the log line are recorded when the stream ends, fails, or
-/// the client goes away (then with status 499).
-fn stream_response(
-    state: AppState,
-    ctx: RequestContext,
-    first: Vec<StreamEvent>,
-    rest: EventStream,
-    served: Served,
-    include_usage: bool,
-) -> Response {
-    let mut encoder =
-        openai::ChatStreamEncoder::new(String::new(), String::new(), 0, include_usage);
-    let mut head = BytesMut::new();
-    for event in first {
-        encoder.encode(event, &mut head);
-    }
-    let mut response = respond::with_headers(
-        StatusCode::OK,
-        "text/event-stream",
-        Body::empty(),
-        &ctx,
-        Some(&served),
-    );
-    response.headers_mut().insert(
-        http::header::CACHE_CONTROL,
-        http::HeaderValue::from_static("no-cache"),
-    );
-    let sse = SseBody {
-        ttft: Some(ctx.started.elapsed()),
-        state,
-        ctx,
-        encoder,
-        upstream: rest,
-        head: Some(head.freeze()),
-        finished: false,
-    };
-    *response.body_mut() = Body::from_stream(futures::stream::unfold(sse, SseBody::next));
-    response
-}
-
-/// Bytes larger than this are sent without waiting to coalesce more events.
-const COALESCE_BYTES: usize = 16 * 1024;
-
-struct SseBody {
-    state: AppState,
-    ctx: RequestContext,
-    encoder: openai::ChatStreamEncoder,
-    upstream: EventStream,
-    head: Option<Bytes>,
-    ttft: Option<Duration>,
-    finished: bool,
-}
-
-impl SseBody {
-    async fn next(mut self) -> Option<(Result<Bytes, Infallible>, Self)> {
-        if let Some(head) = self.head.take().filter(|h| !h.is_empty()) {
-            return Some((Ok(head), self));
-        }
-        if self.finished {
-            return None;
-        }
-        let mut out = BytesMut::new();
-        let mut item = self.upstream.next().await;
-        loop {
-            match item {
-                Some(Ok(event)) => self.encoder.encode(event, &mut out),
-                Some(Err(err)) => {
-                    let err = errors::from_provider(&err);
-                    self.encoder.fail(&err, &mut out);
-                    self.end(Some(error_kind(err.class)));
-                    return Some((Ok(out.freeze()), self));
-                }
-                None => {
-                    self.encoder.finish(&mut out);
-                    self.end(None);
-                    return Some((Ok(out.freeze()), self));
-                }
-            }
-            // Send what is ready; events that arrived together go out in one write.
-            if out.len() >= COALESCE_BYTES {
-                return Some((Ok(out.freeze()), self));
-            }
-            match futures::FutureExt::now_or_never(self.upstream.next()) {
-                Some(next) => item = next,
-                None if out.is_empty() => item = self.upstream.next().await,
-                None => return Some((Ok(out.freeze()), self)),
-            }
-        }
-    }
-
-    fn end(&mut self, error: Option<&'static str>) {
-        self.finished = true;
-        let usage = self.encoder.usage().unwrap_or_default();
-        self.ctx.finish(&self.state, 200, error, self.ttft, usage);
-    }
-}
-
-impl Drop for SseBody {
-    fn drop(&mut self) {
-        if !self.finished {
-            let usage = self.encoder.usage().unwrap_or_default();
-            self.ctx
-                .finish(&self.state, 499, Some("client_cancelled"), self.ttft, usage);
-        }
-    }
+    respond::error(state, ctx, err, status, openai::encode_error(err))
 }

@@ -6,7 +6,37 @@ use bytes::Bytes;
 use http::header::{HeaderValue, CONTENT_TYPE};
 use http::StatusCode;
 
-use crate::pipeline::{RequestContext, Served};
+use switchyard_dialects::GatewayError;
+
+use crate::pipeline::{error_kind, RequestContext, Served};
+use crate::state::AppState;
+
+/// An error response in a dialect's body, with `Retry-After` when the error has a hint;
+/// records the request as finished.
+pub fn error(
+    state: &AppState,
+    ctx: &mut RequestContext,
+    err: &GatewayError,
+    status: StatusCode,
+    body: Bytes,
+) -> Response {
+    ctx.finish(
+        state,
+        status.as_u16(),
+        Some(error_kind(err.class)),
+        None,
+        switchyard_types::Usage::default(),
+    );
+    let mut response = json(status, body, ctx, None);
+    if let Some(after) = err.retry_after {
+        // Whole seconds, rounded up: `Retry-After: 0` would invite an immediate retry.
+        let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
+        response
+            .headers_mut()
+            .insert(http::header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+    }
+    response
+}
 
 pub fn json(
     status: StatusCode,

@@ -120,12 +120,6 @@ impl LlamaChat {
             vocab,
         })
     }
-
-    /// Tokens `text` is made of, counted exactly as a prompt is (special tokens parsed, BOS
-    /// added where the model wants one).
-    pub fn count_tokens(&self, text: &str) -> usize {
-        scheduler::tokenize_prompt(&self.vocab, text).len()
-    }
 }
 
 impl ChatBackend for LlamaChat {
@@ -143,5 +137,11 @@ impl ChatBackend for LlamaChat {
 
     fn info(&self) -> &BackendInfo {
         &self.info
+    }
+
+    /// Counted exactly as a prompt is (special tokens parsed, BOS added where the model
+    /// wants one), on a vocabulary-only copy of the model so the engine thread is not asked.
+    fn count_tokens(&self, prompt: &str) -> usize {
+        scheduler::tokenize_prompt(&self.vocab, prompt).len()
     }
 }

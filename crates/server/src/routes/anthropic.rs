@@ -1,0 +1,118 @@
+//! The Anthropic Messages front door: decode, authenticate, run the pipeline, encode.
+
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
+use axum::response::Response;
+use bytes::Bytes;
+use http::{HeaderMap, StatusCode};
+use switchyard_dialects::anthropic;
+use switchyard_dialects::GatewayError;
+use switchyard_types::Usage;
+
+use super::openai::body_error;
+use super::{respond, sse};
+use crate::errors;
+use crate::pipeline::{self, ChatAnswer, RequestContext};
+use crate::state::AppState;
+
+const DIALECT: &str = "anthropic";
+
+/// `POST /v1/messages`.
+pub async fn messages(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let mut ctx = RequestContext::start(&state, DIALECT);
+    let answer = async {
+        state.inner.auth.check(&headers)?;
+        let body = body.map_err(body_error)?;
+        let request = anthropic::decode_messages_request(&body)?;
+        let model = request.model.clone();
+        pipeline::chat(&state, &mut ctx, request)
+            .await
+            .map(|answer| (answer, model))
+    }
+    .await;
+    match answer {
+        Ok((ChatAnswer::Complete(response, served), _)) => {
+            ctx.finish(&state, 200, None, None, response.usage);
+            respond::json(
+                StatusCode::OK,
+                anthropic::encode_message_response(&response),
+                &ctx,
+                Some(&served),
+            )
+        }
+        Ok((
+            ChatAnswer::Stream {
+                first,
+                rest,
+                served,
+            },
+            model,
+        )) => {
+            let encoder = anthropic::MessageStreamEncoder::new(String::new(), model);
+            sse::respond(state, ctx, encoder, first, rest, served)
+        }
+        Err(err) => fail(&state, &mut ctx, &err),
+    }
+}
+
+/// `POST /v1/messages/count_tokens`: the prompt tokens of a request, counted by the model
+/// that would serve it.
+pub async fn count_tokens(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let mut ctx = RequestContext::start(&state, DIALECT);
+    let counted = async {
+        state.inner.auth.check(&headers)?;
+        let body = body.map_err(body_error)?;
+        let request = anthropic::decode_count_tokens_request(&body)?;
+        pipeline::count_tokens(&state, &mut ctx, &request).await
+    }
+    .await;
+    match counted {
+        Ok((tokens, served)) => {
+            let usage = Usage {
+                input_tokens: tokens,
+                ..Usage::default()
+            };
+            ctx.finish(&state, 200, None, None, usage);
+            respond::json(
+                StatusCode::OK,
+                anthropic::encode_count_tokens(tokens),
+                &ctx,
+                Some(&served),
+            )
+        }
+        Err(err) => fail(&state, &mut ctx, &err),
+    }
+}
+
+/// `GET /v1/models` for a client that sent `anthropic-version`.
+pub fn models(state: &AppState, headers: &HeaderMap) -> Response {
+    let mut ctx = RequestContext::start(state, DIALECT);
+    if let Err(err) = state.inner.auth.check(headers) {
+        return fail(state, &mut ctx, &err);
+    }
+    let created = state.inner.created;
+    let body = anthropic::encode_model_list(
+        state
+            .inner
+            .routes
+            .models()
+            .iter()
+            .map(|m| (m.name.as_str(), created)),
+    );
+    ctx.finish(state, 200, None, None, Usage::default());
+    respond::json(StatusCode::OK, body, &ctx, None)
+}
+
+fn fail(state: &AppState, ctx: &mut RequestContext, err: &GatewayError) -> Response {
+    let status = errors::anthropic_status(err.class);
+    let body = anthropic::encode_error(err, &ctx.id);
+    respond::error(state, ctx, err, status, body)
+}

@@ -1,0 +1,164 @@
+//! Streaming responses, for every dialect: the committed upstream stream re-encoded event by
+//! event in the client's dialect. Metrics and the log line are recorded when the stream ends,
+//! fails, or the client goes away (then with status 499).
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::response::Response;
+use bytes::{Bytes, BytesMut};
+use futures::StreamExt;
+use http::StatusCode;
+use switchyard_dialects::{anthropic, openai, GatewayError};
+use switchyard_providers::EventStream;
+use switchyard_types::{StreamEvent, Usage};
+
+use super::respond;
+use crate::errors;
+use crate::pipeline::{error_kind, RequestContext, Served};
+use crate::state::AppState;
+
+/// What a dialect's stream encoder does; one implementation per dialect.
+pub trait StreamEncoder: Send + 'static {
+    fn encode(&mut self, event: StreamEvent, out: &mut BytesMut);
+    /// An error after the response started, in band.
+    fn fail(&mut self, err: &GatewayError, out: &mut BytesMut);
+    /// The normal end of the stream.
+    fn finish(&mut self, out: &mut BytesMut);
+    fn usage(&self) -> Option<Usage>;
+}
+
+impl StreamEncoder for openai::ChatStreamEncoder {
+    fn encode(&mut self, event: StreamEvent, out: &mut BytesMut) {
+        openai::ChatStreamEncoder::encode(self, event, out)
+    }
+    fn fail(&mut self, err: &GatewayError, out: &mut BytesMut) {
+        openai::ChatStreamEncoder::fail(self, err, out)
+    }
+    fn finish(&mut self, out: &mut BytesMut) {
+        openai::ChatStreamEncoder::finish(self, out)
+    }
+    fn usage(&self) -> Option<Usage> {
+        openai::ChatStreamEncoder::usage(self)
+    }
+}
+
+impl StreamEncoder for anthropic::MessageStreamEncoder {
+    fn encode(&mut self, event: StreamEvent, out: &mut BytesMut) {
+        anthropic::MessageStreamEncoder::encode(self, event, out)
+    }
+    fn fail(&mut self, err: &GatewayError, out: &mut BytesMut) {
+        anthropic::MessageStreamEncoder::fail(self, err, out)
+    }
+    fn finish(&mut self, out: &mut BytesMut) {
+        anthropic::MessageStreamEncoder::finish(self, out)
+    }
+    fn usage(&self) -> Option<Usage> {
+        anthropic::MessageStreamEncoder::usage(self)
+    }
+}
+
+/// The SSE response: `first` (already read from the upstream) then the rest of the stream.
+pub fn respond<E: StreamEncoder>(
+    state: AppState,
+    ctx: RequestContext,
+    mut encoder: E,
+    first: Vec<StreamEvent>,
+    rest: EventStream,
+    served: Served,
+) -> Response {
+    let mut head = BytesMut::new();
+    for event in first {
+        encoder.encode(event, &mut head);
+    }
+    let mut response = respond::with_headers(
+        StatusCode::OK,
+        "text/event-stream",
+        Body::empty(),
+        &ctx,
+        Some(&served),
+    );
+    response.headers_mut().insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static("no-cache"),
+    );
+    let sse = SseBody {
+        ttft: Some(ctx.started.elapsed()),
+        state,
+        ctx,
+        encoder,
+        upstream: rest,
+        head: Some(head.freeze()),
+        finished: false,
+    };
+    *response.body_mut() = Body::from_stream(futures::stream::unfold(sse, SseBody::next));
+    response
+}
+
+/// Bytes larger than this are sent without waiting to coalesce more events.
+const COALESCE_BYTES: usize = 16 * 1024;
+
+struct SseBody<E: StreamEncoder> {
+    state: AppState,
+    ctx: RequestContext,
+    encoder: E,
+    upstream: EventStream,
+    head: Option<Bytes>,
+    ttft: Option<Duration>,
+    finished: bool,
+}
+
+impl<E: StreamEncoder> SseBody<E> {
+    async fn next(mut self) -> Option<(Result<Bytes, Infallible>, Self)> {
+        if let Some(head) = self.head.take().filter(|h| !h.is_empty()) {
+            return Some((Ok(head), self));
+        }
+        if self.finished {
+            return None;
+        }
+        let mut out = BytesMut::new();
+        let mut item = self.upstream.next().await;
+        loop {
+            match item {
+                Some(Ok(event)) => self.encoder.encode(event, &mut out),
+                Some(Err(err)) => {
+                    let err = errors::from_provider(&err);
+                    self.encoder.fail(&err, &mut out);
+                    self.end(Some(error_kind(err.class)));
+                    return Some((Ok(out.freeze()), self));
+                }
+                None => {
+                    self.encoder.finish(&mut out);
+                    self.end(None);
+                    return Some((Ok(out.freeze()), self));
+                }
+            }
+            // Send what is ready; events that arrived together go out in one write.
+            if out.len() >= COALESCE_BYTES {
+                return Some((Ok(out.freeze()), self));
+            }
+            match futures::FutureExt::now_or_never(self.upstream.next()) {
+                Some(next) => item = next,
+                None if out.is_empty() => item = self.upstream.next().await,
+                None => return Some((Ok(out.freeze()), self)),
+            }
+        }
+    }
+
+    fn end(&mut self, error: Option<&'static str>) {
+        self.finished = true;
+        let usage = self.encoder.usage().unwrap_or_default();
+        self.ctx.finish(&self.state, 200, error, self.ttft, usage);
+    }
+}
+
+impl<E: StreamEncoder> Drop for SseBody<E> {
+    fn drop(&mut self) {
+        if !self.finished {
+            let usage = self.encoder.usage().unwrap_or_default();
+            self.ctx
+                .finish(&self.state, 499, Some("client_cancelled"), self.ttft, usage);
+        }
+    }
+}
