@@ -81,10 +81,12 @@ pub enum ProviderKind {
     Ollama,
     /// Switchyard's embedded engine: a model file running in this process.
     Local,
+    /// The Anthropic Messages API.
+    Anthropic,
 }
 
 impl ProviderKind {
-    pub const ALL: [(&'static str, ProviderKind); 13] = [
+    pub const ALL: [(&'static str, ProviderKind); 14] = [
         ("openai", ProviderKind::OpenAi),
         ("azure", ProviderKind::Azure),
         ("mistral", ProviderKind::Mistral),
@@ -98,6 +100,7 @@ impl ProviderKind {
         ("tgi", ProviderKind::Tgi),
         ("ollama", ProviderKind::Ollama),
         ("local", ProviderKind::Local),
+        ("anthropic", ProviderKind::Anthropic),
     ];
 
     pub fn parse(name: &str) -> Option<Self> {

@@ -3,6 +3,7 @@
 //! - `response`: an upstream `chat.completion` -> canonical -> client body bytes;
 //! - `stream_100_chunks`: a 100-chunk upstream SSE body -> SSE parser -> chunk decoder ->
 //!   canonical events -> client SSE encoder.
+//! - `anthropic_*`: the same three paths for an Anthropic client and an Anthropic upstream.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -10,7 +11,8 @@ use std::collections::VecDeque;
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use switchyard_config::ProviderKind;
-use switchyard_dialects::openai;
+use switchyard_dialects::{anthropic, openai};
+use switchyard_providers::anthropic as anthropic_upstream;
 use switchyard_providers::openai_compat::{request, response, stream::ChunkDecoder};
 use switchyard_providers::sse::SseParser;
 use switchyard_providers::HostQuirks;
@@ -31,6 +33,26 @@ fn stream_body(chunks: usize) -> Vec<u8> {
     ));
     out.push_str(r#"data: {"id":"chatcmpl-abc123","object":"chat.completion.chunk","created":1700000000,"model":"gpt-4o-mini","choices":[],"usage":{"prompt_tokens":45,"completion_tokens":100,"total_tokens":145}}"#);
     out.push_str("\n\ndata: [DONE]\n\n");
+    out.into_bytes()
+}
+
+const ANTHROPIC_REQUEST: &str = r#"{"model":"bench-model","max_tokens":256,"system":"You are a helpful assistant that answers briefly and precisely.","messages":[{"role":"user","content":"Summarise the main differences between TCP and UDP in three sentences, for a junior developer."}],"temperature":0.7,"tools":[{"name":"search","description":"Search the docs","input_schema":{"type":"object","properties":{"query":{"type":"string"}},"required":["query"]}}],"stream":false}"#;
+
+const ANTHROPIC_RESPONSE: &str = r#"{"id":"msg_01XFDUDYJgAACzvnptvVoYEL","type":"message","role":"assistant","model":"claude-sonnet-4-5","content":[{"type":"text","text":"TCP is connection-oriented and guarantees ordered, reliable delivery with retransmission and flow control. UDP is connectionless and sends independent datagrams with no delivery or ordering guarantees. Use TCP when correctness matters and UDP when low latency matters more than occasional loss."}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":45,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":58}}"#;
+
+fn anthropic_stream_body(chunks: usize) -> Vec<u8> {
+    let mut out = String::new();
+    out.push_str("event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-sonnet-4-5\",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":45,\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":0,\"output_tokens\":1}}}\n\n");
+    out.push_str("event: ping\ndata: {\"type\":\"ping\"}\n\n");
+    out.push_str("event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n");
+    for i in 0..chunks {
+        out.push_str(&format!("event: content_block_delta\ndata: {{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{{\"type\":\"text_delta\",\"text\":\" token{i}\"}}}}\n\n"));
+    }
+    out.push_str(
+        "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n",
+    );
+    out.push_str("event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":100}}\n\n");
+    out.push_str("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n");
     out.into_bytes()
 }
 
@@ -66,6 +88,53 @@ fn bench(c: &mut Criterion) {
             let mut parser = SseParser::new();
             let mut decoder = ChunkDecoder::new();
             let mut encoder = openai::ChatStreamEncoder::new(String::new(), String::new(), 0, true);
+            let mut sse = Vec::new();
+            let mut events = VecDeque::new();
+            let mut out = bytes::BytesMut::new();
+            for read in &reads {
+                parser.feed(read, &mut sse).unwrap();
+                for e in sse.drain(..) {
+                    decoder.on_data(&e.data, &mut events).unwrap();
+                }
+                for event in events.drain(..) {
+                    encoder.encode(event, &mut out);
+                }
+            }
+            encoder.finish(&mut out);
+            black_box(out)
+        })
+    });
+    group.bench_function("anthropic_request", |b| {
+        b.iter(|| {
+            let canonical =
+                anthropic::decode_messages_request(black_box(ANTHROPIC_REQUEST.as_bytes()))
+                    .unwrap();
+            let upstream = anthropic_upstream::request::messages_body(
+                &canonical,
+                "claude-sonnet-4-5",
+                canonical.stream,
+                "anthropic",
+            )
+            .unwrap();
+            black_box(serde_json::to_vec(&upstream).unwrap())
+        })
+    });
+    group.bench_function("anthropic_response", |b| {
+        b.iter(|| {
+            let canonical = anthropic_upstream::response::chat_response(black_box(
+                ANTHROPIC_RESPONSE.as_bytes(),
+            ))
+            .unwrap();
+            black_box(anthropic::encode_message_response(&canonical))
+        })
+    });
+    let body = anthropic_stream_body(100);
+    let reads: Vec<&[u8]> = body.chunks(1024).collect();
+    group.bench_function("anthropic_stream_100_chunks", |b| {
+        b.iter(|| {
+            let mut parser = SseParser::new();
+            let mut decoder = anthropic_upstream::stream::EventDecoder::new();
+            let mut encoder = anthropic::MessageStreamEncoder::new(String::new(), String::new());
             let mut sse = Vec::new();
             let mut events = VecDeque::new();
             let mut out = bytes::BytesMut::new();

@@ -9,7 +9,8 @@ use std::collections::VecDeque;
 
 use proptest::prelude::*;
 use switchyard_config::ProviderKind;
-use switchyard_dialects::openai;
+use switchyard_dialects::{anthropic, openai};
+use switchyard_providers::anthropic as anthropic_upstream;
 use switchyard_providers::openai_compat::{request, stream::ChunkDecoder};
 use switchyard_providers::sse::SseParser;
 use switchyard_providers::HostQuirks;
@@ -164,5 +165,89 @@ proptest! {
         }
         encoder.finish(&mut sse);
         prop_assert_eq!(decode_sse(&sse), events);
+    }
+}
+
+/// Anthropic in, Anthropic out: the front door's decode followed by the Anthropic adapter's
+/// encode gives back the client's request.
+#[test]
+fn anthropic_request_survives_decode_then_upstream_encode() {
+    let body = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/golden/anthropic/full_request.json"
+    ))
+    .unwrap();
+    let original: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let canonical = anthropic::decode_messages_request(&body).unwrap();
+    let upstream = anthropic_upstream::request::messages_body(
+        &canonical,
+        "claude-sonnet-4-5",
+        canonical.stream,
+        "claude",
+    )
+    .unwrap();
+    let mut forwarded = serde_json::to_value(&upstream).unwrap();
+    let mut expected = original.clone();
+    // Known, intended differences, all equivalent on the wire: string content becomes one
+    // text block, `cache_control` always says its type, and a text document travels as text.
+    expected["messages"][0]["content"] =
+        serde_json::json!([{"type": "text", "text": "What is the weather in Paris and Lyon?"}]);
+    expected["messages"][2]["content"][0]["content"] =
+        serde_json::json!([{"type": "text", "text": "18°C, sunny"}]);
+    let forwarded_obj = forwarded.as_object_mut().unwrap();
+    assert_eq!(
+        forwarded_obj.remove("tools").unwrap()[0]["cache_control"],
+        serde_json::json!({"type": "ephemeral"})
+    );
+    expected.as_object_mut().unwrap().remove("tools");
+    assert_eq!(forwarded, expected);
+}
+
+fn decode_anthropic_sse(bytes: &[u8]) -> Vec<StreamEvent> {
+    let mut parser = SseParser::new();
+    let mut events = Vec::new();
+    parser.feed(bytes, &mut events).unwrap();
+    parser.finish(&mut events);
+    let mut decoder = anthropic_upstream::stream::EventDecoder::new();
+    let mut out = VecDeque::new();
+    for e in events {
+        decoder.on_data(&e.data, &mut out).unwrap();
+    }
+    assert!(decoder.is_done());
+    out.into_iter().collect()
+}
+
+proptest! {
+    #[test]
+    fn anthropic_stream_survives_encode_then_decode(
+        pieces in proptest::collection::vec(piece(), 0..8),
+        input in 0u64..10_000,
+        output in 1u64..10_000,
+        cached in 0u64..100,
+    ) {
+        let usage = Usage {
+            input_tokens: input + cached,
+            output_tokens: output,
+            cache_read_tokens: cached,
+            ..Usage::default()
+        };
+        let events = canonical(&pieces, usage);
+        let mut encoder = anthropic::MessageStreamEncoder::new(String::new(), String::new());
+        let mut sse = bytes::BytesMut::new();
+        for e in events.clone() {
+            encoder.encode(e, &mut sse);
+        }
+        encoder.finish(&mut sse);
+        let mut decoded = decode_anthropic_sse(&sse);
+        // `message_start` carries what was known then (nothing, here) and the id gains
+        // Anthropic's prefix; the rest must come back exactly.
+        let StreamEvent::MessageStart { id, model, .. } = decoded.remove(0) else {
+            panic!("no message_start");
+        };
+        prop_assert_eq!(id, "msg_c1");
+        prop_assert_eq!(model, "m");
+        let early_usage = matches!(decoded.remove(0), StreamEvent::Usage { .. });
+        prop_assert!(early_usage);
+        prop_assert_eq!(&decoded[..], &events[1..]);
     }
 }

@@ -90,3 +90,16 @@ impl ProviderError {
         }
     }
 }
+
+/// Removes every secret (and any long prefix of one) from `text`.
+pub(crate) fn scrub(text: &str, secrets: &[String]) -> String {
+    let mut out = text.to_owned();
+    for secret in secrets.iter().filter(|s| s.len() >= 8) {
+        out = out.replace(secret.as_str(), "***");
+        // Upstreams often echo a truncated key ("sk-abc...xyz"): drop long fragments too.
+        if let Some(prefix) = secret.get(..secret.len().min(12)) {
+            out = out.replace(prefix, "***");
+        }
+    }
+    out
+}

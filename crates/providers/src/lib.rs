@@ -9,6 +9,7 @@
 //! Providers know nothing of client dialects or HTTP status codes towards the client: they
 //! report a [`ProviderError`] that says which side failed and whether a retry is safe.
 
+pub mod anthropic;
 pub mod local;
 pub mod openai_compat;
 pub mod sse;
@@ -23,6 +24,7 @@ use switchyard_types::{
     ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse, StreamEvent,
 };
 
+pub use anthropic::Anthropic;
 pub use error::{ProviderError, ProviderErrorKind, TimeoutPhase};
 pub use local::Local;
 pub use openai_compat::{HostQuirks, OpenAiCompat};
@@ -36,6 +38,7 @@ pub type EventStream = Pin<Box<dyn Stream<Item = Result<StreamEvent, ProviderErr
 #[derive(Debug, Clone)]
 pub enum Provider {
     OpenAiCompat(OpenAiCompat),
+    Anthropic(Anthropic),
     Local(Local),
 }
 
@@ -48,6 +51,7 @@ impl Provider {
     ) -> Result<ChatResponse, ProviderError> {
         match self {
             Provider::OpenAiCompat(p) => p.chat(request, upstream_model).await,
+            Provider::Anthropic(p) => p.chat(request, upstream_model).await,
             Provider::Local(p) => p.chat(request, upstream_model).await,
         }
     }
@@ -61,6 +65,7 @@ impl Provider {
     ) -> Result<EventStream, ProviderError> {
         match self {
             Provider::OpenAiCompat(p) => p.chat_stream(request, upstream_model).await,
+            Provider::Anthropic(p) => p.chat_stream(request, upstream_model).await,
             Provider::Local(p) => p.chat_stream(request, upstream_model).await,
         }
     }
@@ -76,6 +81,7 @@ impl Provider {
             Provider::OpenAiCompat(_) => Err(ProviderError::unsupported(format!(
                 "counting tokens is not available for `{upstream_model}`: its provider has no token-counting API"
             ))),
+            Provider::Anthropic(p) => p.count_tokens(request, upstream_model).await,
             Provider::Local(p) => p.count_tokens(request),
         }
     }
@@ -87,6 +93,9 @@ impl Provider {
     ) -> Result<EmbeddingResponse, ProviderError> {
         match self {
             Provider::OpenAiCompat(p) => p.embed(request, upstream_model).await,
+            Provider::Anthropic(_) => Err(ProviderError::unsupported(format!(
+                "`{upstream_model}` is served by Anthropic, which has no embeddings API"
+            ))),
             Provider::Local(p) => p.embed(request, upstream_model).await,
         }
     }

@@ -365,3 +365,113 @@ async fn models_list_in_anthropic_shape_when_asked_by_an_anthropic_client() {
         .unwrap()
         .ends_with('Z'));
 }
+
+/// A gateway whose `claude` model is served by the mock speaking Anthropic's wire format.
+async fn start_anthropic_upstream(mock: &MockOpenAi) -> Gateway {
+    let text = format!(
+        r#"
+[[providers]]
+id = "anthropic"
+type = "anthropic"
+base_url = "{}"
+api_key = "sk-ant-upstream-secret-123456"
+
+[[models]]
+name = "claude"
+route = [{{ provider = "anthropic", model = "claude-sonnet-4-5" }}]
+"#,
+        mock.base_url()
+    );
+    let config = switchyard_config::load_str(&text, &|_| None).unwrap();
+    Gateway::serve(&config, Duration::from_millis(500)).await
+}
+
+#[tokio::test]
+async fn openai_clients_reach_an_anthropic_upstream() {
+    let mock = MockOpenAi::start().await.unwrap();
+    let gw = start_anthropic_upstream(&mock).await;
+    let body = json!({
+        "model": "claude",
+        "messages": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "Weather in Paris?"}
+        ],
+        "tools": [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}],
+        "stream": true,
+        "stream_options": {"include_usage": true}
+    });
+    let resp = gw.post("/v1/chat/completions", body).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["x-switchyard-provider"], "anthropic");
+    let text = resp.text().await.unwrap();
+    let chunks: Vec<Value> = text
+        .split("\n\n")
+        .filter_map(|e| e.strip_prefix("data: "))
+        .filter(|d| *d != "[DONE]")
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    let args: String = chunks
+        .iter()
+        .filter_map(|c| c["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"].as_str())
+        .collect();
+    assert_eq!(args, "{\"location\": \"Paris\"}");
+    let finish = chunks
+        .iter()
+        .find_map(|c| c["choices"][0]["finish_reason"].as_str())
+        .unwrap();
+    assert_eq!(finish, "tool_calls");
+    let usage = &chunks.last().unwrap()["usage"];
+    assert_eq!(usage["prompt_tokens"], 20);
+    assert_eq!(usage["completion_tokens"], 8);
+    let sent = mock.requests()[0].json();
+    assert_eq!(
+        sent["system"],
+        json!([{"type": "text", "text": "Be brief."}])
+    );
+    assert_eq!(sent["max_tokens"], 4096);
+    assert_eq!(sent["tools"][0]["input_schema"], json!({"type": "object"}));
+    assert_eq!(sent["stream"], true);
+    assert_eq!(
+        mock.requests()[0].header("x-api-key"),
+        Some("sk-ant-upstream-secret-123456")
+    );
+}
+
+#[tokio::test]
+async fn anthropic_clients_reach_an_anthropic_upstream_and_count_there() {
+    let mock = MockOpenAi::start().await.unwrap();
+    let gw = start_anthropic_upstream(&mock).await;
+    let mut body = messages(false);
+    body["model"] = json!("claude");
+    let resp = gw.post("/v1/messages", body.clone()).send().await.unwrap();
+    let answer: Value = resp.json().await.unwrap();
+    assert_eq!(answer["id"], "msg_01MockUpstream");
+    assert_eq!(answer["model"], "claude-sonnet-4-5");
+    assert_eq!(
+        answer["content"][0]["text"],
+        "Hello! This is the Switchyard mock Anthropic upstream."
+    );
+    let count_body = json!({"model": "claude", "messages": body["messages"]});
+    let resp = gw
+        .post("/v1/messages/count_tokens", count_body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let counted: Value = resp.json().await.unwrap();
+    assert!(counted["input_tokens"].as_u64().unwrap() >= 1);
+    assert!(mock.requests()[1]
+        .path
+        .ends_with("/v1/messages/count_tokens"));
+
+    // Anthropic's 529 comes back to an Anthropic client as the same 529.
+    mock.push(Reply::Json {
+        status: 529,
+        headers: Vec::new(),
+        body: switchyard_testkit::anthropic::error_json("overloaded_error", "Overloaded"),
+    });
+    let resp = gw.post("/v1/messages", body).send().await.unwrap();
+    assert_eq!(resp.status(), 529);
+    let err: Value = resp.json().await.unwrap();
+    assert_eq!(err["error"]["type"], "overloaded_error");
+}

@@ -2,7 +2,7 @@
 
 use switchyard_wire_openai::UpstreamErrorBody;
 
-use crate::error::{ProviderError, ProviderErrorKind};
+use crate::error::{scrub, ProviderError, ProviderErrorKind};
 
 /// Classifies a non-success response. `secrets` are removed from any text kept.
 pub fn status_error(
@@ -56,17 +56,4 @@ pub fn stream_error(data: &str, host: &str, secrets: &[String]) -> Option<Provid
         code: body.code(),
         retry_after: None,
     })
-}
-
-/// Removes every secret (and any long prefix of one) from `text`.
-pub fn scrub(text: &str, secrets: &[String]) -> String {
-    let mut out = text.to_owned();
-    for secret in secrets.iter().filter(|s| s.len() >= 8) {
-        out = out.replace(secret.as_str(), "***");
-        // Upstreams often echo a truncated key ("sk-abc...xyz"): drop long fragments too.
-        if let Some(prefix) = secret.get(..secret.len().min(12)) {
-            out = out.replace(prefix, "***");
-        }
-    }
-    out
 }

@@ -163,9 +163,9 @@ impl HostQuirks {
                 logprobs: false,
                 ..COMPATIBLE
             },
-            // The embedded engine is not reached over HTTP (see `local/`); it has no base URL,
-            // so building an OpenAI-compatible adapter for it fails cleanly.
-            ProviderKind::Local => HostQuirks {
+            // The embedded engine (`local/`) and Anthropic (`anthropic/`) have their own
+            // adapters; with no base URL, building an OpenAI-compatible one fails cleanly.
+            ProviderKind::Local | ProviderKind::Anthropic => HostQuirks {
                 default_base_url: None,
                 ..COMPATIBLE
             },
