@@ -4,6 +4,7 @@
 //! - `stream_100_chunks`: a 100-chunk upstream SSE body -> SSE parser -> chunk decoder ->
 //!   canonical events -> client SSE encoder.
 //! - `anthropic_*`: the same three paths for an Anthropic client and an Anthropic upstream.
+//! - `gemini_*`: a Gemini client's request and answer over an OpenAI-compatible upstream.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -11,7 +12,7 @@ use std::collections::VecDeque;
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use switchyard_config::ProviderKind;
-use switchyard_dialects::{anthropic, openai};
+use switchyard_dialects::{anthropic, gemini, openai};
 use switchyard_providers::anthropic as anthropic_upstream;
 use switchyard_providers::openai_compat::{request, response, stream::ChunkDecoder};
 use switchyard_providers::sse::SseParser;
@@ -39,6 +40,8 @@ fn stream_body(chunks: usize) -> Vec<u8> {
 const ANTHROPIC_REQUEST: &str = r#"{"model":"bench-model","max_tokens":256,"system":"You are a helpful assistant that answers briefly and precisely.","messages":[{"role":"user","content":"Summarise the main differences between TCP and UDP in three sentences, for a junior developer."}],"temperature":0.7,"tools":[{"name":"search","description":"Search the docs","input_schema":{"type":"object","properties":{"query":{"type":"string"}},"required":["query"]}}],"stream":false}"#;
 
 const ANTHROPIC_RESPONSE: &str = r#"{"id":"msg_01XFDUDYJgAACzvnptvVoYEL","type":"message","role":"assistant","model":"claude-sonnet-4-5","content":[{"type":"text","text":"TCP is connection-oriented and guarantees ordered, reliable delivery with retransmission and flow control. UDP is connectionless and sends independent datagrams with no delivery or ordering guarantees. Use TCP when correctness matters and UDP when low latency matters more than occasional loss."}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":45,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":58}}"#;
+
+const GEMINI_REQUEST: &str = r#"{"systemInstruction":{"parts":[{"text":"You are a helpful assistant that answers briefly and precisely."}]},"contents":[{"role":"user","parts":[{"text":"Summarise the main differences between TCP and UDP in three sentences, for a junior developer."}]}],"tools":[{"functionDeclarations":[{"name":"search","description":"Search the docs","parameters":{"type":"OBJECT","properties":{"query":{"type":"STRING"}},"required":["query"]}}]}],"generationConfig":{"temperature":0.7,"maxOutputTokens":256}}"#;
 
 fn anthropic_stream_body(chunks: usize) -> Vec<u8> {
     let mut out = String::new();
@@ -126,6 +129,25 @@ fn bench(c: &mut Criterion) {
             ))
             .unwrap();
             black_box(anthropic::encode_message_response(&canonical))
+        })
+    });
+    group.bench_function("gemini_request", |b| {
+        b.iter(|| {
+            let canonical = gemini::decode_generate_request(
+                "bench-model",
+                black_box(GEMINI_REQUEST.as_bytes()),
+                false,
+            )
+            .unwrap();
+            let upstream =
+                request::chat_body(&canonical, "gpt-4o-mini", false, &quirks, "openai").unwrap();
+            black_box(serde_json::to_vec(&upstream).unwrap())
+        })
+    });
+    group.bench_function("gemini_response", |b| {
+        b.iter(|| {
+            let canonical = response::chat_response(black_box(RESPONSE.as_bytes())).unwrap();
+            black_box(gemini::encode_generate_response(&canonical))
         })
     });
     let body = anthropic_stream_body(100);

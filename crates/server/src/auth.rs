@@ -25,8 +25,8 @@ impl Auth {
         self.digests.is_empty()
     }
 
-    /// Checks the key a client sent: `Authorization: Bearer`, `api-key` (Azure clients) or
-    /// `x-api-key`.
+    /// Checks the key a client sent: `Authorization: Bearer`, `api-key` (Azure clients),
+    /// `x-api-key` (Anthropic clients) or `x-goog-api-key` (Gemini clients).
     pub fn check(&self, headers: &HeaderMap) -> Result<(), GatewayError> {
         if self.is_open() {
             return Ok(());
@@ -68,7 +68,7 @@ fn presented_key(headers: &HeaderMap) -> Option<&str> {
             return Some(token);
         }
     }
-    ["api-key", "x-api-key"]
+    ["api-key", "x-api-key", "x-goog-api-key"]
         .iter()
         .filter_map(|name| headers.get(*name).and_then(|v| v.to_str().ok()))
         .map(str::trim)

@@ -1,6 +1,7 @@
 //! HTTP edges: one module per client dialect, plus operations endpoints.
 
 pub mod anthropic;
+pub mod gemini;
 pub mod openai;
 pub mod ops;
 mod respond;
@@ -26,6 +27,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/models", get(models))
         .route("/v1/messages", post(anthropic::messages))
         .route("/v1/messages/count_tokens", post(anthropic::count_tokens))
+        .route("/v1beta/models", get(gemini::models))
+        .route("/v1beta/models/{target}", post(gemini::model_method))
+        .route("/v1/models/{target}", post(gemini::model_method))
         .route("/metrics", get(ops::metrics))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
