@@ -161,6 +161,37 @@ route = [{{ provider = "mock", model = "text-embedding-3-small" }}]
         ids = [m.id for m in self.client.models.list()]
         self.assertEqual(ids, ["bench-model", "embed-model"])
 
+    def test_responses_api(self):
+        response = self.client.responses.create(
+            model="bench-model", input="Hi", instructions="Be brief.", max_output_tokens=50)
+        self.assertEqual(response.output_text, "Hello! This is the Switchyard mock upstream.")
+        self.assertEqual(response.status, "completed")
+        self.assertEqual(response.usage.input_tokens, 12)
+        text = ""
+        with self.client.responses.stream(model="bench-model", input="Hi") as stream:
+            for event in stream:
+                if event.type == "response.output_text.delta":
+                    text += event.delta
+            final = stream.get_final_response()
+        self.assertEqual(text, response.output_text)
+        self.assertEqual(final.output_text, text)
+        tools = [{"type": "function", "name": "get_weather", "description": "Weather",
+                  "parameters": {"type": "object", "properties": {"location": {"type": "string"}}},
+                  "strict": False}]
+        response = self.client.responses.create(
+            model="bench-model", input="Weather in Paris?", tools=tools)
+        call = [o for o in response.output if o.type == "function_call"][0]
+        self.assertEqual(call.name, "get_weather")
+        self.assertEqual(json.loads(call.arguments), {"location": "Paris"})
+        follow_up = self.client.responses.create(
+            model="bench-model", tools=tools, tool_choice="none",
+            input=[{"role": "user", "content": "Weather in Paris?"}, call,
+                   {"type": "function_call_output", "call_id": call.call_id, "output": "18C"}])
+        self.assertEqual(follow_up.output_text, "Hello! This is the Switchyard mock upstream.")
+        with self.assertRaises(openai.BadRequestError) as e:
+            self.client.responses.create(model="bench-model", input="x", previous_response_id="resp_1")
+        self.assertIn("stateless", e.exception.message)
+
     def test_typed_errors(self):
         with self.assertRaises(openai.NotFoundError) as e:
             self.client.chat.completions.create(model="nope", messages=[{"role": "user", "content": "x"}])
@@ -206,6 +237,13 @@ class LocalSdkTest(unittest.TestCase):
                 text += choice.delta.content or ""
         self.assertEqual(text, completion.choices[0].message.content)
         self.assertEqual(usage.completion_tokens, completion.usage.completion_tokens)
+
+    def test_responses_api(self):
+        response = self.client.responses.create(
+            model="default", input="What is 2 + 2? Answer with the number only.",
+            temperature=0, max_output_tokens=16)
+        self.assertIn("4", response.output_text)
+        self.assertEqual(response.status, "completed")
 
     def test_seeded_sampling_repeats(self):
         kwargs = dict(model="default", messages=[{"role": "user", "content": "Name a colour."}],

@@ -5,6 +5,7 @@ pub mod gemini;
 pub mod openai;
 pub mod ops;
 mod respond;
+pub mod responses;
 mod sse;
 
 use axum::extract::DefaultBodyLimit;
@@ -25,6 +26,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/chat/completions", post(openai::chat_completions))
         .route("/v1/embeddings", post(openai::embeddings))
         .route("/v1/models", get(models))
+        .route("/v1/responses", post(responses::create))
         .route("/v1/messages", post(anthropic::messages))
         .route("/v1/messages/count_tokens", post(anthropic::count_tokens))
         .route("/v1beta/models", get(gemini::models))

@@ -10,7 +10,7 @@ use axum::response::Response;
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
 use http::StatusCode;
-use switchyard_dialects::{anthropic, openai, GatewayError};
+use switchyard_dialects::{anthropic, openai, responses, GatewayError};
 use switchyard_providers::EventStream;
 use switchyard_types::{StreamEvent, Usage};
 
@@ -56,6 +56,21 @@ impl StreamEncoder for anthropic::MessageStreamEncoder {
     }
     fn usage(&self) -> Option<Usage> {
         anthropic::MessageStreamEncoder::usage(self)
+    }
+}
+
+impl StreamEncoder for responses::ResponseStreamEncoder {
+    fn encode(&mut self, event: StreamEvent, out: &mut BytesMut) {
+        responses::ResponseStreamEncoder::encode(self, event, out)
+    }
+    fn fail(&mut self, err: &GatewayError, out: &mut BytesMut) {
+        responses::ResponseStreamEncoder::fail(self, err, out)
+    }
+    fn finish(&mut self, out: &mut BytesMut) {
+        responses::ResponseStreamEncoder::finish(self, out)
+    }
+    fn usage(&self) -> Option<Usage> {
+        responses::ResponseStreamEncoder::usage(self)
     }
 }
 
