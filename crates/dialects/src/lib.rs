@@ -5,6 +5,7 @@
 //! decides the status from an [`ErrorClass`] and asks the dialect for the body.
 
 pub mod anthropic;
+pub mod bedrock;
 pub mod gemini;
 pub mod openai;
 pub mod responses;

@@ -59,6 +59,18 @@ fn presented_key(headers: &HeaderMap) -> Option<&str> {
         .and_then(|v| v.to_str().ok())
     {
         let value = value.trim();
+        // SigV4 (boto3 and the AWS SDKs): the access key id in the credential scope is the
+        // key; the signature cannot be checked without AWS secrets and is not.
+        if let Some(scope) = value.strip_prefix("AWS4-HMAC-SHA256") {
+            let akid = scope
+                .split([',', ' '])
+                .find_map(|part| part.trim().strip_prefix("Credential="))
+                .and_then(|cred| cred.split('/').next())
+                .filter(|k| !k.is_empty());
+            if akid.is_some() {
+                return akid;
+            }
+        }
         let token = value
             .strip_prefix("Bearer ")
             .or_else(|| value.strip_prefix("bearer "))
@@ -105,6 +117,15 @@ mod tests {
             .is_ok());
         assert!(auth.check(&headers("api-key", "sk-good")).is_ok());
         assert!(auth.check(&headers("x-api-key", "sk-good")).is_ok());
+    }
+
+    #[test]
+    fn sigv4_access_key_id_is_the_key() {
+        let auth = Auth::new(&[Secret::new("AKIASWITCHYARD")]);
+        let signed = "AWS4-HMAC-SHA256 Credential=AKIASWITCHYARD/20261128/eu-central-1/bedrock/aws4_request, SignedHeaders=host;x-amz-date, Signature=abc";
+        assert!(auth.check(&headers("authorization", signed)).is_ok());
+        let other = signed.replace("AKIASWITCHYARD", "AKIAOTHER");
+        assert!(auth.check(&headers("authorization", &other)).is_err());
     }
 
     #[test]

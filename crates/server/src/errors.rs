@@ -32,6 +32,18 @@ pub fn anthropic_status(class: ErrorClass) -> StatusCode {
     }
 }
 
+/// The status for a Bedrock client, as AWS answers: unknown keys are 403
+/// (`UnrecognizedClientException`), an upstream timeout is 408 (`ModelTimeoutException`), an
+/// upstream's own failure 424 (`ModelErrorException`).
+pub fn bedrock_status(class: ErrorClass) -> StatusCode {
+    match class {
+        ErrorClass::Authentication => StatusCode::FORBIDDEN,
+        ErrorClass::UpstreamTimeout => StatusCode::REQUEST_TIMEOUT,
+        ErrorClass::UpstreamError => StatusCode::FAILED_DEPENDENCY,
+        other => status(other),
+    }
+}
+
 /// What the client is told when an upstream fails. Client-side faults the upstream found
 /// (400, 413, 422: the request itself is wrong, e.g. too long for the model) keep their
 /// meaning; rate limits stay 429; every other upstream failure

@@ -1,6 +1,7 @@
 //! HTTP edges: one module per client dialect, plus operations endpoints.
 
 pub mod anthropic;
+pub mod bedrock;
 pub mod gemini;
 pub mod openai;
 pub mod ops;
@@ -29,6 +30,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/responses", post(responses::create))
         .route("/v1/messages", post(anthropic::messages))
         .route("/v1/messages/count_tokens", post(anthropic::count_tokens))
+        .route(
+            "/model/{model_id}/{operation}",
+            post(bedrock::model_operation),
+        )
         .route("/v1beta/models", get(gemini::models))
         .route("/v1beta/models/{target}", post(gemini::model_method))
         .route("/v1/models/{target}", post(gemini::model_method))
