@@ -83,10 +83,12 @@ pub enum ProviderKind {
     Local,
     /// The Anthropic Messages API.
     Anthropic,
+    /// The Gemini API (`generativelanguage.googleapis.com`).
+    Gemini,
 }
 
 impl ProviderKind {
-    pub const ALL: [(&'static str, ProviderKind); 14] = [
+    pub const ALL: [(&'static str, ProviderKind); 15] = [
         ("openai", ProviderKind::OpenAi),
         ("azure", ProviderKind::Azure),
         ("mistral", ProviderKind::Mistral),
@@ -101,6 +103,7 @@ impl ProviderKind {
         ("ollama", ProviderKind::Ollama),
         ("local", ProviderKind::Local),
         ("anthropic", ProviderKind::Anthropic),
+        ("gemini", ProviderKind::Gemini),
     ];
 
     pub fn parse(name: &str) -> Option<Self> {

@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 
 use proptest::prelude::*;
 use switchyard_config::ProviderKind;
-use switchyard_dialects::{anthropic, openai};
+use switchyard_dialects::{anthropic, gemini, openai};
 use switchyard_providers::anthropic as anthropic_upstream;
 use switchyard_providers::openai_compat::{request, stream::ChunkDecoder};
 use switchyard_providers::sse::SseParser;
@@ -250,4 +250,97 @@ proptest! {
         prop_assert!(early_usage);
         prop_assert_eq!(&decoded[..], &events[1..]);
     }
+}
+
+/// Gemini out, Gemini in: the front door's stream encoder followed by the Gemini adapter's
+/// chunk decoder gives back the canonical events (calls arrive whole, as Gemini sends them,
+/// so their arguments must be a JSON object).
+#[test]
+fn gemini_stream_survives_encode_then_decode() {
+    let events = vec![
+        StreamEvent::MessageStart {
+            id: "r1".into(),
+            model: "m".into(),
+            created: 5,
+        },
+        StreamEvent::BlockStart {
+            index: 0,
+            block: BlockKind::Text,
+        },
+        StreamEvent::BlockDelta {
+            index: 0,
+            delta: Delta::Text("Hello ".into()),
+        },
+        StreamEvent::BlockDelta {
+            index: 0,
+            delta: Delta::Text("world".into()),
+        },
+        StreamEvent::BlockStop { index: 0 },
+        StreamEvent::BlockStart {
+            index: 1,
+            block: BlockKind::ToolUse {
+                id: "call_7".into(),
+                name: "f".into(),
+                signature: None,
+            },
+        },
+        StreamEvent::BlockDelta {
+            index: 1,
+            delta: Delta::ToolArguments("{\"a\":".into()),
+        },
+        StreamEvent::BlockDelta {
+            index: 1,
+            delta: Delta::ToolArguments("[1,2]}".into()),
+        },
+        StreamEvent::BlockStop { index: 1 },
+        StreamEvent::MessageStop {
+            stop_reason: StopReason::ToolUse,
+            stop_sequence: None,
+        },
+        StreamEvent::Usage {
+            usage: Usage {
+                input_tokens: 9,
+                output_tokens: 4,
+                ..Usage::default()
+            },
+        },
+    ];
+    let mut encoder = gemini::GenerateStreamEncoder::new(true, "m".into());
+    let mut sse = bytes::BytesMut::new();
+    for e in events.clone() {
+        encoder.encode(e, &mut sse);
+    }
+    encoder.finish(&mut sse);
+    let mut parser = SseParser::new();
+    let mut frames = Vec::new();
+    parser.feed(&sse, &mut frames).unwrap();
+    parser.finish(&mut frames);
+    let mut decoder = switchyard_providers::gemini::response::ChunkDecoder::new();
+    let mut out = VecDeque::new();
+    for f in frames {
+        decoder.on_data(&f.data, "m", &mut out).unwrap();
+    }
+    decoder.on_eof(&mut out).unwrap();
+    let mut decoded: Vec<StreamEvent> = out.into_iter().collect();
+    let StreamEvent::MessageStart { id, model, .. } = decoded.remove(0) else {
+        panic!("no start");
+    };
+    assert_eq!((id.as_str(), model.as_str()), ("r1", "m"));
+    assert_eq!(
+        decoded,
+        vec![
+            events[1].clone(),
+            events[2].clone(),
+            events[3].clone(),
+            events[4].clone(),
+            events[5].clone(),
+            StreamEvent::BlockDelta {
+                index: 1,
+                delta: Delta::ToolArguments("{\"a\":[1,2]}".into()),
+            },
+            events[8].clone(),
+            events[9].clone(),
+            events[10].clone(),
+        ]
+    );
 }

@@ -10,6 +10,7 @@
 //! report a [`ProviderError`] that says which side failed and whether a retry is safe.
 
 pub mod anthropic;
+pub mod gemini;
 pub mod local;
 pub mod openai_compat;
 pub mod sse;
@@ -26,6 +27,7 @@ use switchyard_types::{
 
 pub use anthropic::Anthropic;
 pub use error::{ProviderError, ProviderErrorKind, TimeoutPhase};
+pub use gemini::Gemini;
 pub use local::Local;
 pub use openai_compat::{HostQuirks, OpenAiCompat};
 
@@ -39,6 +41,7 @@ pub type EventStream = Pin<Box<dyn Stream<Item = Result<StreamEvent, ProviderErr
 pub enum Provider {
     OpenAiCompat(OpenAiCompat),
     Anthropic(Anthropic),
+    Gemini(Gemini),
     Local(Local),
 }
 
@@ -52,6 +55,7 @@ impl Provider {
         match self {
             Provider::OpenAiCompat(p) => p.chat(request, upstream_model).await,
             Provider::Anthropic(p) => p.chat(request, upstream_model).await,
+            Provider::Gemini(p) => p.chat(request, upstream_model).await,
             Provider::Local(p) => p.chat(request, upstream_model).await,
         }
     }
@@ -66,6 +70,7 @@ impl Provider {
         match self {
             Provider::OpenAiCompat(p) => p.chat_stream(request, upstream_model).await,
             Provider::Anthropic(p) => p.chat_stream(request, upstream_model).await,
+            Provider::Gemini(p) => p.chat_stream(request, upstream_model).await,
             Provider::Local(p) => p.chat_stream(request, upstream_model).await,
         }
     }
@@ -82,6 +87,7 @@ impl Provider {
                 "counting tokens is not available for `{upstream_model}`: its provider has no token-counting API"
             ))),
             Provider::Anthropic(p) => p.count_tokens(request, upstream_model).await,
+            Provider::Gemini(p) => p.count_tokens(request, upstream_model).await,
             Provider::Local(p) => p.count_tokens(request),
         }
     }
@@ -93,6 +99,7 @@ impl Provider {
     ) -> Result<EmbeddingResponse, ProviderError> {
         match self {
             Provider::OpenAiCompat(p) => p.embed(request, upstream_model).await,
+            Provider::Gemini(p) => p.embed(request, upstream_model).await,
             Provider::Anthropic(_) => Err(ProviderError::unsupported(format!(
                 "`{upstream_model}` is served by Anthropic, which has no embeddings API"
             ))),

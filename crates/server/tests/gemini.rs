@@ -226,3 +226,53 @@ async fn errors_keys_and_model_list_in_google_shape() {
         .unwrap();
     assert_eq!(list["models"][0]["name"], "models/gemini-2.5-flash");
 }
+
+#[tokio::test]
+async fn anthropic_clients_reach_a_gemini_upstream() {
+    let mock = MockOpenAi::start().await.unwrap();
+    let text = format!(
+        r#"
+[[providers]]
+id = "google"
+type = "gemini"
+base_url = "{}"
+api_key = "AIza-upstream-secret-0123"
+
+[[models]]
+name = "smart"
+route = [{{ provider = "google", model = "gemini-2.5-flash" }}]
+"#,
+        mock.base_url().trim_end_matches("/v1")
+    );
+    let config = switchyard_config::load_str(&text, &|_| None).unwrap();
+    let gw = Gateway::serve(&config, Duration::from_millis(500)).await;
+    let body = json!({"model": "smart", "max_tokens": 100, "stream": true, "system": "Be brief.",
+                      "messages": [{"role": "user", "content": "hi"}]});
+    let resp = gw.post("/v1/messages", body).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let text = resp.text().await.unwrap();
+    let joined: String = text
+        .split("\n\n")
+        .filter_map(|e| e.lines().nth(1)?.strip_prefix("data: "))
+        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+        .filter_map(|e| e["delta"]["text"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(
+        joined,
+        "Hello! This is the Switchyard mock Gemini upstream."
+    );
+    assert!(text.contains("\"stop_reason\":\"end_turn\""));
+    let sent = &mock.requests()[0];
+    assert!(
+        sent.path.ends_with(":streamGenerateContent?alt=sse"),
+        "{}",
+        sent.path
+    );
+    assert_eq!(
+        sent.header("x-goog-api-key"),
+        Some("AIza-upstream-secret-0123")
+    );
+    let body = sent.json();
+    assert_eq!(body["systemInstruction"]["parts"][0]["text"], "Be brief.");
+    assert_eq!(body["generationConfig"]["maxOutputTokens"], 100);
+}

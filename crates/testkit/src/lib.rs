@@ -10,6 +10,7 @@
 //! Never shipped in the `switchyard` binary.
 
 pub mod anthropic;
+pub mod gemini;
 pub mod openai;
 
 pub use openai::{MockOpenAi, Recorded, Reply, SseEnd};

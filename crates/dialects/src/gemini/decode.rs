@@ -390,6 +390,7 @@ fn user_part(
     calls: &mut CallIds,
     at: &str,
 ) -> Result<(Role, Option<ContentBlock>), GatewayError> {
+    unsupported_part(&part, at)?;
     if let Some(response) = part.function_response {
         let id = calls.response(response.id, &response.name);
         let (content, is_error) = tool_output(response.response);
@@ -435,7 +436,6 @@ fn user_part(
     if part.function_call.is_some() {
         return Err(invalid("function calls belong in model turns", at));
     }
-    unsupported_part(&part, at)?;
     Ok((Role::User, None))
 }
 
@@ -443,6 +443,18 @@ fn unsupported_part(part: &wire::Part, at: &str) -> Result<(), GatewayError> {
     if part.executable_code.is_some() || part.code_execution_result.is_some() {
         return Err(invalid(
             "code execution parts are not supported by Switchyard",
+            at,
+        ));
+    }
+    let known = part.text.is_some()
+        || part.inline_data.is_some()
+        || part.file_data.is_some()
+        || part.function_call.is_some()
+        || part.function_response.is_some()
+        || part.thought_signature.is_some();
+    if !known {
+        return Err(invalid(
+            "a part needs one of text, inlineData, fileData, functionCall, functionResponse",
             at,
         ));
     }

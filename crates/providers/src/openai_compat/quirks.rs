@@ -163,9 +163,9 @@ impl HostQuirks {
                 logprobs: false,
                 ..COMPATIBLE
             },
-            // The embedded engine (`local/`) and Anthropic (`anthropic/`) have their own
+            // The embedded engine (`local/`), Anthropic and Gemini have their own
             // adapters; with no base URL, building an OpenAI-compatible one fails cleanly.
-            ProviderKind::Local | ProviderKind::Anthropic => HostQuirks {
+            ProviderKind::Local | ProviderKind::Anthropic | ProviderKind::Gemini => HostQuirks {
                 default_base_url: None,
                 ..COMPATIBLE
             },
