@@ -85,10 +85,12 @@ pub enum ProviderKind {
     Anthropic,
     /// The Gemini API (`generativelanguage.googleapis.com`).
     Gemini,
+    /// Ollama's own API (`/api/chat`, `/api/embed`).
+    OllamaNative,
 }
 
 impl ProviderKind {
-    pub const ALL: [(&'static str, ProviderKind); 15] = [
+    pub const ALL: [(&'static str, ProviderKind); 16] = [
         ("openai", ProviderKind::OpenAi),
         ("azure", ProviderKind::Azure),
         ("mistral", ProviderKind::Mistral),
@@ -104,6 +106,7 @@ impl ProviderKind {
         ("local", ProviderKind::Local),
         ("anthropic", ProviderKind::Anthropic),
         ("gemini", ProviderKind::Gemini),
+        ("ollama-native", ProviderKind::OllamaNative),
     ];
 
     pub fn parse(name: &str) -> Option<Self> {

@@ -12,6 +12,7 @@
 pub mod anthropic;
 pub mod gemini;
 pub mod local;
+pub mod ollama;
 pub mod openai_compat;
 pub mod sse;
 pub mod transport;
@@ -29,6 +30,7 @@ pub use anthropic::Anthropic;
 pub use error::{ProviderError, ProviderErrorKind, TimeoutPhase};
 pub use gemini::Gemini;
 pub use local::Local;
+pub use ollama::OllamaNative;
 pub use openai_compat::{HostQuirks, OpenAiCompat};
 
 /// A stream of canonical events from an upstream. It ends after `MessageStop` (and any
@@ -42,6 +44,7 @@ pub enum Provider {
     OpenAiCompat(OpenAiCompat),
     Anthropic(Anthropic),
     Gemini(Gemini),
+    OllamaNative(OllamaNative),
     Local(Local),
 }
 
@@ -56,6 +59,7 @@ impl Provider {
             Provider::OpenAiCompat(p) => p.chat(request, upstream_model).await,
             Provider::Anthropic(p) => p.chat(request, upstream_model).await,
             Provider::Gemini(p) => p.chat(request, upstream_model).await,
+            Provider::OllamaNative(p) => p.chat(request, upstream_model).await,
             Provider::Local(p) => p.chat(request, upstream_model).await,
         }
     }
@@ -71,6 +75,7 @@ impl Provider {
             Provider::OpenAiCompat(p) => p.chat_stream(request, upstream_model).await,
             Provider::Anthropic(p) => p.chat_stream(request, upstream_model).await,
             Provider::Gemini(p) => p.chat_stream(request, upstream_model).await,
+            Provider::OllamaNative(p) => p.chat_stream(request, upstream_model).await,
             Provider::Local(p) => p.chat_stream(request, upstream_model).await,
         }
     }
@@ -83,7 +88,7 @@ impl Provider {
         upstream_model: &str,
     ) -> Result<u64, ProviderError> {
         match self {
-            Provider::OpenAiCompat(_) => Err(ProviderError::unsupported(format!(
+            Provider::OpenAiCompat(_) | Provider::OllamaNative(_) => Err(ProviderError::unsupported(format!(
                 "counting tokens is not available for `{upstream_model}`: its provider has no token-counting API"
             ))),
             Provider::Anthropic(p) => p.count_tokens(request, upstream_model).await,
@@ -100,6 +105,7 @@ impl Provider {
         match self {
             Provider::OpenAiCompat(p) => p.embed(request, upstream_model).await,
             Provider::Gemini(p) => p.embed(request, upstream_model).await,
+            Provider::OllamaNative(p) => p.embed(request, upstream_model).await,
             Provider::Anthropic(_) => Err(ProviderError::unsupported(format!(
                 "`{upstream_model}` is served by Anthropic, which has no embeddings API"
             ))),

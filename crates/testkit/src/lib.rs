@@ -11,6 +11,7 @@
 
 pub mod anthropic;
 pub mod gemini;
+pub mod ollama;
 pub mod openai;
 
 pub use openai::{MockOpenAi, Recorded, Reply, SseEnd};

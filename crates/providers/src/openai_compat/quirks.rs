@@ -165,7 +165,10 @@ impl HostQuirks {
             },
             // The embedded engine (`local/`), Anthropic and Gemini have their own
             // adapters; with no base URL, building an OpenAI-compatible one fails cleanly.
-            ProviderKind::Local | ProviderKind::Anthropic | ProviderKind::Gemini => HostQuirks {
+            ProviderKind::Local
+            | ProviderKind::Anthropic
+            | ProviderKind::Gemini
+            | ProviderKind::OllamaNative => HostQuirks {
                 default_base_url: None,
                 ..COMPATIBLE
             },
