@@ -18,6 +18,7 @@ pub mod sse;
 pub mod transport;
 
 mod error;
+mod upstream;
 
 use std::pin::Pin;
 
