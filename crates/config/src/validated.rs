@@ -87,10 +87,12 @@ pub enum ProviderKind {
     Gemini,
     /// Ollama's own API (`/api/chat`, `/api/embed`).
     OllamaNative,
+    /// Cohere's v2 API.
+    Cohere,
 }
 
 impl ProviderKind {
-    pub const ALL: [(&'static str, ProviderKind); 16] = [
+    pub const ALL: [(&'static str, ProviderKind); 17] = [
         ("openai", ProviderKind::OpenAi),
         ("azure", ProviderKind::Azure),
         ("mistral", ProviderKind::Mistral),
@@ -107,6 +109,7 @@ impl ProviderKind {
         ("anthropic", ProviderKind::Anthropic),
         ("gemini", ProviderKind::Gemini),
         ("ollama-native", ProviderKind::OllamaNative),
+        ("cohere", ProviderKind::Cohere),
     ];
 
     pub fn parse(name: &str) -> Option<Self> {

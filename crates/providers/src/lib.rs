@@ -10,6 +10,7 @@
 //! report a [`ProviderError`] that says which side failed and whether a retry is safe.
 
 pub mod anthropic;
+pub mod cohere;
 pub mod gemini;
 pub mod local;
 pub mod ollama;
@@ -28,6 +29,7 @@ use switchyard_types::{
 };
 
 pub use anthropic::Anthropic;
+pub use cohere::Cohere;
 pub use error::{ProviderError, ProviderErrorKind, TimeoutPhase};
 pub use gemini::Gemini;
 pub use local::Local;
@@ -45,6 +47,7 @@ pub enum Provider {
     OpenAiCompat(OpenAiCompat),
     Anthropic(Anthropic),
     Gemini(Gemini),
+    Cohere(Cohere),
     OllamaNative(OllamaNative),
     Local(Local),
 }
@@ -60,6 +63,7 @@ impl Provider {
             Provider::OpenAiCompat(p) => p.chat(request, upstream_model).await,
             Provider::Anthropic(p) => p.chat(request, upstream_model).await,
             Provider::Gemini(p) => p.chat(request, upstream_model).await,
+            Provider::Cohere(p) => p.chat(request, upstream_model).await,
             Provider::OllamaNative(p) => p.chat(request, upstream_model).await,
             Provider::Local(p) => p.chat(request, upstream_model).await,
         }
@@ -76,6 +80,7 @@ impl Provider {
             Provider::OpenAiCompat(p) => p.chat_stream(request, upstream_model).await,
             Provider::Anthropic(p) => p.chat_stream(request, upstream_model).await,
             Provider::Gemini(p) => p.chat_stream(request, upstream_model).await,
+            Provider::Cohere(p) => p.chat_stream(request, upstream_model).await,
             Provider::OllamaNative(p) => p.chat_stream(request, upstream_model).await,
             Provider::Local(p) => p.chat_stream(request, upstream_model).await,
         }
@@ -89,7 +94,7 @@ impl Provider {
         upstream_model: &str,
     ) -> Result<u64, ProviderError> {
         match self {
-            Provider::OpenAiCompat(_) | Provider::OllamaNative(_) => Err(ProviderError::unsupported(format!(
+            Provider::OpenAiCompat(_) | Provider::OllamaNative(_) | Provider::Cohere(_) => Err(ProviderError::unsupported(format!(
                 "counting tokens is not available for `{upstream_model}`: its provider has no token-counting API"
             ))),
             Provider::Anthropic(p) => p.count_tokens(request, upstream_model).await,
@@ -106,6 +111,7 @@ impl Provider {
         match self {
             Provider::OpenAiCompat(p) => p.embed(request, upstream_model).await,
             Provider::Gemini(p) => p.embed(request, upstream_model).await,
+            Provider::Cohere(p) => p.embed(request, upstream_model).await,
             Provider::OllamaNative(p) => p.embed(request, upstream_model).await,
             Provider::Anthropic(_) => Err(ProviderError::unsupported(format!(
                 "`{upstream_model}` is served by Anthropic, which has no embeddings API"

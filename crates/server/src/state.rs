@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use switchyard_config::{Config, ProviderKind};
-use switchyard_providers::{Anthropic, Gemini, Local, OllamaNative, OpenAiCompat, Provider};
+use switchyard_providers::{
+    Anthropic, Cohere, Gemini, Local, OllamaNative, OpenAiCompat, Provider,
+};
 use switchyard_routing::{ModelRoute, RouteTable};
 use switchyard_types::Deployment;
 
@@ -48,6 +50,7 @@ impl AppState {
                 ProviderKind::Anthropic => Anthropic::new(p).map(Provider::Anthropic),
                 ProviderKind::Gemini => Gemini::new(p).map(Provider::Gemini),
                 ProviderKind::OllamaNative => OllamaNative::new(p).map(Provider::OllamaNative),
+                ProviderKind::Cohere => Cohere::new(p).map(Provider::Cohere),
                 _ => OpenAiCompat::new(p).map(Provider::OpenAiCompat),
             };
             providers.push(built.map_err(|e| BuildError {

@@ -10,6 +10,7 @@
 //! Never shipped in the `switchyard` binary.
 
 pub mod anthropic;
+pub mod cohere;
 pub mod gemini;
 pub mod ollama;
 pub mod openai;

@@ -168,7 +168,8 @@ impl HostQuirks {
             ProviderKind::Local
             | ProviderKind::Anthropic
             | ProviderKind::Gemini
-            | ProviderKind::OllamaNative => HostQuirks {
+            | ProviderKind::OllamaNative
+            | ProviderKind::Cohere => HostQuirks {
                 default_base_url: None,
                 ..COMPATIBLE
             },

@@ -330,6 +330,9 @@ fn default_reply(path: &str, body: &[u8]) -> Reply {
     if path.ends_with("/embeddings") {
         return embeddings_reply(&request, &model);
     }
+    if path.ends_with("/v2/chat") || path.ends_with("/v2/embed") {
+        return crate::cohere::default_reply(path, &request);
+    }
     if path.ends_with("/api/chat") || path.ends_with("/api/embed") {
         return crate::ollama::default_reply(path, &request);
     }
