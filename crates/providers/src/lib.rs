@@ -19,6 +19,8 @@ pub mod sse;
 pub mod transport;
 
 mod error;
+#[cfg(test)]
+mod test_support;
 mod upstream;
 
 use std::pin::Pin;

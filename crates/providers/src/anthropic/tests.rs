@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use serde_json::json;
-use switchyard_config::{ProviderConfig, ProviderKind, Secret, Timeouts};
+use switchyard_config::{ProviderConfig, ProviderKind};
 use switchyard_testkit::anthropic::{error_json, event, sse_text, sse_tool_calls};
 use switchyard_testkit::{MockOpenAi, Reply, SseEnd};
 use switchyard_types::{
-    BlockKind, ChatRequest, ContentBlock, Delta, Hosting, Jurisdiction, Message, ReasoningConfig,
-    ResponseFormat, Role, StopReason, StreamEvent, Tool, ToolChoice,
+    BlockKind, ChatRequest, ContentBlock, Delta, Message, ReasoningConfig, ResponseFormat, Role,
+    StopReason, StreamEvent, Tool, ToolChoice,
 };
 
 use super::*;
@@ -20,25 +20,7 @@ use crate::ProviderErrorKind;
 const KEY: &str = "sk-ant-secret-abcdefghijklmnop";
 
 fn config(base_url: &str) -> ProviderConfig {
-    ProviderConfig {
-        id: "claude".to_owned(),
-        kind: ProviderKind::Anthropic,
-        base_url: Some(base_url.to_owned()),
-        api_key: Some(Secret::new(KEY)),
-        jurisdiction: Jurisdiction("US".to_owned()),
-        hosting: Hosting::Cloud,
-        operator: None,
-        api_version: None,
-        tls_ca_file: None,
-        headers: Vec::new(),
-        local: None,
-        timeouts: Timeouts {
-            connect: Duration::from_secs(2),
-            first_byte: Duration::from_millis(500),
-            idle: Duration::from_millis(300),
-            total: Duration::from_secs(5),
-        },
-    }
+    crate::test_support::provider_config("claude", ProviderKind::Anthropic, base_url, Some(KEY))
 }
 
 fn ask(stream: bool) -> ChatRequest {

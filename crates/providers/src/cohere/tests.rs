@@ -4,11 +4,11 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use serde_json::json;
-use switchyard_config::{ProviderConfig, ProviderKind, Secret, Timeouts};
+use switchyard_config::{ProviderConfig, ProviderKind};
 use switchyard_testkit::{MockOpenAi, Reply};
 use switchyard_types::{
     BlockKind, ChatRequest, ContentBlock, Delta, EmbeddingInput, EmbeddingRequest, EncodingFormat,
-    Hosting, Jurisdiction, Message, Role, StopReason, StreamEvent, Tool,
+    Message, Role, StopReason, StreamEvent, Tool,
 };
 
 use super::*;
@@ -16,25 +16,12 @@ use super::*;
 const KEY: &str = "co-secret-abcdefghijklmnop";
 
 fn config(base_url: &str) -> ProviderConfig {
-    ProviderConfig {
-        id: "cohere".to_owned(),
-        kind: ProviderKind::Cohere,
-        base_url: Some(base_url.trim_end_matches("/v1").to_owned()),
-        api_key: Some(Secret::new(KEY)),
-        jurisdiction: Jurisdiction("CA".to_owned()),
-        hosting: Hosting::Cloud,
-        operator: None,
-        api_version: None,
-        tls_ca_file: None,
-        headers: Vec::new(),
-        local: None,
-        timeouts: Timeouts {
-            connect: Duration::from_secs(2),
-            first_byte: Duration::from_millis(500),
-            idle: Duration::from_millis(300),
-            total: Duration::from_secs(5),
-        },
-    }
+    crate::test_support::provider_config(
+        "cohere",
+        ProviderKind::Cohere,
+        base_url.trim_end_matches("/v1"),
+        Some(KEY),
+    )
 }
 
 fn ask(stream: bool) -> ChatRequest {

@@ -5,12 +5,12 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use serde_json::json;
-use switchyard_config::{ProviderConfig, ProviderKind, Secret, Timeouts};
+use switchyard_config::{ProviderConfig, ProviderKind};
 use switchyard_testkit::gemini::{error_json, response_json, sse};
 use switchyard_testkit::{MockOpenAi, Reply, SseEnd};
 use switchyard_types::{
     BlockKind, ChatRequest, ContentBlock, Delta, EmbeddingInput, EmbeddingRequest, EncodingFormat,
-    Hosting, ImageSource, Jurisdiction, Message, Role, StopReason, StreamEvent, Tool,
+    ImageSource, Message, Role, StopReason, StreamEvent, Tool,
 };
 
 use super::*;
@@ -19,25 +19,12 @@ use crate::ProviderErrorKind;
 const KEY: &str = "AIza-secret-abcdefghijklmnop";
 
 fn config(base_url: &str) -> ProviderConfig {
-    ProviderConfig {
-        id: "gem".to_owned(),
-        kind: ProviderKind::Gemini,
-        base_url: Some(base_url.trim_end_matches("/v1").to_owned()),
-        api_key: Some(Secret::new(KEY)),
-        jurisdiction: Jurisdiction("US".to_owned()),
-        hosting: Hosting::Cloud,
-        operator: None,
-        api_version: None,
-        tls_ca_file: None,
-        headers: Vec::new(),
-        local: None,
-        timeouts: Timeouts {
-            connect: Duration::from_secs(2),
-            first_byte: Duration::from_millis(500),
-            idle: Duration::from_millis(300),
-            total: Duration::from_secs(5),
-        },
-    }
+    crate::test_support::provider_config(
+        "gem",
+        ProviderKind::Gemini,
+        base_url.trim_end_matches("/v1"),
+        Some(KEY),
+    )
 }
 
 fn ask(stream: bool) -> ChatRequest {

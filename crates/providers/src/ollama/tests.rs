@@ -4,36 +4,23 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use serde_json::json;
-use switchyard_config::{ProviderConfig, ProviderKind, Timeouts};
+use switchyard_config::{ProviderConfig, ProviderKind};
 use switchyard_testkit::ollama::line;
 use switchyard_testkit::{MockOpenAi, Reply};
 use switchyard_types::{
-    ChatRequest, ContentBlock, Delta, EmbeddingInput, EmbeddingRequest, EncodingFormat, Hosting,
-    Jurisdiction, Message, Role, StopReason, StreamEvent, Tool,
+    ChatRequest, ContentBlock, Delta, EmbeddingInput, EmbeddingRequest, EncodingFormat, Message,
+    Role, StopReason, StreamEvent, Tool,
 };
 
 use super::*;
 
 fn config(base_url: &str) -> ProviderConfig {
-    ProviderConfig {
-        id: "ollama".to_owned(),
-        kind: ProviderKind::OllamaNative,
-        base_url: Some(base_url.trim_end_matches("/v1").to_owned()),
-        api_key: None,
-        jurisdiction: Jurisdiction("LOCAL".to_owned()),
-        hosting: Hosting::OnPrem,
-        operator: None,
-        api_version: None,
-        tls_ca_file: None,
-        headers: Vec::new(),
-        local: None,
-        timeouts: Timeouts {
-            connect: Duration::from_secs(2),
-            first_byte: Duration::from_millis(500),
-            idle: Duration::from_millis(300),
-            total: Duration::from_secs(5),
-        },
-    }
+    crate::test_support::provider_config(
+        "ollama",
+        ProviderKind::OllamaNative,
+        base_url.trim_end_matches("/v1"),
+        None,
+    )
 }
 
 fn ask(stream: bool) -> ChatRequest {

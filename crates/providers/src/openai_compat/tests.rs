@@ -3,12 +3,12 @@
 use std::time::Duration;
 
 use futures::StreamExt;
-use switchyard_config::{ProviderConfig, ProviderKind, Secret, Timeouts};
+use switchyard_config::{ProviderConfig, ProviderKind, Secret};
 use switchyard_testkit::openai::{sse_text_pieces, sse_tool_call_pieces};
 use switchyard_testkit::{MockOpenAi, Reply, SseEnd};
 use switchyard_types::{
-    BlockKind, ChatRequest, ContentBlock, Delta, Hosting, Jurisdiction, Message, ResponseFormat,
-    Role, StopReason, StreamEvent,
+    BlockKind, ChatRequest, ContentBlock, Delta, Message, ResponseFormat, Role, StopReason,
+    StreamEvent,
 };
 
 use super::*;
@@ -17,25 +17,7 @@ use crate::{ProviderErrorKind, TimeoutPhase};
 const KEY: &str = "sk-secret-abcdefghijklmnop";
 
 fn config(kind: ProviderKind, base_url: &str) -> ProviderConfig {
-    ProviderConfig {
-        id: "up".to_owned(),
-        kind,
-        base_url: Some(base_url.to_owned()),
-        api_key: Some(Secret::new(KEY)),
-        jurisdiction: Jurisdiction("EU".to_owned()),
-        hosting: Hosting::Cloud,
-        operator: None,
-        api_version: None,
-        tls_ca_file: None,
-        headers: Vec::new(),
-        local: None,
-        timeouts: Timeouts {
-            connect: Duration::from_secs(2),
-            first_byte: Duration::from_millis(500),
-            idle: Duration::from_millis(300),
-            total: Duration::from_secs(5),
-        },
-    }
+    crate::test_support::provider_config("up", kind, base_url, Some(KEY))
 }
 
 fn request(stream: bool) -> ChatRequest {
