@@ -69,3 +69,13 @@ fn quoted_field<'a>(message: &'a str, prefix: &str) -> Option<&'a str> {
     let rest = message.strip_prefix(prefix)?;
     rest.split('`').next()
 }
+
+/// Tool arguments are JSON text canonically and an object for Anthropic, Bedrock and Gemini.
+/// Text that is not a JSON object (a model's malformed call) becomes `{}`, as
+/// `reference/apis.md` §8.5 says.
+pub(crate) fn arguments_object(arguments: &str) -> serde_json::Value {
+    match serde_json::from_str::<serde_json::Value>(arguments) {
+        Ok(v @ serde_json::Value::Object(_)) => v,
+        _ => serde_json::Value::Object(Default::default()),
+    }
+}

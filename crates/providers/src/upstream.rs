@@ -296,3 +296,57 @@ impl<D: BodyDecoder> StreamState<D> {
         Ok(())
     }
 }
+
+/// The configured base URL (or `default`) without a trailing `/` or a trailing `prefix`
+/// (`/v1`, `/v2`, `/api`, ...), so that both `https://host` and `https://host/v1` work.
+pub(crate) fn base_url(config: &ProviderConfig, default: &str, prefix: &str) -> String {
+    let base = config
+        .base_url
+        .as_deref()
+        .unwrap_or(default)
+        .trim_end_matches('/');
+    base.strip_suffix(prefix).unwrap_or(base).to_owned()
+}
+
+/// `{base}{prefix}/{path}` as a URI, where `base` is [`base_url`].
+pub(crate) fn endpoint(
+    config: &ProviderConfig,
+    default: &str,
+    prefix: &str,
+    path: &str,
+) -> Result<http::Uri, ProviderError> {
+    let base = base_url(config, default, prefix);
+    format!("{base}{prefix}/{path}").parse().map_err(|e| {
+        ProviderError::unsupported(format!("provider `{}`: invalid base_url: {e}", config.id))
+    })
+}
+
+/// The configured API key, when there is a non-empty one.
+pub(crate) fn api_key(config: &ProviderConfig) -> Option<&str> {
+    config
+        .api_key
+        .as_ref()
+        .map(|k| k.expose())
+        .filter(|k| !k.is_empty())
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters (one URL path segment).
+pub(crate) fn path_segment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// Unix seconds now (`created` of answers whose upstream does not say).
+pub(crate) fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}

@@ -5,6 +5,8 @@ use serde_json::{json, Value};
 use switchyard_types::{ChatResponse, Citation, ContentBlock, StopReason, Usage};
 use switchyard_wire_anthropic as wire;
 
+use crate::json::arguments_object;
+
 /// The JSON body of a non-streamed answer.
 pub fn encode_message_response(response: &ChatResponse) -> Bytes {
     let body = wire::MessageResponse {
@@ -118,15 +120,6 @@ fn block_to_wire(block: &ContentBlock) -> Option<wire::ResponseBlock> {
         | ContentBlock::Document { .. }
         | ContentBlock::ToolResult { .. } => return None,
     })
-}
-
-/// Tool arguments are JSON text canonically and an object for Anthropic. Text that is not a
-/// JSON object (a model's malformed call) becomes `{}`, as `reference/apis.md` §8.5 says.
-pub(crate) fn arguments_object(arguments: &str) -> Value {
-    match serde_json::from_str::<Value>(arguments) {
-        Ok(v @ Value::Object(_)) => v,
-        _ => Value::Object(Default::default()),
-    }
 }
 
 /// A URL source is a web citation; anything else a character range in a supplied document.

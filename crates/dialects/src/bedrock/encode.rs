@@ -5,6 +5,7 @@ use serde_json::{json, Value};
 use switchyard_types::{ChatResponse, ContentBlock, StopReason, Usage};
 
 use crate::error::{ErrorClass, GatewayError};
+use crate::json::arguments_object;
 
 /// The body of a non-streamed Converse answer.
 pub fn encode_converse_response(response: &ChatResponse, latency_ms: u64) -> Bytes {
@@ -70,13 +71,6 @@ fn block(b: &ContentBlock) -> Option<Value> {
         }
         _ => return None,
     })
-}
-
-pub(crate) fn arguments_object(arguments: &str) -> Value {
-    match serde_json::from_str::<Value>(arguments) {
-        Ok(v @ Value::Object(_)) => v,
-        _ => Value::Object(Default::default()),
-    }
 }
 
 /// The AWS error code (`x-amzn-ErrorType`, exception frame type) for each class.

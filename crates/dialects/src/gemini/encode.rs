@@ -2,9 +2,10 @@
 //! model lists.
 
 use bytes::Bytes;
-use serde_json::Value;
 use switchyard_types::{ChatResponse, ContentBlock, EmbeddingResponse, StopReason, Usage};
 use switchyard_wire_gemini as wire;
+
+use crate::json::arguments_object;
 
 /// The body of a non-streamed answer.
 pub fn encode_generate_response(response: &ChatResponse) -> Bytes {
@@ -121,10 +122,7 @@ pub(crate) fn function_call_part(
     arguments: &str,
     signature: Option<String>,
 ) -> wire::Part {
-    let args = match serde_json::from_str::<Value>(arguments) {
-        Ok(v @ Value::Object(_)) => v,
-        _ => Value::Object(Default::default()),
-    };
+    let args = arguments_object(arguments);
     wire::Part {
         function_call: Some(wire::FunctionCall {
             id: (!id.is_empty()).then(|| id.to_owned()),

@@ -217,7 +217,12 @@ fn chat_request_from_wire(req: wire::ChatCompletionRequest) -> Result<ChatReques
     })
 }
 
-fn check_range(name: &str, value: Option<f64>, min: f64, max: f64) -> Result<(), GatewayError> {
+pub(crate) fn check_range(
+    name: &str,
+    value: Option<f64>,
+    min: f64,
+    max: f64,
+) -> Result<(), GatewayError> {
     match value {
         Some(v) if !(min..=max).contains(&v) => Err(invalid(
             format!("'{name}' must be between {min} and {max}, got {v}"),
@@ -511,7 +516,7 @@ fn content_part(part: wire::ContentPart, param: &str) -> Result<ContentBlock, Ga
 }
 
 /// A `data:<media>;base64,<data>` URI becomes inline data; anything else must be an http(s) URL.
-fn url_or_data(url: &str, param: &str) -> Result<ImageSource, GatewayError> {
+pub(crate) fn url_or_data(url: &str, param: &str) -> Result<ImageSource, GatewayError> {
     if let Some(rest) = url.strip_prefix("data:") {
         let (meta, data) = rest
             .split_once(',')

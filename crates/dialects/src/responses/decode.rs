@@ -16,6 +16,7 @@ use switchyard_types::{
 
 use crate::error::GatewayError;
 use crate::json::{self, JsonError};
+use crate::openai::decode::{check_range, url_or_data};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -455,27 +456,6 @@ fn part(p: &Value, at: &str) -> Result<ContentBlock, GatewayError> {
     }
 }
 
-fn url_or_data(url: &str, at: &str) -> Result<ImageSource, GatewayError> {
-    if let Some(rest) = url.strip_prefix("data:") {
-        let (meta, data) = rest
-            .split_once(',')
-            .ok_or_else(|| invalid("malformed data URI: missing ','", at))?;
-        let media_type = meta
-            .strip_suffix(";base64")
-            .ok_or_else(|| invalid("data URIs must be base64-encoded (';base64,')", at))?;
-        return Ok(ImageSource::Base64 {
-            media_type: media_type.to_owned(),
-            data: data.to_owned(),
-        });
-    }
-    if url.starts_with("https://") || url.starts_with("http://") {
-        return Ok(ImageSource::Url {
-            url: url.to_owned(),
-        });
-    }
-    Err(invalid("expected an http(s) URL or a base64 data URI", at))
-}
-
 fn tool(i: usize, t: Value) -> Result<Tool, GatewayError> {
     let at = format!("tools[{i}]");
     let kind = t.get("type").and_then(Value::as_str).unwrap_or("");
@@ -567,16 +547,6 @@ fn response_format(format: Value) -> Result<ResponseFormat, GatewayError> {
             "'text.format.type' must be 'text', 'json_object' or 'json_schema'",
             "text.format.type",
         )),
-    }
-}
-
-fn check_range(name: &str, value: Option<f64>, min: f64, max: f64) -> Result<(), GatewayError> {
-    match value {
-        Some(v) if !(min..=max).contains(&v) => Err(invalid(
-            format!("'{name}' must be between {min} and {max}, got {v}"),
-            name,
-        )),
-        _ => Ok(()),
     }
 }
 

@@ -16,7 +16,6 @@ mod tests;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::header::{HeaderName, HeaderValue};
 use switchyard_config::ProviderConfig;
@@ -24,7 +23,9 @@ use switchyard_types::{ChatRequest, ChatResponse, StreamEvent};
 
 use crate::error::ProviderError;
 use crate::transport::Deadline;
-use crate::upstream::{encode_with_options, event_stream, Sse, SseDecoder, Upstream};
+use crate::upstream::{
+    api_key, encode_with_options, endpoint, event_stream, Sse, SseDecoder, Upstream,
+};
 use crate::EventStream;
 
 /// Anthropic's public endpoint, when the config gives no `base_url`.
@@ -46,28 +47,7 @@ struct Inner {
 
 impl Anthropic {
     pub fn new(config: &ProviderConfig) -> Result<Self, ProviderError> {
-        let base = config
-            .base_url
-            .as_deref()
-            .unwrap_or(DEFAULT_BASE_URL)
-            .trim_end_matches('/');
-        // Both `https://api.anthropic.com` and `.../v1` are accepted as the base.
-        let base = base.strip_suffix("/v1").unwrap_or(base);
-        let url = |path: &str| {
-            format!("{base}/v1/{path}")
-                .parse::<http::Uri>()
-                .map_err(|e| {
-                    ProviderError::unsupported(format!(
-                        "provider `{}`: invalid base_url: {e}",
-                        config.id
-                    ))
-                })
-        };
-        let key = config
-            .api_key
-            .as_ref()
-            .map(|k| k.expose())
-            .filter(|k| !k.is_empty());
+        let key = api_key(config);
         let auth = key.map(|k| (HeaderName::from_static("x-api-key"), k.to_owned()));
         let mut upstream = Upstream::new(config, auth, key, error::status_error)?;
         upstream.headers.insert(
@@ -76,8 +56,8 @@ impl Anthropic {
         );
         Ok(Anthropic {
             inner: Arc::new(Inner {
-                messages_url: url("messages")?,
-                count_url: url("messages/count_tokens")?,
+                messages_url: endpoint(config, DEFAULT_BASE_URL, "/v1", "messages")?,
+                count_url: endpoint(config, DEFAULT_BASE_URL, "/v1", "messages/count_tokens")?,
                 upstream: Arc::new(upstream),
             }),
         })
@@ -140,13 +120,6 @@ impl Anthropic {
             request::messages_body(request, upstream_model, stream, &self.inner.upstream.id)?;
         encode_with_options(&body, &request.provider_options, "anthropic")
     }
-}
-
-pub(crate) fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 impl SseDecoder for stream::EventDecoder {

@@ -14,7 +14,7 @@ pub fn chat_response(body: &[u8]) -> Result<ChatResponse, ProviderError> {
     Ok(ChatResponse {
         id: message.id,
         model: message.model,
-        created: super::unix_now(),
+        created: crate::upstream::unix_now(),
         content,
         stop_reason: stop_reason(message.stop_reason.as_deref()),
         stop_sequence: message.stop_sequence,

@@ -46,7 +46,7 @@ impl EventDecoder {
                 out.push_back(StreamEvent::MessageStart {
                     id: message.id,
                     model: message.model,
-                    created: super::unix_now(),
+                    created: crate::upstream::unix_now(),
                 });
                 out.push_back(StreamEvent::Usage { usage: self.usage });
             }

@@ -19,7 +19,9 @@ use switchyard_types::{
 
 use crate::error::{scrub, ProviderError, ProviderErrorKind};
 use crate::transport::{self, Deadline};
-use crate::upstream::{encode_with_options, event_stream, Sse, SseDecoder, Upstream};
+use crate::upstream::{
+    api_key, encode_with_options, endpoint, event_stream, Sse, SseDecoder, Upstream,
+};
 use crate::EventStream;
 
 pub const DEFAULT_BASE_URL: &str = "https://api.cohere.com";
@@ -38,33 +40,13 @@ struct Inner {
 
 impl Cohere {
     pub fn new(config: &ProviderConfig) -> Result<Self, ProviderError> {
-        let base = config
-            .base_url
-            .as_deref()
-            .unwrap_or(DEFAULT_BASE_URL)
-            .trim_end_matches('/');
-        let base = base.strip_suffix("/v2").unwrap_or(base);
-        let url = |path: &str| {
-            format!("{base}/v2/{path}")
-                .parse::<http::Uri>()
-                .map_err(|e| {
-                    ProviderError::unsupported(format!(
-                        "provider `{}`: invalid base_url: {e}",
-                        config.id
-                    ))
-                })
-        };
-        let key = config
-            .api_key
-            .as_ref()
-            .map(|k| k.expose())
-            .filter(|k| !k.is_empty());
+        let key = api_key(config);
         let auth = key.map(|k| (AUTHORIZATION, format!("Bearer {k}")));
         let upstream = Upstream::new(config, auth, key, status_error)?;
         Ok(Cohere {
             inner: Arc::new(Inner {
-                chat_url: url("chat")?,
-                embed_url: url("embed")?,
+                chat_url: endpoint(config, DEFAULT_BASE_URL, "/v2", "chat")?,
+                embed_url: endpoint(config, DEFAULT_BASE_URL, "/v2", "embed")?,
                 upstream: Arc::new(upstream),
             }),
         })

@@ -71,7 +71,7 @@ pub fn chat_response(body: &[u8], model: &str) -> Result<ChatResponse, ProviderE
     Ok(ChatResponse {
         id: v["id"].as_str().unwrap_or("cohere-chat").to_owned(),
         model: model.to_owned(),
-        created: crate::anthropic::unix_now(),
+        created: crate::upstream::unix_now(),
         content,
         stop_reason: finish_reason(v["finish_reason"].as_str()),
         stop_sequence: None,
@@ -120,7 +120,7 @@ impl EventDecoder {
             Some("message-start") => out.push_back(StreamEvent::MessageStart {
                 id: v["id"].as_str().unwrap_or("cohere-chat").to_owned(),
                 model: self.model.clone(),
-                created: crate::anthropic::unix_now(),
+                created: crate::upstream::unix_now(),
             }),
             Some("content-start") => {
                 let thinking = delta["content"]["type"] == "thinking";

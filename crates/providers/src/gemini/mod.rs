@@ -21,7 +21,9 @@ use switchyard_wire_gemini as wire;
 
 use crate::error::ProviderError;
 use crate::transport::Deadline;
-use crate::upstream::{encode_with_options, event_stream, Sse, SseDecoder, Upstream};
+use crate::upstream::{
+    api_key, base_url, encode_with_options, event_stream, path_segment, Sse, SseDecoder, Upstream,
+};
 use crate::EventStream;
 
 pub const DEFAULT_BASE_URL: &str = "https://generativelanguage.googleapis.com";
@@ -39,18 +41,9 @@ struct Inner {
 
 impl Gemini {
     pub fn new(config: &ProviderConfig) -> Result<Self, ProviderError> {
-        let base = config
-            .base_url
-            .as_deref()
-            .unwrap_or(DEFAULT_BASE_URL)
-            .trim_end_matches('/');
         // `https://generativelanguage.googleapis.com` and `.../v1beta` are both accepted.
-        let base = base.strip_suffix("/v1beta").unwrap_or(base).to_owned();
-        let key = config
-            .api_key
-            .as_ref()
-            .map(|k| k.expose())
-            .filter(|k| !k.is_empty());
+        let base = base_url(config, DEFAULT_BASE_URL, "/v1beta");
+        let key = api_key(config);
         let auth = key.map(|k| (HeaderName::from_static("x-goog-api-key"), k.to_owned()));
         let upstream = Upstream::new(config, auth, key, error::status_error)?;
         Ok(Gemini {
@@ -63,14 +56,7 @@ impl Gemini {
 
     fn url(&self, model: &str, method: &str) -> Result<http::Uri, ProviderError> {
         let model = model.trim_start_matches("models/");
-        let mut encoded = String::with_capacity(model.len());
-        for b in model.bytes() {
-            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-                encoded.push(char::from(b));
-            } else {
-                encoded.push_str(&format!("%{b:02X}"));
-            }
-        }
+        let encoded = path_segment(model);
         format!("{}/v1beta/models/{encoded}:{method}", self.inner.base)
             .parse()
             .map_err(|e| {

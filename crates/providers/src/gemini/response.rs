@@ -60,7 +60,7 @@ pub fn chat_response(body: &[u8], model: &str) -> Result<ChatResponse, ProviderE
             .response_id
             .unwrap_or_else(|| "gemini-response".to_owned()),
         model: response.model_version.unwrap_or_else(|| model.to_owned()),
-        created: crate::anthropic::unix_now(),
+        created: crate::upstream::unix_now(),
         content,
         stop_reason,
         stop_sequence: None,
@@ -147,7 +147,7 @@ impl ChunkDecoder {
                     .model_version
                     .clone()
                     .unwrap_or_else(|| model.to_owned()),
-                created: crate::anthropic::unix_now(),
+                created: crate::upstream::unix_now(),
             });
         }
         if chunk.usage_metadata.is_some() {

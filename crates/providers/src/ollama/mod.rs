@@ -19,7 +19,7 @@ use switchyard_types::{
 
 use crate::error::{scrub, ProviderError, ProviderErrorKind};
 use crate::transport::{self, Deadline};
-use crate::upstream::{event_stream, BodyDecoder, Upstream};
+use crate::upstream::{api_key, endpoint, event_stream, BodyDecoder, Upstream};
 use crate::EventStream;
 
 pub const DEFAULT_BASE_URL: &str = "http://127.0.0.1:11434";
@@ -38,34 +38,14 @@ struct Inner {
 
 impl OllamaNative {
     pub fn new(config: &ProviderConfig) -> Result<Self, ProviderError> {
-        let base = config
-            .base_url
-            .as_deref()
-            .unwrap_or(DEFAULT_BASE_URL)
-            .trim_end_matches('/');
-        let base = base.strip_suffix("/api").unwrap_or(base);
-        let url = |path: &str| {
-            format!("{base}/api/{path}")
-                .parse::<http::Uri>()
-                .map_err(|e| {
-                    ProviderError::unsupported(format!(
-                        "provider `{}`: invalid base_url: {e}",
-                        config.id
-                    ))
-                })
-        };
         // Ollama ignores keys; a proxy in front of it may not.
-        let key = config
-            .api_key
-            .as_ref()
-            .map(|k| k.expose())
-            .filter(|k| !k.is_empty());
+        let key = api_key(config);
         let auth = key.map(|k| (AUTHORIZATION, format!("Bearer {k}")));
         let upstream = Upstream::new(config, auth, key, status_error)?;
         Ok(OllamaNative {
             inner: Arc::new(Inner {
-                chat_url: url("chat")?,
-                embed_url: url("embed")?,
+                chat_url: endpoint(config, DEFAULT_BASE_URL, "/api", "chat")?,
+                embed_url: endpoint(config, DEFAULT_BASE_URL, "/api", "embed")?,
                 upstream: Arc::new(upstream),
             }),
         })

@@ -110,7 +110,7 @@ pub fn chat_response(body: &[u8]) -> Result<ChatResponse, ProviderError> {
     Ok(ChatResponse {
         id: "ollama-chat".to_owned(),
         model: line.model.clone(),
-        created: crate::anthropic::unix_now(),
+        created: crate::upstream::unix_now(),
         content,
         stop_reason: stop_reason(line.done_reason.as_deref(), called),
         stop_sequence: None,
@@ -181,7 +181,7 @@ impl LineDecoder {
             out.push_back(StreamEvent::MessageStart {
                 id: "ollama-chat".to_owned(),
                 model: line.model.clone(),
-                created: crate::anthropic::unix_now(),
+                created: crate::upstream::unix_now(),
             });
         }
         if let Some(m) = &line.message {

@@ -28,7 +28,9 @@ pub use quirks::{AuthStyle, HostQuirks, MaxTokensField, UrlStyle};
 
 use crate::error::ProviderError;
 use crate::transport::Deadline;
-use crate::upstream::{encode_with_options, event_stream, Sse, SseDecoder, Upstream};
+use crate::upstream::{
+    api_key, encode_with_options, event_stream, path_segment, Sse, SseDecoder, Upstream,
+};
 use crate::EventStream;
 
 /// Names and addresses only: credentials (in the upstream's headers) never print.
@@ -87,11 +89,7 @@ impl OpenAiCompat {
             .ok_or_else(|| {
                 ProviderError::unsupported(format!("provider `{}` needs a base_url", config.id))
             })?;
-        let key = config
-            .api_key
-            .as_ref()
-            .map(|k| k.expose())
-            .filter(|k| !k.is_empty());
+        let key = api_key(config);
         let auth = key.map(|key| match quirks.auth {
             AuthStyle::Bearer => (AUTHORIZATION, format!("Bearer {key}")),
             AuthStyle::ApiKeyHeader => (HeaderName::from_static("api-key"), key.to_owned()),
@@ -222,19 +220,6 @@ impl OpenAiCompat {
         // override what the canonical request set.
         encode_with_options(&body, &request.provider_options, self.inner.kind.name())
     }
-}
-
-/// Percent-encodes everything but RFC 3986 unreserved characters.
-fn path_segment(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }
 
 /// OpenAI-style chunks; an `{"error": ...}` event inside the stream is a failure.
