@@ -47,9 +47,21 @@ id = "mock"
 type = "openai"
 base_url = "http://127.0.0.1:{mock_port}/v1"
 
+[[providers]]
+id = "bedrock"
+type = "bedrock"
+base_url = "http://127.0.0.1:{mock_port}"
+region = "eu-central-1"
+aws_access_key_id = "AKIDEXAMPLE"
+aws_secret_access_key = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
+
 [[models]]
 name = "eu.anthropic.claude-sonnet-4-5-20250929-v1:0"
 route = [{{ provider = "mock", model = "gpt-4o-mini" }}]
+
+[[models]]
+name = "via-bedrock"
+route = [{{ provider = "bedrock", model = "eu.anthropic.claude-sonnet-4-5-20250929-v1:0" }}]
 """)
         cls.procs = [
             subprocess.Popen([os.environ["SWITCHYARD_MOCK_BIN"], f"127.0.0.1:{mock_port}"],
@@ -121,6 +133,27 @@ route = [{{ provider = "mock", model = "gpt-4o-mini" }}]
         answer = self.client.converse(modelId=self.model, messages=follow_up,
                                       toolConfig={**TOOLS, "toolChoice": {"auto": {}}})
         self.assertIn("stopReason", answer)
+
+    def test_a_bedrock_upstream_all_the_way(self):
+        # boto3 -> Switchyard's Bedrock door -> Switchyard's SigV4-signed Bedrock provider ->
+        # the mock, which speaks Bedrock and refuses unsigned requests.
+        messages = [{"role": "user", "content": [{"text": "Hi"}]}]
+        response = self.client.converse(modelId="via-bedrock", messages=messages)
+        self.assertEqual(response["output"]["message"]["content"][0]["text"],
+                         "Hello! This is the Switchyard mock Bedrock upstream.")
+        self.assertEqual(response["usage"]["outputTokens"], 11)
+        streamed = self.client.converse_stream(modelId="via-bedrock", messages=messages, toolConfig=TOOLS)
+        start, args, stop = None, "", None
+        for event in streamed["stream"]:
+            if "contentBlockStart" in event:
+                start = event["contentBlockStart"]["start"]["toolUse"]
+            if "contentBlockDelta" in event and "toolUse" in event["contentBlockDelta"]["delta"]:
+                args += event["contentBlockDelta"]["delta"]["toolUse"]["input"]
+            if "messageStop" in event:
+                stop = event["messageStop"]["stopReason"]
+        self.assertEqual(start["name"], "get_weather")
+        self.assertEqual(json.loads(args), {"location": "Paris"})
+        self.assertEqual(stop, "tool_use")
 
     def test_invoke_with_an_anthropic_body(self):
         body = {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 50,

@@ -111,6 +111,7 @@ fn server_client(url: &str, api_key: Option<&str>) -> Result<OpenAiCompat, Failu
         tls_ca_file: None,
         headers: Vec::new(),
         local: None,
+        aws: None,
         timeouts: Timeouts {
             connect: Duration::from_secs(5),
             first_byte: Duration::from_secs(300),

@@ -54,6 +54,7 @@ fn add_local(config: &mut Config, entry: &Entry, store: &Store) {
         headers: Vec::new(),
         timeouts: Timeouts::default(),
         local: Some(LocalConfig::new(store.load_path(entry))),
+        aws: None,
     });
     for name in std::iter::once(&entry.name).chain(&entry.aliases) {
         config.models.push(ModelConfig {

@@ -70,6 +70,14 @@ pub struct RawProvider {
     pub context_size: Option<u32>,
     /// `type = "local"` chat: requests that may wait for a slot (default 64).
     pub queue: Option<u32>,
+    /// `type = "bedrock"`: the AWS region (default: `AWS_REGION` / `AWS_DEFAULT_REGION`).
+    pub region: Option<String>,
+    /// `type = "bedrock"`: static keys; without them the standard AWS credential chain is used.
+    pub aws_access_key_id: Option<String>,
+    pub aws_secret_access_key: Option<String>,
+    pub aws_session_token: Option<String>,
+    /// `type = "bedrock"`: the profile in `~/.aws/config` / `~/.aws/credentials`.
+    pub aws_profile: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

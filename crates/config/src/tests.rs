@@ -181,3 +181,68 @@ fn local_settings_on_other_providers_are_errors() {
     let text = EXAMPLE.replace("hosting = \"cloud\"", "hosting = \"cloud\"\nparallel = 4");
     assert_eq!(invalid_key(&text), "providers[0].parallel");
 }
+
+fn bedrock(extra: &str) -> String {
+    format!("[[providers]]\nid = \"b\"\ntype = \"bedrock\"\n{extra}\n")
+}
+
+#[test]
+fn bedrock_needs_a_region_and_whole_key_pairs() {
+    let aws_env = |name: &str| match name {
+        "AWS_REGION" => Some("eu-west-3".to_owned()),
+        "SECRET" => Some("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".to_owned()),
+        _ => None,
+    };
+    let config = load_str(
+        &bedrock("region = \"eu-central-1\"\naws_access_key_id = \"AKID\"\naws_secret_access_key = \"${SECRET}\""),
+        &aws_env,
+    )
+    .unwrap();
+    let aws = config.providers[0].aws.as_ref().unwrap();
+    assert_eq!(aws.region, "eu-central-1");
+    let keys = aws.static_keys.as_ref().unwrap();
+    assert_eq!(keys.access_key_id, "AKID");
+    assert_eq!(
+        keys.secret_access_key.expose(),
+        "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
+    );
+    assert!(
+        !format!("{config:?}").contains("EXAMPLEKEY"),
+        "the secret never prints"
+    );
+
+    // The region falls back to AWS_REGION; no keys means the AWS credential chain.
+    let config = load_str(&bedrock("aws_profile = \"prod\""), &aws_env).unwrap();
+    let aws = config.providers[0].aws.as_ref().unwrap();
+    assert_eq!(aws.region, "eu-west-3");
+    assert!(aws.static_keys.is_none());
+    assert_eq!(aws.profile.as_deref(), Some("prod"));
+
+    let bad = |extra: &str| match load_str(&bedrock(extra), &no_env) {
+        Err(ConfigError::Invalid { key, .. }) => key,
+        other => format!("unexpected: {other:?}"),
+    };
+    assert_eq!(bad(""), "providers[0].region");
+    assert_eq!(bad("region = \"EU Central\""), "providers[0].region");
+    assert_eq!(
+        bad("region = \"eu-central-1\"\naws_access_key_id = \"AKID\""),
+        "providers[0].aws_secret_access_key"
+    );
+    assert_eq!(
+        bad("region = \"eu-central-1\"\naws_session_token = \"t\""),
+        "providers[0].aws_session_token"
+    );
+    assert_eq!(
+        bad("region = \"eu-central-1\"\napi_key = \"sk\""),
+        "providers[0].api_key"
+    );
+    let text = EXAMPLE.replace(
+        "hosting = \"cloud\"",
+        "hosting = \"cloud\"\nregion = \"eu-central-1\"",
+    );
+    assert_eq!(
+        invalid_key(&text),
+        "providers[0].region",
+        "AWS settings on other types"
+    );
+}

@@ -10,8 +10,8 @@ use crate::error::ConfigError;
 use crate::raw::{RawConfig, RawModel, RawProvider, RawTimeouts};
 use crate::secret::Secret;
 use crate::validated::{
-    Config, LocalConfig, LogConfig, LogFormat, ModelConfig, ProviderConfig, ProviderKind,
-    RouteTarget, Timeouts,
+    AwsConfig, AwsKeys, Config, LocalConfig, LogConfig, LogFormat, ModelConfig, ProviderConfig,
+    ProviderKind, RouteTarget, Timeouts,
 };
 
 type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
@@ -255,6 +255,7 @@ fn provider(
         None => None,
     };
     let local = local(i, p, kind, env)?;
+    let aws = aws(i, p, kind, env)?;
     let hosting = match (kind, &p.hosting) {
         (ProviderKind::Local, None) => Hosting::Embedded,
         _ => hosting,
@@ -266,6 +267,7 @@ fn provider(
     };
     Ok(ProviderConfig {
         local,
+        aws,
         id: p.id.clone(),
         tls_ca_file,
         kind,
@@ -278,6 +280,107 @@ fn provider(
         headers,
         timeouts: timeouts(&at("timeouts"), p.timeouts.as_ref(), base_timeouts)?,
     })
+}
+
+/// The `type = "bedrock"` settings; they are errors on any other type.
+fn aws(
+    i: usize,
+    p: &RawProvider,
+    kind: ProviderKind,
+    env: Env<'_>,
+) -> Result<Option<AwsConfig>, ConfigError> {
+    let at = |field: &str| format!("providers[{i}].{field}");
+    let fields = [
+        ("region", &p.region),
+        ("aws_access_key_id", &p.aws_access_key_id),
+        ("aws_secret_access_key", &p.aws_secret_access_key),
+        ("aws_session_token", &p.aws_session_token),
+        ("aws_profile", &p.aws_profile),
+    ];
+    if kind != ProviderKind::Bedrock {
+        if let Some((field, _)) = fields.iter().find(|(_, v)| v.is_some()) {
+            return Err(ConfigError::invalid(
+                at(field),
+                "only applies to `type = \"bedrock\"` providers",
+            ));
+        }
+        return Ok(None);
+    }
+    if p.api_key.is_some() {
+        return Err(ConfigError::invalid(
+            at("api_key"),
+            "Bedrock requests are signed with AWS keys: use aws_access_key_id and aws_secret_access_key, or leave both out for the AWS credential chain",
+        ));
+    }
+    let resolve = |field: &str, value: &Option<String>| -> Result<Option<String>, ConfigError> {
+        value
+            .as_deref()
+            .map(|v| resolve_env(&at(field), v, env))
+            .transpose()
+    };
+    let region = match resolve("region", &p.region)? {
+        Some(r) => r,
+        None => env("AWS_REGION")
+            .or_else(|| env("AWS_DEFAULT_REGION"))
+            .filter(|r| !r.is_empty())
+            .ok_or_else(|| {
+                ConfigError::invalid(
+                    at("region"),
+                    "required for type `bedrock` (eu-central-1, us-east-1, ...) unless AWS_REGION is set",
+                )
+            })?,
+    };
+    let valid_region = !region.is_empty()
+        && region.len() <= 32
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !valid_region {
+        return Err(ConfigError::invalid(
+            at("region"),
+            format!("`{region}` is not an AWS region name such as eu-central-1"),
+        ));
+    }
+    let key_id = resolve("aws_access_key_id", &p.aws_access_key_id)?;
+    let secret = resolve("aws_secret_access_key", &p.aws_secret_access_key)?;
+    let token = resolve("aws_session_token", &p.aws_session_token)?;
+    let static_keys = match (key_id, secret) {
+        (Some(access_key_id), Some(secret)) => Some(AwsKeys {
+            access_key_id,
+            secret_access_key: Secret::new(secret),
+            session_token: token.map(Secret::new),
+        }),
+        (None, None) if token.is_none() => None,
+        (None, None) => {
+            return Err(ConfigError::invalid(
+                at("aws_session_token"),
+                "needs aws_access_key_id and aws_secret_access_key",
+            ))
+        }
+        (Some(_), None) => {
+            return Err(ConfigError::invalid(
+                at("aws_secret_access_key"),
+                "required with aws_access_key_id",
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(ConfigError::invalid(
+                at("aws_access_key_id"),
+                "required with aws_secret_access_key",
+            ))
+        }
+    };
+    if static_keys.is_some() && p.aws_profile.is_some() {
+        return Err(ConfigError::invalid(
+            at("aws_profile"),
+            "give either static keys or a profile, not both",
+        ));
+    }
+    Ok(Some(AwsConfig {
+        region,
+        static_keys,
+        profile: resolve("aws_profile", &p.aws_profile)?,
+    }))
 }
 
 /// The `type = "local"` settings; they are errors on any other type.

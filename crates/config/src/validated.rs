@@ -89,10 +89,12 @@ pub enum ProviderKind {
     OllamaNative,
     /// Cohere's v2 API.
     Cohere,
+    /// AWS Bedrock Runtime's Converse API, SigV4-signed.
+    Bedrock,
 }
 
 impl ProviderKind {
-    pub const ALL: [(&'static str, ProviderKind); 17] = [
+    pub const ALL: [(&'static str, ProviderKind); 18] = [
         ("openai", ProviderKind::OpenAi),
         ("azure", ProviderKind::Azure),
         ("mistral", ProviderKind::Mistral),
@@ -110,6 +112,7 @@ impl ProviderKind {
         ("gemini", ProviderKind::Gemini),
         ("ollama-native", ProviderKind::OllamaNative),
         ("cohere", ProviderKind::Cohere),
+        ("bedrock", ProviderKind::Bedrock),
     ];
 
     pub fn parse(name: &str) -> Option<Self> {
@@ -145,6 +148,26 @@ pub struct ProviderConfig {
     pub timeouts: Timeouts,
     /// Set exactly when `kind` is `Local`.
     pub local: Option<LocalConfig>,
+    /// Set exactly when `kind` is `Bedrock`.
+    pub aws: Option<AwsConfig>,
+}
+
+/// Where a Bedrock deployment runs and how requests to it are signed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsConfig {
+    /// `eu-central-1`, ...: from the config, else `AWS_REGION` / `AWS_DEFAULT_REGION`.
+    pub region: String,
+    /// Static keys from the config; `None`: the standard AWS credential chain.
+    pub static_keys: Option<AwsKeys>,
+    /// The shared-config profile the credential chain reads (`AWS_PROFILE` otherwise).
+    pub profile: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsKeys {
+    pub access_key_id: String,
+    pub secret_access_key: Secret,
+    pub session_token: Option<Secret>,
 }
 
 /// A model run by the embedded engine.

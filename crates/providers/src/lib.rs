@@ -10,6 +10,7 @@
 //! report a [`ProviderError`] that says which side failed and whether a retry is safe.
 
 pub mod anthropic;
+pub mod bedrock;
 pub mod cohere;
 pub mod gemini;
 pub mod local;
@@ -31,6 +32,7 @@ use switchyard_types::{
 };
 
 pub use anthropic::Anthropic;
+pub use bedrock::Bedrock;
 pub use cohere::Cohere;
 pub use error::{ProviderError, ProviderErrorKind, TimeoutPhase};
 pub use gemini::Gemini;
@@ -48,6 +50,7 @@ pub type EventStream = Pin<Box<dyn Stream<Item = Result<StreamEvent, ProviderErr
 pub enum Provider {
     OpenAiCompat(OpenAiCompat),
     Anthropic(Anthropic),
+    Bedrock(Bedrock),
     Gemini(Gemini),
     Cohere(Cohere),
     OllamaNative(OllamaNative),
@@ -64,6 +67,7 @@ impl Provider {
         match self {
             Provider::OpenAiCompat(p) => p.chat(request, upstream_model).await,
             Provider::Anthropic(p) => p.chat(request, upstream_model).await,
+            Provider::Bedrock(p) => p.chat(request, upstream_model).await,
             Provider::Gemini(p) => p.chat(request, upstream_model).await,
             Provider::Cohere(p) => p.chat(request, upstream_model).await,
             Provider::OllamaNative(p) => p.chat(request, upstream_model).await,
@@ -81,6 +85,7 @@ impl Provider {
         match self {
             Provider::OpenAiCompat(p) => p.chat_stream(request, upstream_model).await,
             Provider::Anthropic(p) => p.chat_stream(request, upstream_model).await,
+            Provider::Bedrock(p) => p.chat_stream(request, upstream_model).await,
             Provider::Gemini(p) => p.chat_stream(request, upstream_model).await,
             Provider::Cohere(p) => p.chat_stream(request, upstream_model).await,
             Provider::OllamaNative(p) => p.chat_stream(request, upstream_model).await,
@@ -100,6 +105,7 @@ impl Provider {
                 "counting tokens is not available for `{upstream_model}`: its provider has no token-counting API"
             ))),
             Provider::Anthropic(p) => p.count_tokens(request, upstream_model).await,
+            Provider::Bedrock(p) => p.count_tokens(request, upstream_model).await,
             Provider::Gemini(p) => p.count_tokens(request, upstream_model).await,
             Provider::Local(p) => p.count_tokens(request),
         }
@@ -117,6 +123,9 @@ impl Provider {
             Provider::OllamaNative(p) => p.embed(request, upstream_model).await,
             Provider::Anthropic(_) => Err(ProviderError::unsupported(format!(
                 "`{upstream_model}` is served by Anthropic, which has no embeddings API"
+            ))),
+            Provider::Bedrock(_) => Err(ProviderError::unsupported(format!(
+                "`{upstream_model}` is served through Bedrock Converse, which has no embeddings; route embeddings to another provider"
             ))),
             Provider::Local(p) => p.embed(request, upstream_model).await,
         }

@@ -24,6 +24,7 @@ pub fn provider_config(
         tls_ca_file: None,
         headers: Vec::new(),
         local: None,
+        aws: None,
         timeouts: Timeouts {
             connect: Duration::from_secs(2),
             first_byte: Duration::from_millis(500),

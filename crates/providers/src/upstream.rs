@@ -91,12 +91,33 @@ impl Upstream {
         accept: &'static str,
         deadline: &Deadline,
     ) -> Result<UpstreamResponse, ProviderError> {
+        self.post_with(url, body, accept, HeaderMap::new(), deadline)
+            .await
+    }
+
+    /// The headers every request carries, with `accept`.
+    pub fn headers_for(&self, accept: &'static str) -> HeaderMap {
+        let mut headers = self.headers.clone();
+        headers.insert(ACCEPT, HeaderValue::from_static(accept));
+        headers
+    }
+
+    /// [`Upstream::post`] with per-request headers on top (a request signature).
+    pub async fn post_with(
+        &self,
+        url: http::Uri,
+        body: Vec<u8>,
+        accept: &'static str,
+        extra: HeaderMap,
+        deadline: &Deadline,
+    ) -> Result<UpstreamResponse, ProviderError> {
         let mut request = http::Request::new(Full::new(Bytes::from(body)));
         *request.method_mut() = http::Method::POST;
         *request.uri_mut() = url;
         let headers = request.headers_mut();
-        headers.clone_from(&self.headers);
-        headers.insert(ACCEPT, HeaderValue::from_static(accept));
+        *headers = self.headers_for(accept);
+        // Replaces same-named headers.
+        headers.extend(extra);
         let response = deadline.send(&self.client, request).await?;
         if response.status().is_success() {
             return Ok(response);

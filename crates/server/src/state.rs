@@ -6,7 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use switchyard_config::{Config, ProviderKind};
 use switchyard_providers::{
-    Anthropic, Cohere, Gemini, Local, OllamaNative, OpenAiCompat, Provider,
+    Anthropic, Bedrock, Cohere, Gemini, Local, OllamaNative, OpenAiCompat, Provider,
 };
 use switchyard_routing::{ModelRoute, RouteTable};
 use switchyard_types::Deployment;
@@ -51,6 +51,7 @@ impl AppState {
                 ProviderKind::Gemini => Gemini::new(p).map(Provider::Gemini),
                 ProviderKind::OllamaNative => OllamaNative::new(p).map(Provider::OllamaNative),
                 ProviderKind::Cohere => Cohere::new(p).map(Provider::Cohere),
+                ProviderKind::Bedrock => Bedrock::new(p).map(Provider::Bedrock),
                 _ => OpenAiCompat::new(p).map(Provider::OpenAiCompat),
             };
             providers.push(built.map_err(|e| BuildError {

@@ -8,14 +8,15 @@
 
 use std::time::Duration;
 
+use aws_smithy_eventstream::frame::{DecodedFrame, MessageFrameDecoder};
 use serde_json::{json, Value};
-use switchyard_dialects::bedrock::eventstream::FrameDecoder;
 use switchyard_testkit::{MockOpenAi, Reply};
 
 mod common;
 use common::Gateway;
 
 /// (provider type, base URL relative to the mock's root, upstream model, the mock's answer).
+/// Every provider authenticates with `api_key = "k"` but Bedrock, which signs with AWS keys.
 const PROVIDERS: &[(&str, &str, &str, &str)] = &[
     (
         "openai",
@@ -47,7 +48,21 @@ const PROVIDERS: &[(&str, &str, &str, &str)] = &[
         "command-a",
         "Hello! This is the Switchyard mock Cohere upstream.",
     ),
+    (
+        "bedrock",
+        "",
+        "eu.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        "Hello! This is the Switchyard mock Bedrock upstream.",
+    ),
 ];
+
+/// The provider's credentials in the config.
+fn credentials(kind: &str) -> &'static str {
+    match kind {
+        "bedrock" => "region = \"eu-central-1\"\naws_access_key_id = \"AKIDEXAMPLE\"\naws_secret_access_key = \"wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY\"",
+        _ => "api_key = \"k\"",
+    }
+}
 
 /// What a client saw: the answer's text, and the tool call (name, arguments) if any.
 #[derive(Debug, Default, PartialEq)]
@@ -261,11 +276,12 @@ fn seen(door: Door, stream: bool, body: &[u8]) -> Seen {
             }
         }
         (Door::Bedrock, true) => {
-            let mut decoder = FrameDecoder::new();
-            decoder.feed(body);
+            // Read with the AWS SDK's own decoder, not Switchyard's.
+            let mut decoder = MessageFrameDecoder::new();
+            let mut buffer = bytes::Bytes::copy_from_slice(body);
             let (mut name, mut arguments) = (None, String::new());
-            while let Some(frame) = decoder.next_frame().unwrap() {
-                let p: Value = serde_json::from_slice(&frame.payload).unwrap();
+            while let DecodedFrame::Complete(frame) = decoder.decode_frame(&mut buffer).unwrap() {
+                let p: Value = serde_json::from_slice(frame.payload()).unwrap();
                 if let Some(t) = p["start"].get("toolUse") {
                     name = Some(t["name"].as_str().unwrap().to_owned());
                 }
@@ -294,8 +310,9 @@ async fn every_front_door_reaches_every_provider() {
     let mut config = String::new();
     for (kind, suffix, model, _) in PROVIDERS {
         config.push_str(&format!(
-            "[[providers]]\nid = \"{kind}\"\ntype = \"{kind}\"\nbase_url = \"{root}{suffix}\"\napi_key = \"k\"\n\n\
-             [[models]]\nname = \"via-{kind}\"\nroute = [{{ provider = \"{kind}\", model = \"{model}\" }}]\n\n"
+            "[[providers]]\nid = \"{kind}\"\ntype = \"{kind}\"\nbase_url = \"{root}{suffix}\"\n{}\n\n\
+             [[models]]\nname = \"via-{kind}\"\nroute = [{{ provider = \"{kind}\", model = \"{model}\" }}]\n\n",
+            credentials(kind)
         ));
     }
     let config = switchyard_config::load_str(&config, &|_| None).unwrap();

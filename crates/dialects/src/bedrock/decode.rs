@@ -6,9 +6,9 @@ use switchyard_types::{
     SamplingParams, Tool, ToolChoice,
 };
 
-use super::wire;
 use crate::error::GatewayError;
 use crate::json::{self, JsonError};
+use switchyard_wire_bedrock as wire;
 
 /// Parses `POST /model/{modelId}/converse` (and `converse-stream`).
 pub fn decode_converse_request(

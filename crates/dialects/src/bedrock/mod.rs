@@ -8,7 +8,6 @@ pub mod encode;
 pub mod eventstream;
 mod invoke;
 pub mod stream;
-mod wire;
 
 #[cfg(test)]
 mod tests;

@@ -169,7 +169,8 @@ impl HostQuirks {
             | ProviderKind::Anthropic
             | ProviderKind::Gemini
             | ProviderKind::OllamaNative
-            | ProviderKind::Cohere => HostQuirks {
+            | ProviderKind::Cohere
+            | ProviderKind::Bedrock => HostQuirks {
                 default_base_url: None,
                 ..COMPATIBLE
             },

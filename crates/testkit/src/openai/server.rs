@@ -29,6 +29,12 @@ pub enum Reply {
         pieces: Vec<(Duration, Bytes)>,
         end: SseEnd,
     },
+    /// `200 application/vnd.amazon.eventstream` (Bedrock's binary frames), written piece by
+    /// piece like [`Reply::Sse`].
+    EventStream {
+        pieces: Vec<(Duration, Bytes)>,
+        end: SseEnd,
+    },
     /// Reads the request and never answers: no status line, no headers.
     Hang,
 }
@@ -259,8 +265,15 @@ async fn handle(
         })
         .ok();
     let scripted = state.replies.lock().ok().and_then(|mut q| q.pop_front());
+    let unsigned_bedrock = uri.path().starts_with("/model/")
+        && !crate::bedrock::is_sigv4(headers.get("authorization").and_then(|v| v.to_str().ok()));
     let reply = match scripted {
         Some(reply) => reply,
+        None if unsigned_bedrock => crate::bedrock::error(
+            403,
+            "MissingAuthenticationTokenException",
+            "Missing Authentication Token",
+        ),
         None => default_reply(uri.path(), &body),
     };
     render(reply).await
@@ -276,7 +289,8 @@ async fn render(reply: Reply) -> Response {
             let mut builder = Response::builder()
                 .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
                 .header("content-type", "application/json")
-                .header("x-request-id", "req_mock");
+                .header("x-request-id", "req_mock")
+                .header("x-amzn-requestid", crate::bedrock::REQUEST_ID);
             for (name, value) in headers {
                 builder = builder.header(name, value);
             }
@@ -286,38 +300,45 @@ async fn render(reply: Reply) -> Response {
             futures::future::pending::<()>().await;
             Response::default()
         }
-        Reply::Sse { pieces, end } => {
-            let head = futures::stream::iter(pieces).then(|(gap, bytes)| async move {
-                if !gap.is_zero() {
-                    tokio::time::sleep(gap).await;
-                }
-                Ok::<Bytes, std::io::Error>(bytes)
-            });
-            let tail = futures::stream::once(async move {
-                match end {
-                    SseEnd::Close => Ok(Bytes::new()),
-                    SseEnd::Reset => {
-                        // Let the pieces before reach the client first.
-                        tokio::time::sleep(Duration::from_millis(20)).await;
-                        Err(std::io::Error::new(
-                            std::io::ErrorKind::ConnectionReset,
-                            "mock reset",
-                        ))
-                    }
-                    SseEnd::Hold => {
-                        futures::future::pending::<()>().await;
-                        Ok(Bytes::new())
-                    }
-                }
-            });
-            Response::builder()
-                .status(StatusCode::OK)
-                .header("content-type", "text/event-stream; charset=utf-8")
-                .header("x-request-id", "req_mock")
-                .body(Body::from_stream(head.chain(tail)))
-                .unwrap_or_default()
+        Reply::Sse { pieces, end } => streamed(pieces, end, "text/event-stream; charset=utf-8"),
+        Reply::EventStream { pieces, end } => {
+            streamed(pieces, end, "application/vnd.amazon.eventstream")
         }
     }
+}
+
+/// A `200` body written piece by piece, each after its delay, then the given ending.
+fn streamed(pieces: Vec<(Duration, Bytes)>, end: SseEnd, content_type: &'static str) -> Response {
+    let head = futures::stream::iter(pieces).then(|(gap, bytes)| async move {
+        if !gap.is_zero() {
+            tokio::time::sleep(gap).await;
+        }
+        Ok::<Bytes, std::io::Error>(bytes)
+    });
+    let tail = futures::stream::once(async move {
+        match end {
+            SseEnd::Close => Ok(Bytes::new()),
+            SseEnd::Reset => {
+                // Let the pieces before reach the client first.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "mock reset",
+                ))
+            }
+            SseEnd::Hold => {
+                futures::future::pending::<()>().await;
+                Ok(Bytes::new())
+            }
+        }
+    });
+    Response::builder()
+        .status(StatusCode::OK)
+        .header("content-type", content_type)
+        .header("x-request-id", "req_mock")
+        .header("x-amzn-requestid", crate::bedrock::REQUEST_ID)
+        .body(Body::from_stream(head.chain(tail)))
+        .unwrap_or_default()
 }
 
 /// Unscripted requests get a plausible answer in OpenAI's exact format.
@@ -338,6 +359,9 @@ fn default_reply(path: &str, body: &[u8]) -> Reply {
     }
     if path.contains("/v1beta/models/") {
         return crate::gemini::default_reply(path, &request);
+    }
+    if path.starts_with("/model/") {
+        return crate::bedrock::default_reply(path, &request);
     }
     if path.ends_with("/v1/messages") || path.ends_with("/v1/messages/count_tokens") {
         return crate::anthropic::default_reply(path, &request);
