@@ -18,6 +18,7 @@ pub struct RawConfig {
     pub drain_timeout_s: Option<f64>,
     pub timeouts: Option<RawTimeouts>,
     pub log: Option<RawLog>,
+    pub media: Option<RawMedia>,
     #[serde(default)]
     pub providers: Vec<RawProvider>,
     #[serde(default)]
@@ -31,6 +32,19 @@ pub struct RawTimeouts {
     pub first_byte_s: Option<f64>,
     pub idle_s: Option<f64>,
     pub total_s: Option<f64>,
+}
+
+/// Fetching images and documents given by URL for upstreams that only take inline data.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawMedia {
+    /// Largest file fetched, in bytes (default 20 MiB).
+    pub max_bytes: Option<u64>,
+    /// Seconds one fetch may take, redirects included (default 10).
+    pub timeout_s: Option<f64>,
+    /// Allow URLs that resolve to loopback, private, link-local or other non-public
+    /// addresses (default false: the SSRF guard refuses them).
+    pub allow_private_networks: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, Default)]

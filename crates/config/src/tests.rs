@@ -246,3 +246,21 @@ fn bedrock_needs_a_region_and_whole_key_pairs() {
         "AWS settings on other types"
     );
 }
+
+#[test]
+fn media_fetching_has_safe_defaults_and_checked_limits() {
+    let config = load_str("", &no_env).unwrap();
+    assert_eq!(config.media, MediaConfig::default());
+    assert!(!config.media.allow_private_networks);
+    let config = load_str(
+        "[media]\nmax_bytes = 1048576\ntimeout_s = 2.5\nallow_private_networks = true\n",
+        &no_env,
+    )
+    .unwrap();
+    assert_eq!(config.media.max_bytes, 1_048_576);
+    assert_eq!(config.media.timeout, std::time::Duration::from_millis(2500));
+    assert!(config.media.allow_private_networks);
+    assert_eq!(invalid_key("[media]\nmax_bytes = 0\n"), "media.max_bytes");
+    assert_eq!(invalid_key("[media]\ntimeout_s = -1\n"), "media.timeout_s");
+    assert_eq!(invalid_key("[media]\nfollow = true\n"), "media.follow");
+}

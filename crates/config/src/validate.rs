@@ -7,11 +7,11 @@ use std::time::Duration;
 use switchyard_types::{Hosting, Jurisdiction};
 
 use crate::error::ConfigError;
-use crate::raw::{RawConfig, RawModel, RawProvider, RawTimeouts};
+use crate::raw::{RawConfig, RawMedia, RawModel, RawProvider, RawTimeouts};
 use crate::secret::Secret;
 use crate::validated::{
-    AwsConfig, AwsKeys, Config, LocalConfig, LogConfig, LogFormat, ModelConfig, ProviderConfig,
-    ProviderKind, RouteTarget, Timeouts,
+    AwsConfig, AwsKeys, Config, LocalConfig, LogConfig, LogFormat, MediaConfig, ModelConfig,
+    ProviderConfig, ProviderKind, RouteTarget, Timeouts,
 };
 
 type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
@@ -37,6 +37,7 @@ pub fn validate(raw: RawConfig, env: Env<'_>) -> Result<Config, ConfigError> {
     };
     let base_timeouts = timeouts("timeouts", raw.timeouts.as_ref(), Timeouts::default())?;
     let log = log_config(raw.log.as_ref())?;
+    let media = media_config(raw.media.as_ref())?;
 
     let mut providers = Vec::with_capacity(raw.providers.len());
     let mut seen = HashSet::new();
@@ -69,9 +70,33 @@ pub fn validate(raw: RawConfig, env: Env<'_>) -> Result<Config, ConfigError> {
         api_keys,
         drain_timeout,
         log,
+        media,
         providers,
         models,
     })
+}
+
+fn media_config(raw: Option<&RawMedia>) -> Result<MediaConfig, ConfigError> {
+    let mut media = MediaConfig::default();
+    let Some(raw) = raw else {
+        return Ok(media);
+    };
+    if let Some(bytes) = raw.max_bytes {
+        if !(1..=100 * 1024 * 1024).contains(&bytes) {
+            return Err(ConfigError::invalid(
+                "media.max_bytes",
+                "must be between 1 and 104857600 (100 MiB)",
+            ));
+        }
+        media.max_bytes = bytes;
+    }
+    if let Some(s) = raw.timeout_s {
+        media.timeout = seconds("media.timeout_s", s)?;
+    }
+    if let Some(allow) = raw.allow_private_networks {
+        media.allow_private_networks = allow;
+    }
+    Ok(media)
 }
 
 pub fn parse_listen(key: &str, value: Option<&str>) -> Result<SocketAddr, ConfigError> {

@@ -13,8 +13,27 @@ pub struct Config {
     pub api_keys: Vec<Secret>,
     pub drain_timeout: Duration,
     pub log: LogConfig,
+    pub media: MediaConfig,
     pub providers: Vec<ProviderConfig>,
     pub models: Vec<ModelConfig>,
+}
+
+/// How images and documents given by URL are fetched for upstreams that need them inline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MediaConfig {
+    pub max_bytes: u64,
+    pub timeout: Duration,
+    pub allow_private_networks: bool,
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        MediaConfig {
+            max_bytes: 20 * 1024 * 1024,
+            timeout: Duration::from_secs(10),
+            allow_private_networks: false,
+        }
+    }
 }
 
 impl Config {

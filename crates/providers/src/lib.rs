@@ -14,6 +14,7 @@ pub mod bedrock;
 pub mod cohere;
 pub mod gemini;
 pub mod local;
+pub mod media;
 pub mod ollama;
 pub mod openai_compat;
 pub mod sse;
@@ -37,6 +38,7 @@ pub use cohere::Cohere;
 pub use error::{ProviderError, ProviderErrorKind, TimeoutPhase};
 pub use gemini::Gemini;
 pub use local::Local;
+pub use media::MediaFetcher;
 pub use ollama::OllamaNative;
 pub use openai_compat::{HostQuirks, OpenAiCompat};
 
@@ -58,6 +60,15 @@ pub enum Provider {
 }
 
 impl Provider {
+    /// Whether this provider only takes images and documents inline, so that URLs must be
+    /// fetched by the gateway first ([`MediaFetcher`]).
+    pub fn needs_inline_media(&self) -> bool {
+        matches!(
+            self,
+            Provider::Gemini(_) | Provider::OllamaNative(_) | Provider::Bedrock(_)
+        )
+    }
+
     /// A complete answer. `upstream_model` is the deployment's model id at this provider.
     pub async fn chat(
         &self,

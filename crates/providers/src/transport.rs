@@ -56,7 +56,7 @@ pub fn client(timeouts: &Timeouts, extra_ca: Option<&Path>) -> Result<HttpClient
         .build(https))
 }
 
-fn tls_config(extra_ca: Option<&Path>) -> Result<rustls::ClientConfig, ProviderError> {
+pub(crate) fn tls_config(extra_ca: Option<&Path>) -> Result<rustls::ClientConfig, ProviderError> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     if let Some(path) = extra_ca {
@@ -201,7 +201,7 @@ fn send_error(err: &hyper_util::client::legacy::Error, connect: Duration) -> Pro
 
 /// The error and its sources as one line. Request URLs are not part of hyper's errors, so a
 /// key in a query string cannot leak through here.
-fn describe(err: &dyn std::error::Error) -> String {
+pub(crate) fn describe(err: &dyn std::error::Error) -> String {
     let mut parts = vec![err.to_string()];
     let mut source = err.source();
     while let Some(s) = source {

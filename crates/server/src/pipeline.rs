@@ -18,6 +18,7 @@ use switchyard_providers::{EventStream, Provider, ProviderError, ProviderErrorKi
 use switchyard_types::{
     ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse, StreamEvent, Usage,
 };
+use tokio::sync::OnceCell;
 
 use crate::errors;
 use crate::metrics::{RequestRecord, NONE};
@@ -161,7 +162,10 @@ pub async fn chat(
     request: ChatRequest,
 ) -> Result<ChatAnswer, GatewayError> {
     let request = &request;
+    let inlined = OnceCell::new();
+    let inlined = &inlined;
     let (answer, served) = try_in_order(state, ctx, &request.model, |provider, model| async move {
+        let request = for_provider(state, &provider, request, inlined).await?;
         if request.stream {
             let stream = provider.chat_stream(request, &model).await?;
             commit(stream).await.map(Answer::Stream)
@@ -212,16 +216,22 @@ pub async fn count_tokens(
         .map_err(|_| unknown_model(&request.model))?;
     ctx.model = plan.model_index as u32;
     let mut last_error = None;
+    let inlined = OnceCell::new();
     for (position, candidate) in plan.candidates.iter().enumerate() {
         let deployment = candidate.deployment;
         let Some(provider) = inner.providers.get(deployment.provider_index) else {
             continue;
         };
         ctx.provider = deployment.provider_index as u32;
-        match provider
-            .count_tokens(request, &deployment.upstream_model)
-            .await
-        {
+        let counted = match for_provider(state, provider, request, &inlined).await {
+            Ok(request) => {
+                provider
+                    .count_tokens(request, &deployment.upstream_model)
+                    .await
+            }
+            Err(err) => Err(err),
+        };
+        match counted {
             Ok(tokens) => {
                 let served = Served {
                     deployment_id: deployment.id.clone(),
@@ -248,6 +258,26 @@ pub async fn count_tokens(
                 "no deployment could count the request's tokens",
             )
         }))
+}
+
+/// The request as `provider` can take it: with image and document URLs fetched and inlined
+/// when the provider only takes inline data (fetched once per request, whichever deployment
+/// needs it first).
+async fn for_provider<'a>(
+    state: &AppState,
+    provider: &Provider,
+    request: &'a ChatRequest,
+    inlined: &'a OnceCell<ChatRequest>,
+) -> Result<&'a ChatRequest, ProviderError> {
+    if !provider.needs_inline_media() || !switchyard_providers::media::has_remote_media(request) {
+        return Ok(request);
+    }
+    inlined
+        .get_or_try_init(|| async {
+            let fetched = state.inner.media.inline(request).await?;
+            Ok::<_, ProviderError>(fetched.unwrap_or_else(|| request.clone()))
+        })
+        .await
 }
 
 /// Plans the route for `model` and calls `attempt` on each candidate in order until one

@@ -6,7 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use switchyard_config::{Config, ProviderKind};
 use switchyard_providers::{
-    Anthropic, Bedrock, Cohere, Gemini, Local, OllamaNative, OpenAiCompat, Provider,
+    Anthropic, Bedrock, Cohere, Gemini, Local, MediaFetcher, OllamaNative, OpenAiCompat, Provider,
 };
 use switchyard_routing::{ModelRoute, RouteTable};
 use switchyard_types::Deployment;
@@ -27,6 +27,8 @@ pub struct Inner {
     pub provider_ids: Vec<String>,
     pub auth: Auth,
     pub metrics: Metrics,
+    /// Fetches image and document URLs for providers that only take them inline.
+    pub media: MediaFetcher,
     /// Set when shutdown begins: `/readyz` turns 503.
     pub draining: AtomicBool,
     /// Unix seconds when this state was built (`created` in `/v1/models`).
@@ -90,6 +92,10 @@ impl AppState {
                 metrics: Metrics::new(model_names, provider_ids.clone()),
                 provider_ids,
                 auth: Auth::new(&config.api_keys),
+                media: MediaFetcher::new(config.media).map_err(|e| BuildError {
+                    key: "media".to_owned(),
+                    message: e.message,
+                })?,
                 draining: AtomicBool::new(false),
                 created: SystemTime::now()
                     .duration_since(UNIX_EPOCH)
