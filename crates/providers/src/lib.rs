@@ -17,8 +17,11 @@ pub mod local;
 pub mod media;
 pub mod ollama;
 pub mod openai_compat;
-pub mod sse;
 pub mod transport;
+
+/// The SSE parser every SSE-speaking adapter feeds (its own crate, so that it can be fuzzed
+/// without building the adapters).
+pub use switchyard_sse as sse;
 
 mod error;
 #[cfg(test)]
