@@ -109,7 +109,7 @@ route = [{{ provider = "mock", model = "text-embedding-3-small" }}]
             config=types.GenerateContentConfig(
                 tools=[WEATHER], automatic_function_calling=NO_AUTO_CALLS,
                 tool_config=types.ToolConfig(function_calling_config=types.FunctionCallingConfig(mode="NONE"))))
-        self.assertEqual(answer.text, "Hello! This is the Switchyard mock upstream.")
+        self.assertEqual(answer.text, "Tool results: 18C", "the result reached the upstream")
 
     def test_embeddings(self):
         result = self.client.models.embed_content(model="text-embedding-004", contents=["a", "b"])

@@ -122,7 +122,7 @@ route = [{{ provider = "mock", model = "text-embedding-3-small" }}]
         completion = self.client.chat.completions.create(model="bench-model", messages=messages, tools=tools)
         call = completion.choices[0].message.tool_calls[0]
         self.assertEqual(call.function.name, "get_weather")
-        self.assertEqual(call.function.arguments, '{"location": "Paris"}')
+        self.assertEqual(call.function.arguments, '{"location":"Paris"}')
         self.assertEqual(completion.choices[0].finish_reason, "tool_calls")
 
         args, name = "", None
@@ -131,7 +131,7 @@ route = [{{ provider = "mock", model = "text-embedding-3-small" }}]
                 for tc in choice.delta.tool_calls or []:
                     name = tc.function.name or name
                     args += tc.function.arguments or ""
-        self.assertEqual((name, args), ("get_weather", '{"location": "Paris"}'))
+        self.assertEqual((name, args), ("get_weather", '{"location":"Paris"}'))
 
         # The usual pattern: append the response message object itself, then the result.
         follow = self.client.chat.completions.create(model="bench-model", messages=messages + [
@@ -187,7 +187,7 @@ route = [{{ provider = "mock", model = "text-embedding-3-small" }}]
             model="bench-model", tools=tools, tool_choice="none",
             input=[{"role": "user", "content": "Weather in Paris?"}, call,
                    {"type": "function_call_output", "call_id": call.call_id, "output": "18C"}])
-        self.assertEqual(follow_up.output_text, "Hello! This is the Switchyard mock upstream.")
+        self.assertEqual(follow_up.output_text, "Tool results: 18C", "the result reached the upstream")
         with self.assertRaises(openai.BadRequestError) as e:
             self.client.responses.create(model="bench-model", input="x", previous_response_id="resp_1")
         self.assertIn("stateless", e.exception.message)

@@ -414,7 +414,7 @@ async fn openai_clients_reach_an_anthropic_upstream() {
         .iter()
         .filter_map(|c| c["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"].as_str())
         .collect();
-    assert_eq!(args, "{\"location\": \"Paris\"}");
+    assert_eq!(args, "{\"location\":\"Paris\"}");
     let finish = chunks
         .iter()
         .find_map(|c| c["choices"][0]["finish_reason"].as_str())

@@ -1,8 +1,13 @@
 //! The conformance matrix: every front door (client dialect) against every HTTP upstream
 //! provider, through the real server and the mock upstream speaking each provider's wire
-//! format. One table of providers, one table of front doors; each pair runs the same cases
-//! (text, streamed text, a tool call, a streamed tool call, an upstream failure). Adding a
-//! provider adds a row, not test code.
+//! format. One table of providers, one table of front doors; each pair runs the same cases,
+//! streamed and not: text, a tool call, parallel tool calls and then their results, an image,
+//! JSON schema output, a stop sequence, max-tokens truncation, and an upstream failure.
+//! Adding a provider adds a row (and its mock), not test code.
+//!
+//! The mocks all answer by the same rules (`switchyard_testkit::scenario`), so what a client
+//! sees proves that the request reached the upstream intact in the upstream's format: the
+//! tool results come back quoted, the image's size is reported, the schema produces JSON.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -15,48 +20,64 @@ use switchyard_testkit::{MockOpenAi, Reply};
 mod common;
 use common::Gateway;
 
-/// (provider type, base URL relative to the mock's root, upstream model, the mock's answer).
-/// Every provider authenticates with `api_key = "k"` but Bedrock, which signs with AWS keys.
-const PROVIDERS: &[(&str, &str, &str, &str)] = &[
-    (
-        "openai",
-        "/v1",
-        "gpt-4o-mini",
-        "Hello! This is the Switchyard mock upstream.",
-    ),
-    (
-        "anthropic",
-        "",
-        "claude-sonnet-4-5",
-        "Hello! This is the Switchyard mock Anthropic upstream.",
-    ),
-    (
-        "gemini",
-        "",
-        "gemini-2.5-flash",
-        "Hello! This is the Switchyard mock Gemini upstream.",
-    ),
-    (
-        "ollama-native",
-        "",
-        "llama3.2",
-        "Hello! This is the Switchyard mock Ollama upstream.",
-    ),
-    (
-        "cohere",
-        "",
-        "command-a",
-        "Hello! This is the Switchyard mock Cohere upstream.",
-    ),
-    (
-        "bedrock",
-        "",
-        "eu.anthropic.claude-sonnet-4-5-20250929-v1:0",
-        "Hello! This is the Switchyard mock Bedrock upstream.",
-    ),
+/// One upstream provider under test.
+struct Provider {
+    kind: &'static str,
+    /// Base URL relative to the mock's root.
+    suffix: &'static str,
+    model: &'static str,
+    /// The mock's greeting.
+    greeting: &'static str,
+    /// Whether its answers say that a stop sequence (not the natural end) stopped them.
+    names_stop_sequences: bool,
+}
+
+const PROVIDERS: &[Provider] = &[
+    Provider {
+        kind: "openai",
+        suffix: "/v1",
+        model: "gpt-4o-mini",
+        greeting: "Hello! This is the Switchyard mock upstream.",
+        names_stop_sequences: false,
+    },
+    Provider {
+        kind: "anthropic",
+        suffix: "",
+        model: "claude-sonnet-4-5",
+        greeting: "Hello! This is the Switchyard mock Anthropic upstream.",
+        names_stop_sequences: true,
+    },
+    Provider {
+        kind: "gemini",
+        suffix: "",
+        model: "gemini-2.5-flash",
+        greeting: "Hello! This is the Switchyard mock Gemini upstream.",
+        names_stop_sequences: false,
+    },
+    Provider {
+        kind: "ollama-native",
+        suffix: "",
+        model: "llama3.2",
+        greeting: "Hello! This is the Switchyard mock Ollama upstream.",
+        names_stop_sequences: false,
+    },
+    Provider {
+        kind: "cohere",
+        suffix: "",
+        model: "command-a",
+        greeting: "Hello! This is the Switchyard mock Cohere upstream.",
+        names_stop_sequences: true,
+    },
+    Provider {
+        kind: "bedrock",
+        suffix: "",
+        model: "eu.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        greeting: "Hello! This is the Switchyard mock Bedrock upstream.",
+        names_stop_sequences: true,
+    },
 ];
 
-/// The provider's credentials in the config.
+/// The provider's credentials in the config: an API key, or AWS keys for Bedrock.
 fn credentials(kind: &str) -> &'static str {
     match kind {
         "bedrock" => "region = \"eu-central-1\"\naws_access_key_id = \"AKIDEXAMPLE\"\naws_secret_access_key = \"wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY\"",
@@ -64,12 +85,9 @@ fn credentials(kind: &str) -> &'static str {
     }
 }
 
-/// What a client saw: the answer's text, and the tool call (name, arguments) if any.
-#[derive(Debug, Default, PartialEq)]
-struct Seen {
-    text: String,
-    call: Option<(String, Value)>,
-}
+/// An 11-byte "PNG" (the signature and three bytes), base64.
+const IMAGE: &str = "iVBORw0KGgoHBwc=";
+const RESULTS: [&str; 2] = ["18C and sunny", "12:00"];
 
 #[derive(Clone, Copy, Debug)]
 enum Door {
@@ -88,24 +106,133 @@ const DOORS: [Door; 5] = [
     Door::Bedrock,
 ];
 
-/// The request a client of `door` sends for `model`, optionally offering a weather tool.
-fn request(door: Door, model: &str, stream: bool, tool: bool) -> (String, Value) {
-    let schema = json!({"type": "object", "properties": {"location": {"type": "string"}}});
+/// Why an answer ended, in canonical terms.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum End {
+    Turn,
+    StopSequence,
+    MaxTokens,
+    ToolUse,
+}
+
+/// What a client sends.
+#[derive(Clone, Debug)]
+enum Case {
+    Text,
+    /// Tools offered: `get_weather`, and `get_time` too when parallel calls are wanted.
+    Tools(usize),
+    /// The calls the model made (id, name, arguments), answered with [`RESULTS`].
+    Results(Vec<Call>),
+    Image,
+    JsonSchema,
+    Stop,
+    MaxTokens,
+}
+
+type Call = (String, String, Value);
+
+/// What a client saw.
+#[derive(Debug, Default, PartialEq)]
+struct Seen {
+    text: String,
+    calls: Vec<Call>,
+    /// The stop reason in the door's own words.
+    stop: String,
+}
+
+fn schema() -> Value {
+    json!({"type": "object", "properties": {"location": {"type": "string"}}, "required": ["location"]})
+}
+
+const TOOL_NAMES: [&str; 2] = ["get_weather", "get_time"];
+
+/// The request a client of `door` sends for `model`.
+fn request(door: Door, model: &str, stream: bool, case: &Case) -> (String, Value) {
+    let tools = match case {
+        Case::Tools(n) => *n,
+        Case::Results(calls) => calls.len(),
+        _ => 0,
+    };
+    let names = &TOOL_NAMES[..tools];
+    let question = "Weather in Paris?";
     match door {
         Door::OpenAi => {
-            let mut body = json!({"model": model, "stream": stream, "max_tokens": 64,
-                "messages": [{"role": "user", "content": "Weather in Paris?"}]});
-            if tool {
-                body["tools"] = json!([{"type": "function", "function": {"name": "get_weather", "parameters": schema}}]);
+            let mut messages = vec![json!({"role": "user", "content": question})];
+            let mut body = json!({"model": model, "stream": stream, "max_tokens": 64});
+            if !names.is_empty() {
+                body["tools"] = names
+                    .iter()
+                    .map(|n| json!({"type": "function", "function": {"name": n, "parameters": schema()}}))
+                    .collect();
             }
+            match case {
+                Case::Results(calls) => {
+                    let tool_calls: Vec<Value> = calls
+                        .iter()
+                        .map(|(id, name, args)| {
+                            json!({"id": id, "type": "function",
+                            "function": {"name": name, "arguments": args.to_string()}})
+                        })
+                        .collect();
+                    messages.push(
+                        json!({"role": "assistant", "content": null, "tool_calls": tool_calls}),
+                    );
+                    for ((id, _, _), result) in calls.iter().zip(RESULTS) {
+                        messages
+                            .push(json!({"role": "tool", "tool_call_id": id, "content": result}));
+                    }
+                }
+                Case::Image => {
+                    messages[0]["content"] = json!([{"type": "text", "text": "What is this?"},
+                        {"type": "image_url", "image_url": {"url": format!("data:image/png;base64,{IMAGE}")}}]);
+                }
+                Case::JsonSchema => {
+                    body["response_format"] = json!({"type": "json_schema",
+                        "json_schema": {"name": "weather", "schema": schema()}});
+                }
+                Case::Stop => body["stop"] = json!(["mock"]),
+                Case::MaxTokens => body["max_tokens"] = json!(3),
+                Case::Text | Case::Tools(_) => {}
+            }
+            body["messages"] = json!(messages);
             ("/v1/chat/completions".into(), body)
         }
         Door::Anthropic => {
-            let mut body = json!({"model": model, "stream": stream, "max_tokens": 64,
-                "messages": [{"role": "user", "content": "Weather in Paris?"}]});
-            if tool {
-                body["tools"] = json!([{"name": "get_weather", "input_schema": schema}]);
+            let mut messages = vec![json!({"role": "user", "content": question})];
+            let mut body = json!({"model": model, "stream": stream, "max_tokens": 64});
+            if !names.is_empty() {
+                body["tools"] = names
+                    .iter()
+                    .map(|n| json!({"name": n, "input_schema": schema()}))
+                    .collect();
             }
+            match case {
+                Case::Results(calls) => {
+                    let uses: Vec<Value> = calls
+                        .iter()
+                        .map(|(id, name, args)| json!({"type": "tool_use", "id": id, "name": name, "input": args}))
+                        .collect();
+                    let results: Vec<Value> = calls
+                        .iter()
+                        .zip(RESULTS)
+                        .map(|((id, _, _), r)| json!({"type": "tool_result", "tool_use_id": id, "content": r}))
+                        .collect();
+                    messages.push(json!({"role": "assistant", "content": uses}));
+                    messages.push(json!({"role": "user", "content": results}));
+                }
+                Case::Image => {
+                    messages[0]["content"] = json!([{"type": "text", "text": "What is this?"},
+                        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": IMAGE}}]);
+                }
+                Case::JsonSchema => {
+                    body["output_config"] =
+                        json!({"format": {"type": "json_schema", "schema": schema()}});
+                }
+                Case::Stop => body["stop_sequences"] = json!(["mock"]),
+                Case::MaxTokens => body["max_tokens"] = json!(3),
+                Case::Text | Case::Tools(_) => {}
+            }
+            body["messages"] = json!(messages);
             ("/v1/messages".into(), body)
         }
         Door::Gemini => {
@@ -114,20 +241,79 @@ fn request(door: Door, model: &str, stream: bool, tool: bool) -> (String, Value)
             } else {
                 "generateContent"
             };
-            let mut body = json!({"contents": [{"role": "user", "parts": [{"text": "Weather in Paris?"}]}],
-                                  "generationConfig": {"maxOutputTokens": 64}});
-            if tool {
-                body["tools"] = json!([{"functionDeclarations": [{"name": "get_weather", "parametersJsonSchema": schema}]}]);
+            let mut contents = vec![json!({"role": "user", "parts": [{"text": question}]})];
+            let mut body = json!({"generationConfig": {"maxOutputTokens": 64}});
+            if !names.is_empty() {
+                let declarations: Vec<Value> = names
+                    .iter()
+                    .map(|n| json!({"name": n, "parametersJsonSchema": schema()}))
+                    .collect();
+                body["tools"] = json!([{ "functionDeclarations": declarations }]);
             }
+            match case {
+                Case::Results(calls) => {
+                    let parts: Vec<Value> = calls
+                        .iter()
+                        .map(
+                            |(_, name, args)| json!({"functionCall": {"name": name, "args": args}}),
+                        )
+                        .collect();
+                    let answers: Vec<Value> = calls
+                        .iter()
+                        .zip(RESULTS)
+                        .map(|((_, name, _), r)| json!({"functionResponse": {"name": name, "response": {"result": r}}}))
+                        .collect();
+                    contents.push(json!({"role": "model", "parts": parts}));
+                    contents.push(json!({"role": "user", "parts": answers}));
+                }
+                Case::Image => {
+                    contents[0]["parts"] = json!([{"text": "What is this?"},
+                        {"inlineData": {"mimeType": "image/png", "data": IMAGE}}]);
+                }
+                Case::JsonSchema => {
+                    body["generationConfig"]["responseMimeType"] = json!("application/json");
+                    body["generationConfig"]["responseJsonSchema"] = schema();
+                }
+                Case::Stop => body["generationConfig"]["stopSequences"] = json!(["mock"]),
+                Case::MaxTokens => body["generationConfig"]["maxOutputTokens"] = json!(3),
+                Case::Text | Case::Tools(_) => {}
+            }
+            body["contents"] = json!(contents);
             (format!("/v1beta/models/{model}:{method}"), body)
         }
         Door::Responses => {
-            let mut body = json!({"model": model, "stream": stream, "max_output_tokens": 64,
-                                  "input": "Weather in Paris?"});
-            if tool {
-                body["tools"] =
-                    json!([{"type": "function", "name": "get_weather", "parameters": schema}]);
+            let mut input = vec![json!({"role": "user", "content": question})];
+            let mut body = json!({"model": model, "stream": stream, "max_output_tokens": 64});
+            if !names.is_empty() {
+                body["tools"] = names
+                    .iter()
+                    .map(|n| json!({"type": "function", "name": n, "parameters": schema()}))
+                    .collect();
             }
+            match case {
+                Case::Results(calls) => {
+                    for (id, name, args) in calls {
+                        input.push(json!({"type": "function_call", "call_id": id, "name": name,
+                                          "arguments": args.to_string()}));
+                    }
+                    for ((id, _, _), r) in calls.iter().zip(RESULTS) {
+                        input.push(
+                            json!({"type": "function_call_output", "call_id": id, "output": r}),
+                        );
+                    }
+                }
+                Case::Image => {
+                    input[0]["content"] = json!([{"type": "input_text", "text": "What is this?"},
+                        {"type": "input_image", "image_url": format!("data:image/png;base64,{IMAGE}")}]);
+                }
+                Case::JsonSchema => {
+                    body["text"] = json!({"format": {"type": "json_schema", "name": "weather", "schema": schema()}});
+                }
+                Case::MaxTokens => body["max_output_tokens"] = json!(3),
+                Case::Stop => unreachable!("the Responses API has no stop sequences"),
+                Case::Text | Case::Tools(_) => {}
+            }
+            body["input"] = json!(input);
             ("/v1/responses".into(), body)
         }
         Door::Bedrock => {
@@ -136,13 +322,61 @@ fn request(door: Door, model: &str, stream: bool, tool: bool) -> (String, Value)
             } else {
                 "converse"
             };
-            let mut body = json!({"messages": [{"role": "user", "content": [{"text": "Weather in Paris?"}]}],
-                                  "inferenceConfig": {"maxTokens": 64}});
-            if tool {
-                body["toolConfig"] = json!({"tools": [{"toolSpec": {"name": "get_weather", "inputSchema": {"json": schema}}}]});
+            let mut messages = vec![json!({"role": "user", "content": [{"text": question}]})];
+            let mut body = json!({"inferenceConfig": {"maxTokens": 64}});
+            if !names.is_empty() {
+                let specs: Vec<Value> = names
+                    .iter()
+                    .map(|n| json!({"toolSpec": {"name": n, "inputSchema": {"json": schema()}}}))
+                    .collect();
+                body["toolConfig"] = json!({ "tools": specs });
             }
+            match case {
+                Case::Results(calls) => {
+                    let uses: Vec<Value> = calls
+                        .iter()
+                        .map(|(id, name, args)| json!({"toolUse": {"toolUseId": id, "name": name, "input": args}}))
+                        .collect();
+                    let results: Vec<Value> = calls
+                        .iter()
+                        .zip(RESULTS)
+                        .map(|((id, _, _), r)| json!({"toolResult": {"toolUseId": id, "content": [{"text": r}]}}))
+                        .collect();
+                    messages.push(json!({"role": "assistant", "content": uses}));
+                    messages.push(json!({"role": "user", "content": results}));
+                }
+                Case::Image => {
+                    messages[0]["content"] = json!([{"text": "What is this?"},
+                        {"image": {"format": "png", "source": {"bytes": IMAGE}}}]);
+                }
+                Case::JsonSchema => {
+                    body["outputConfig"] = json!({"textFormat": {"type": "json_schema",
+                        "structure": {"jsonSchema": {"schema": schema().to_string(), "name": "weather"}}}});
+                }
+                Case::Stop => body["inferenceConfig"]["stopSequences"] = json!(["mock"]),
+                Case::MaxTokens => body["inferenceConfig"]["maxTokens"] = json!(3),
+                Case::Text | Case::Tools(_) => {}
+            }
+            body["messages"] = json!(messages);
             (format!("/model/{model}/{op}"), body)
         }
+    }
+}
+
+/// The door's words for an end reason.
+fn stop_label(door: Door, end: End) -> &'static str {
+    match (door, end) {
+        (Door::OpenAi, End::Turn | End::StopSequence) => "stop",
+        (Door::OpenAi, End::MaxTokens) => "length",
+        (Door::OpenAi, End::ToolUse) => "tool_calls",
+        (Door::Anthropic | Door::Bedrock, End::Turn) => "end_turn",
+        (Door::Anthropic | Door::Bedrock, End::StopSequence) => "stop_sequence",
+        (Door::Anthropic | Door::Bedrock, End::MaxTokens) => "max_tokens",
+        (Door::Anthropic | Door::Bedrock, End::ToolUse) => "tool_use",
+        (Door::Gemini, End::MaxTokens) => "MAX_TOKENS",
+        (Door::Gemini, _) => "STOP",
+        (Door::Responses, End::MaxTokens) => "incomplete:max_output_tokens",
+        (Door::Responses, _) => "completed",
     }
 }
 
@@ -165,60 +399,119 @@ fn args(text: &str) -> Value {
     serde_json::from_str(text).unwrap()
 }
 
+fn text_of(v: &Value) -> String {
+    v.as_str().unwrap_or_default().to_owned()
+}
+
+/// Calls assembled from streamed pieces, by block index: (index, id, name, arguments text).
+#[derive(Default)]
+struct Assembly(Vec<(u64, String, String, String)>);
+
+impl Assembly {
+    fn start(&mut self, index: u64, id: &str, name: &str) {
+        self.0
+            .push((index, id.to_owned(), name.to_owned(), String::new()));
+    }
+    fn append(&mut self, index: u64, piece: &str) {
+        if let Some(call) = self.0.iter_mut().find(|c| c.0 == index) {
+            call.3.push_str(piece);
+        }
+    }
+    fn calls(self) -> Vec<Call> {
+        self.0
+            .into_iter()
+            .map(|(_, id, name, a)| (id, name, args(&a)))
+            .collect()
+    }
+}
+
 /// What a client of `door` reads from a response body.
 fn seen(door: Door, stream: bool, body: &[u8]) -> Seen {
     let mut out = Seen::default();
     match (door, stream) {
         (Door::OpenAi, false) => {
             let v: Value = serde_json::from_slice(body).unwrap();
-            let m = &v["choices"][0]["message"];
-            out.text = m["content"].as_str().unwrap_or_default().to_owned();
-            if let Some(c) = m["tool_calls"].get(0) {
-                out.call = Some((
-                    c["function"]["name"].as_str().unwrap().into(),
+            let choice = &v["choices"][0];
+            out.text = text_of(&choice["message"]["content"]);
+            out.stop = text_of(&choice["finish_reason"]);
+            for c in choice["message"]["tool_calls"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                out.calls.push((
+                    text_of(&c["id"]),
+                    text_of(&c["function"]["name"]),
                     args(c["function"]["arguments"].as_str().unwrap()),
                 ));
             }
         }
         (Door::OpenAi, true) => {
-            let (mut name, mut arguments) = (None, String::new());
+            let mut calls = Assembly::default();
             for c in sse_json(body) {
-                let d = &c["choices"][0]["delta"];
-                out.text.push_str(d["content"].as_str().unwrap_or_default());
-                if let Some(t) = d["tool_calls"].get(0) {
-                    if let Some(n) = t["function"]["name"].as_str() {
-                        name = Some(n.to_owned());
+                let choice = &c["choices"][0];
+                out.text
+                    .push_str(choice["delta"]["content"].as_str().unwrap_or_default());
+                if let Some(reason) = choice["finish_reason"].as_str() {
+                    out.stop = reason.to_owned();
+                }
+                for t in choice["delta"]["tool_calls"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                {
+                    let index = t["index"].as_u64().unwrap();
+                    if let Some(name) = t["function"]["name"].as_str() {
+                        calls.start(index, t["id"].as_str().unwrap(), name);
                     }
-                    arguments.push_str(t["function"]["arguments"].as_str().unwrap_or_default());
+                    calls.append(
+                        index,
+                        t["function"]["arguments"].as_str().unwrap_or_default(),
+                    );
                 }
             }
-            out.call = name.map(|n| (n, args(&arguments)));
+            out.calls = calls.calls();
         }
         (Door::Anthropic, false) => {
             let v: Value = serde_json::from_slice(body).unwrap();
+            out.stop = text_of(&v["stop_reason"]);
             for b in v["content"].as_array().unwrap() {
                 match b["type"].as_str().unwrap() {
                     "text" => out.text.push_str(b["text"].as_str().unwrap()),
                     "tool_use" => {
-                        out.call = Some((b["name"].as_str().unwrap().into(), b["input"].clone()))
+                        out.calls
+                            .push((text_of(&b["id"]), text_of(&b["name"]), b["input"].clone()))
                     }
                     _ => {}
                 }
             }
         }
         (Door::Anthropic, true) => {
-            let (mut name, mut arguments) = (None, String::new());
+            let mut calls = Assembly::default();
             for e in sse_json(body) {
-                if e["type"] == "content_block_start" && e["content_block"]["type"] == "tool_use" {
-                    name = Some(e["content_block"]["name"].as_str().unwrap().to_owned());
-                }
-                if e["type"] == "content_block_delta" {
-                    out.text
-                        .push_str(e["delta"]["text"].as_str().unwrap_or_default());
-                    arguments.push_str(e["delta"]["partial_json"].as_str().unwrap_or_default());
+                let index = e["index"].as_u64().unwrap_or(0);
+                match e["type"].as_str().unwrap_or_default() {
+                    "content_block_start" if e["content_block"]["type"] == "tool_use" => {
+                        let b = &e["content_block"];
+                        calls.start(
+                            index,
+                            b["id"].as_str().unwrap(),
+                            b["name"].as_str().unwrap(),
+                        );
+                    }
+                    "content_block_delta" => {
+                        out.text
+                            .push_str(e["delta"]["text"].as_str().unwrap_or_default());
+                        calls.append(
+                            index,
+                            e["delta"]["partial_json"].as_str().unwrap_or_default(),
+                        );
+                    }
+                    "message_delta" => out.stop = text_of(&e["delta"]["stop_reason"]),
+                    _ => {}
                 }
             }
-            out.call = name.map(|n| (n, args(&arguments)));
+            out.calls = calls.calls();
         }
         (Door::Gemini, _) => {
             let chunks = if stream {
@@ -227,14 +520,21 @@ fn seen(door: Door, stream: bool, body: &[u8]) -> Seen {
                 vec![serde_json::from_slice(body).unwrap()]
             };
             for c in chunks {
-                for p in c["candidates"][0]["content"]["parts"]
+                let candidate = &c["candidates"][0];
+                if let Some(reason) = candidate["finishReason"].as_str() {
+                    out.stop = reason.to_owned();
+                }
+                for p in candidate["content"]["parts"]
                     .as_array()
                     .into_iter()
                     .flatten()
                 {
                     out.text.push_str(p["text"].as_str().unwrap_or_default());
                     if let Some(f) = p.get("functionCall") {
-                        out.call = Some((f["name"].as_str().unwrap().into(), f["args"].clone()));
+                        // Gemini clients match results by name; the id is optional.
+                        let id = f["id"].as_str().unwrap_or(f["name"].as_str().unwrap());
+                        out.calls
+                            .push((id.to_owned(), text_of(&f["name"]), f["args"].clone()));
                     }
                 }
             }
@@ -243,11 +543,17 @@ fn seen(door: Door, stream: bool, body: &[u8]) -> Seen {
             let response = if stream {
                 sse_json(body)
                     .into_iter()
-                    .find(|e| e["type"] == "response.completed")
+                    .find(|e| {
+                        e["type"] == "response.completed" || e["type"] == "response.incomplete"
+                    })
                     .unwrap()["response"]
                     .clone()
             } else {
                 serde_json::from_slice(body).unwrap()
+            };
+            out.stop = match response["incomplete_details"]["reason"].as_str() {
+                Some(reason) => format!("{}:{reason}", text_of(&response["status"])),
+                None => text_of(&response["status"]),
             };
             for item in response["output"].as_array().unwrap() {
                 match item["type"].as_str().unwrap() {
@@ -256,22 +562,26 @@ fn seen(door: Door, stream: bool, body: &[u8]) -> Seen {
                             out.text.push_str(p["text"].as_str().unwrap_or_default());
                         }
                     }
-                    "function_call" => {
-                        out.call = Some((
-                            item["name"].as_str().unwrap().into(),
-                            args(item["arguments"].as_str().unwrap()),
-                        ))
-                    }
+                    "function_call" => out.calls.push((
+                        text_of(&item["call_id"]),
+                        text_of(&item["name"]),
+                        args(item["arguments"].as_str().unwrap()),
+                    )),
                     _ => {}
                 }
             }
         }
         (Door::Bedrock, false) => {
             let v: Value = serde_json::from_slice(body).unwrap();
+            out.stop = text_of(&v["stopReason"]);
             for b in v["output"]["message"]["content"].as_array().unwrap() {
                 out.text.push_str(b["text"].as_str().unwrap_or_default());
                 if let Some(t) = b.get("toolUse") {
-                    out.call = Some((t["name"].as_str().unwrap().into(), t["input"].clone()));
+                    out.calls.push((
+                        text_of(&t["toolUseId"]),
+                        text_of(&t["name"]),
+                        t["input"].clone(),
+                    ));
                 }
             }
         }
@@ -279,17 +589,28 @@ fn seen(door: Door, stream: bool, body: &[u8]) -> Seen {
             // Read with the AWS SDK's own decoder, not Switchyard's.
             let mut decoder = MessageFrameDecoder::new();
             let mut buffer = bytes::Bytes::copy_from_slice(body);
-            let (mut name, mut arguments) = (None, String::new());
+            let mut calls = Assembly::default();
             while let DecodedFrame::Complete(frame) = decoder.decode_frame(&mut buffer).unwrap() {
                 let p: Value = serde_json::from_slice(frame.payload()).unwrap();
+                let index = p["contentBlockIndex"].as_u64().unwrap_or(0);
                 if let Some(t) = p["start"].get("toolUse") {
-                    name = Some(t["name"].as_str().unwrap().to_owned());
+                    calls.start(
+                        index,
+                        t["toolUseId"].as_str().unwrap(),
+                        t["name"].as_str().unwrap(),
+                    );
                 }
                 out.text
                     .push_str(p["delta"]["text"].as_str().unwrap_or_default());
-                arguments.push_str(p["delta"]["toolUse"]["input"].as_str().unwrap_or_default());
+                calls.append(
+                    index,
+                    p["delta"]["toolUse"]["input"].as_str().unwrap_or_default(),
+                );
+                if let Some(reason) = p["stopReason"].as_str() {
+                    out.stop = reason.to_owned();
+                }
             }
-            out.call = name.map(|n| (n, args(&arguments)));
+            out.calls = calls.calls();
         }
     }
     out
@@ -303,44 +624,90 @@ fn unavailable_status(door: Door) -> u16 {
     }
 }
 
+fn greeting_words(greeting: &str, n: usize) -> String {
+    greeting.split_inclusive(' ').take(n).collect()
+}
+
 #[tokio::test]
 async fn every_front_door_reaches_every_provider() {
     let mock = MockOpenAi::start().await.unwrap();
     let root = mock.base_url().trim_end_matches("/v1").to_owned();
     let mut config = String::new();
-    for (kind, suffix, model, _) in PROVIDERS {
+    for p in PROVIDERS {
         config.push_str(&format!(
-            "[[providers]]\nid = \"{kind}\"\ntype = \"{kind}\"\nbase_url = \"{root}{suffix}\"\n{}\n\n\
+            "[[providers]]\nid = \"{kind}\"\ntype = \"{kind}\"\nbase_url = \"{root}{suffix}\"\n{creds}\n\n\
              [[models]]\nname = \"via-{kind}\"\nroute = [{{ provider = \"{kind}\", model = \"{model}\" }}]\n\n",
-            credentials(kind)
+            kind = p.kind,
+            suffix = p.suffix,
+            model = p.model,
+            creds = credentials(p.kind)
         ));
     }
     let config = switchyard_config::load_str(&config, &|_| None).unwrap();
     let gw = Gateway::serve(&config, Duration::from_millis(500)).await;
-    let weather = Some(("get_weather".to_owned(), json!({"location": "Paris"})));
-    for (kind, _, _, expected) in PROVIDERS {
-        let model = format!("via-{kind}");
+    let paris = json!({"location": "Paris"});
+    for p in PROVIDERS {
+        let model = format!("via-{}", p.kind);
         for door in DOORS {
             for stream in [false, true] {
-                let case = format!("{door:?} -> {kind}, stream {stream}");
-                let (path, body) = request(door, &model, stream, false);
-                let resp = gw.post(&path, body).send().await.unwrap();
-                assert_eq!(resp.status(), 200, "{case}");
-                let got = seen(door, stream, &resp.bytes().await.unwrap());
-                assert_eq!(
-                    got,
-                    Seen {
-                        text: (*expected).to_owned(),
-                        call: None
-                    },
-                    "{case}"
+                let ask = |case: Case| {
+                    let gw = &gw;
+                    let model = &model;
+                    async move {
+                        let label = format!("{door:?} -> {}, stream {stream}, {case:?}", p.kind);
+                        let (path, body) = request(door, model, stream, &case);
+                        let resp = gw.post(&path, body).send().await.unwrap();
+                        let status = resp.status();
+                        let bytes = resp.bytes().await.unwrap();
+                        assert_eq!(status, 200, "{label}: {}", String::from_utf8_lossy(&bytes));
+                        (seen(door, stream, &bytes), label)
+                    }
+                };
+                let expect_text = |got: &Seen, label: &str, text: &str, end: End| {
+                    assert_eq!(got.text, text, "{label}");
+                    assert!(got.calls.is_empty(), "{label}");
+                    assert_eq!(got.stop, stop_label(door, end), "{label}");
+                };
+
+                let (got, label) = ask(Case::Text).await;
+                expect_text(&got, &label, p.greeting, End::Turn);
+
+                let (got, label) = ask(Case::Tools(1)).await;
+                let names: Vec<&str> = got.calls.iter().map(|c| c.1.as_str()).collect();
+                assert_eq!(names, ["get_weather"], "{label}");
+                assert_eq!(got.calls[0].2, paris, "{label}");
+                assert_eq!(got.stop, stop_label(door, End::ToolUse), "{label}");
+
+                let (got, label) = ask(Case::Tools(2)).await;
+                let names: Vec<&str> = got.calls.iter().map(|c| c.1.as_str()).collect();
+                assert_eq!(names, TOOL_NAMES, "{label}: parallel calls");
+                assert!(got.calls.iter().all(|c| c.2 == paris), "{label}");
+                let (answer, label) = ask(Case::Results(got.calls)).await;
+                expect_text(
+                    &answer,
+                    &label,
+                    &format!("Tool results: {}", RESULTS.join("; ")),
+                    End::Turn,
                 );
 
-                let (path, body) = request(door, &model, stream, true);
-                let resp = gw.post(&path, body).send().await.unwrap();
-                assert_eq!(resp.status(), 200, "{case} with a tool");
-                let got = seen(door, stream, &resp.bytes().await.unwrap());
-                assert_eq!(got.call, weather, "{case} with a tool");
+                let (got, label) = ask(Case::Image).await;
+                expect_text(&got, &label, "I see 1 image(s) of 11 bytes.", End::Turn);
+
+                let (got, label) = ask(Case::JsonSchema).await;
+                assert_eq!(args(&got.text), paris, "{label}");
+
+                if !matches!(door, Door::Responses) {
+                    let (got, label) = ask(Case::Stop).await;
+                    let end = if p.names_stop_sequences {
+                        End::StopSequence
+                    } else {
+                        End::Turn
+                    };
+                    expect_text(&got, &label, &greeting_words(p.greeting, 5), end);
+                }
+
+                let (got, label) = ask(Case::MaxTokens).await;
+                expect_text(&got, &label, &greeting_words(p.greeting, 3), End::MaxTokens);
             }
             // An unavailable upstream, in the door's own status.
             mock.push(Reply::Json {
@@ -348,12 +715,13 @@ async fn every_front_door_reaches_every_provider() {
                 headers: Vec::new(),
                 body: json!({"error": {"message": "busy", "type": "server_error"}}).to_string(),
             });
-            let (path, body) = request(door, &model, false, false);
+            let (path, body) = request(door, &model, false, &Case::Text);
             let resp = gw.post(&path, body).send().await.unwrap();
             assert_eq!(
                 resp.status(),
                 unavailable_status(door),
-                "{door:?} -> {kind}, upstream 503"
+                "{door:?} -> {}, upstream 503",
+                p.kind
             );
         }
     }

@@ -14,6 +14,7 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 
 use crate::openai::{Reply, SseEnd};
+use crate::scenario::{self, Ask, Finish, Plan};
 
 /// The `x-amzn-requestid` every mock answer carries.
 pub const REQUEST_ID: &str = "0f9c6f1e-6b1d-4e2b-9a57-6d0c3b1e2a44";
@@ -122,6 +123,16 @@ pub fn converse_json(content: Value, stop_reason: &str, input: u64, output: u64)
 
 /// The frames of a streamed text answer.
 pub fn text_frames(pieces: &[&str], input: u64, output: u64) -> Vec<Vec<u8>> {
+    text_frames_stopped(pieces, "end_turn", input, output)
+}
+
+/// [`text_frames`] ending with this stop reason.
+pub fn text_frames_stopped(
+    pieces: &[&str],
+    stop_reason: &str,
+    input: u64,
+    output: u64,
+) -> Vec<Vec<u8>> {
     let mut frames = vec![event_frame("messageStart", json!({"role": "assistant"}))];
     for piece in pieces {
         frames.push(event_frame(
@@ -135,7 +146,7 @@ pub fn text_frames(pieces: &[&str], input: u64, output: u64) -> Vec<Vec<u8>> {
     ));
     frames.push(event_frame(
         "messageStop",
-        json!({"stopReason": "end_turn"}),
+        json!({ "stopReason": stop_reason }),
     ));
     frames.push(event_frame(
         "metadata",
@@ -146,21 +157,28 @@ pub fn text_frames(pieces: &[&str], input: u64, output: u64) -> Vec<Vec<u8>> {
 
 /// The frames of a streamed tool call, its arguments in `pieces`.
 pub fn tool_frames(id: &str, name: &str, pieces: &[&str]) -> Vec<Vec<u8>> {
+    calls_frames(&[(id, name, pieces.to_vec())])
+}
+
+/// The frames of streamed tool calls (id, name, argument pieces), one block each.
+pub fn calls_frames(calls: &[(&str, &str, Vec<&str>)]) -> Vec<Vec<u8>> {
     let mut frames = vec![event_frame("messageStart", json!({"role": "assistant"}))];
-    frames.push(event_frame(
-        "contentBlockStart",
-        json!({"contentBlockIndex": 0, "start": {"toolUse": {"toolUseId": id, "name": name}}}),
-    ));
-    for piece in pieces {
+    for (index, (id, name, pieces)) in calls.iter().enumerate() {
         frames.push(event_frame(
-            "contentBlockDelta",
-            json!({"contentBlockIndex": 0, "delta": {"toolUse": {"input": piece}}}),
+            "contentBlockStart",
+            json!({"contentBlockIndex": index, "start": {"toolUse": {"toolUseId": id, "name": name}}}),
+        ));
+        for piece in pieces {
+            frames.push(event_frame(
+                "contentBlockDelta",
+                json!({"contentBlockIndex": index, "delta": {"toolUse": {"input": piece}}}),
+            ));
+        }
+        frames.push(event_frame(
+            "contentBlockStop",
+            json!({ "contentBlockIndex": index }),
         ));
     }
-    frames.push(event_frame(
-        "contentBlockStop",
-        json!({"contentBlockIndex": 0}),
-    ));
     frames.push(event_frame(
         "messageStop",
         json!({"stopReason": "tool_use"}),
@@ -202,14 +220,6 @@ pub fn is_sigv4(authorization: Option<&str>) -> bool {
 
 /// Unscripted requests to `/model/{id}/...`.
 pub fn default_reply(path: &str, request: &Value) -> Reply {
-    let tool = request["toolConfig"]["tools"]
-        .as_array()
-        .and_then(|tools| tools.iter().find_map(|t| t["toolSpec"]["name"].as_str()))
-        .map(str::to_owned);
-    let tool = match request["toolConfig"]["toolChoice"]["tool"]["name"].as_str() {
-        Some(named) => Some(named.to_owned()),
-        None => tool,
-    };
     if path.ends_with("/count-tokens") {
         let words = request["input"]["converse"]
             .to_string()
@@ -225,30 +235,89 @@ pub fn default_reply(path: &str, request: &Value) -> Reply {
     if !path.ends_with("/converse") && !stream {
         return error(404, "UnknownOperationException", "Unknown operation");
     }
-    match (tool, stream) {
-        (Some(name), false) => Reply::Json {
-            status: 200,
-            headers: Vec::new(),
-            body: converse_json(
-                json!([{"toolUse": {"toolUseId": "tooluse_mock1", "name": name, "input": {"location": "Paris"}}}]),
-                "tool_use",
-                20,
-                8,
-            ),
-        },
-        (Some(name), true) => event_stream(tool_frames(
-            "tooluse_mock1",
-            &name,
-            &["{\"location\":", " \"Paris\"}"],
-        )),
-        (None, false) => Reply::Json {
-            status: 200,
-            headers: Vec::new(),
-            body: converse_json(json!([{ "text": TEXT }]), "end_turn", 12, 11),
-        },
-        (None, true) => {
-            let pieces: Vec<&str> = TEXT.split_inclusive(' ').collect();
-            event_stream(text_frames(&pieces, 12, 11))
+    match scenario::plan(&ask(request), TEXT, "tooluse_mock") {
+        Plan::Calls(calls) => {
+            if stream {
+                let arguments: Vec<String> =
+                    calls.iter().map(|c| c.arguments.to_string()).collect();
+                let split: Vec<(&str, &str, Vec<&str>)> = calls
+                    .iter()
+                    .zip(&arguments)
+                    .map(|(c, a)| {
+                        let (head, tail) = a.split_at(a.len() / 2);
+                        (c.id.as_str(), c.name.as_str(), vec![head, tail])
+                    })
+                    .collect();
+                return event_stream(calls_frames(&split));
+            }
+            let content: Vec<Value> = calls
+                .iter()
+                .map(|c| json!({"toolUse": {"toolUseId": c.id, "name": c.name, "input": c.arguments}}))
+                .collect();
+            Reply::Json {
+                status: 200,
+                headers: Vec::new(),
+                body: converse_json(Value::Array(content), "tool_use", 20, 8),
+            }
         }
+        Plan::Text { text, finish } => {
+            let reason = match finish {
+                Finish::End => "end_turn",
+                Finish::Stop(_) => "stop_sequence",
+                Finish::Length => "max_tokens",
+            };
+            if stream {
+                return event_stream(text_frames_stopped(
+                    &scenario::pieces(&text),
+                    reason,
+                    12,
+                    11,
+                ));
+            }
+            Reply::Json {
+                status: 200,
+                headers: Vec::new(),
+                body: converse_json(json!([{ "text": text }]), reason, 12, 11),
+            }
+        }
+    }
+}
+
+/// What a Converse request asks for.
+fn ask(request: &Value) -> Ask {
+    let messages = request["messages"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    let tail = scenario::after_last(messages, "role", "assistant");
+    let blocks: Vec<&Value> = tail
+        .iter()
+        .flat_map(|m| m["content"].as_array().into_iter().flatten())
+        .collect();
+    let config = &request["toolConfig"];
+    let tools = match config["toolChoice"]["tool"]["name"].as_str() {
+        Some(name) => vec![name.to_owned()],
+        None => config["tools"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t["toolSpec"]["name"].as_str().map(str::to_owned))
+            .collect(),
+    };
+    let inference = &request["inferenceConfig"];
+    Ask {
+        stop: scenario::strings(&inference["stopSequences"]),
+        max_tokens: inference["maxTokens"].as_u64(),
+        tools,
+        tool_results: blocks
+            .iter()
+            .filter_map(|b| b.get("toolResult"))
+            .map(|r| scenario::result_text(&r["content"]))
+            .collect(),
+        images: blocks
+            .iter()
+            .filter_map(|b| b["image"]["source"]["bytes"].as_str().map(str::to_owned))
+            .collect(),
+        json_schema: request["outputConfig"]["textFormat"]["type"] == "json_schema",
     }
 }

@@ -4,6 +4,7 @@
 use serde_json::{json, Value};
 
 use crate::openai::Reply;
+use crate::scenario::{self, Ask, Finish, Plan};
 
 /// One SSE event (Cohere names the event in its `type` and sends `data:` lines only).
 pub fn event(data: Value) -> String {
@@ -31,44 +32,98 @@ pub fn default_reply(path: &str, request: &Value) -> Reply {
             "texts": request["texts"], "meta": {"billed_units": {"input_tokens": n}}}));
     }
     let stream = request["stream"].as_bool() == Some(true);
-    let tool = request["tools"][0]["function"]["name"].as_str();
+    let greeting = "Hello! This is the Switchyard mock Cohere upstream.";
+    let plan = scenario::plan(&ask(request), greeting, "call_c");
     if !stream {
-        let body = match tool {
-            Some(name) => json!({"id": "chat-1", "finish_reason": "TOOL_CALL",
-                "message": {"role": "assistant", "tool_plan": "I will look it up.",
-                    "tool_calls": [{"id": "call_c1", "type": "function",
-                        "function": {"name": name, "arguments": "{\"location\":\"Paris\"}"}}]},
-                "usage": usage(20, 8)}),
-            None => json!({"id": "chat-1", "finish_reason": "COMPLETE",
-                "message": {"role": "assistant", "content": [
-                    {"type": "text", "text": "Hello! This is the Switchyard mock Cohere upstream."}]},
+        let body = match &plan {
+            Plan::Calls(calls) => {
+                let calls: Vec<Value> = calls
+                    .iter()
+                    .map(|c| {
+                        json!({"id": c.id, "type": "function",
+                        "function": {"name": c.name, "arguments": c.arguments.to_string()}})
+                    })
+                    .collect();
+                json!({"id": "chat-1", "finish_reason": "TOOL_CALL",
+                    "message": {"role": "assistant", "tool_plan": "I will look it up.", "tool_calls": calls},
+                    "usage": usage(20, 8)})
+            }
+            Plan::Text { text, finish } => json!({"id": "chat-1", "finish_reason": reason(finish),
+                "message": {"role": "assistant", "content": [{"type": "text", "text": text}]},
                 "usage": usage(12, 10)}),
         };
         return json_reply(body);
     }
     let mut events = vec![event(json!({"type": "message-start", "id": "chat-1",
         "delta": {"message": {"role": "assistant", "content": [], "tool_plan": "", "tool_calls": [], "citations": []}}}))];
-    match tool {
-        Some(name) => {
+    match &plan {
+        Plan::Calls(calls) => {
             events.push(event(json!({"type": "tool-plan-delta", "delta": {"message": {"tool_plan": "I will look it up."}}})));
-            events.push(event(json!({"type": "tool-call-start", "index": 0, "delta": {"message": {"tool_calls": {
-                "id": "call_c1", "type": "function", "function": {"name": name, "arguments": ""}}}}})));
-            for piece in ["{\"location\":", "\"Paris\"}"] {
-                events.push(event(json!({"type": "tool-call-delta", "index": 0, "delta": {"message": {"tool_calls": {
-                    "function": {"arguments": piece}}}}})));
+            for (index, c) in calls.iter().enumerate() {
+                events.push(event(json!({"type": "tool-call-start", "index": index, "delta": {"message": {"tool_calls": {
+                    "id": c.id, "type": "function", "function": {"name": c.name, "arguments": ""}}}}})));
+                let arguments = c.arguments.to_string();
+                let (head, tail) = arguments.split_at(arguments.len() / 2);
+                for piece in [head, tail] {
+                    events.push(event(json!({"type": "tool-call-delta", "index": index, "delta": {"message": {"tool_calls": {
+                        "function": {"arguments": piece}}}}})));
+                }
+                events.push(event(json!({"type": "tool-call-end", "index": index})));
             }
-            events.push(event(json!({"type": "tool-call-end", "index": 0})));
             events.push(event(json!({"type": "message-end", "delta": {"finish_reason": "TOOL_CALL", "usage": usage(20, 8)}})));
         }
-        None => {
+        Plan::Text { text, finish } => {
             events.push(event(json!({"type": "content-start", "index": 0, "delta": {"message": {"content": {"type": "text", "text": ""}}}})));
-            for piece in "Hello! This is the Switchyard mock Cohere upstream.".split_inclusive(' ')
-            {
+            for piece in scenario::pieces(text) {
                 events.push(event(json!({"type": "content-delta", "index": 0, "delta": {"message": {"content": {"text": piece}}}})));
             }
             events.push(event(json!({"type": "content-end", "index": 0})));
-            events.push(event(json!({"type": "message-end", "delta": {"finish_reason": "COMPLETE", "usage": usage(12, 10)}})));
+            events.push(event(json!({"type": "message-end", "delta": {"finish_reason": reason(finish), "usage": usage(12, 10)}})));
         }
     }
     Reply::sse_events(events)
+}
+
+fn reason(finish: &Finish) -> &'static str {
+    match finish {
+        Finish::End => "COMPLETE",
+        Finish::Stop(_) => "STOP_SEQUENCE",
+        Finish::Length => "MAX_TOKENS",
+    }
+}
+
+/// What a `/v2/chat` request asks for.
+fn ask(request: &Value) -> Ask {
+    let messages = request["messages"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    let tail = scenario::after_last(messages, "role", "assistant");
+    let tools = if request["tool_choice"] == "NONE" {
+        Vec::new()
+    } else {
+        request["tools"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t["function"]["name"].as_str().map(str::to_owned))
+            .collect()
+    };
+    Ask {
+        stop: scenario::strings(&request["stop_sequences"]),
+        max_tokens: request["max_tokens"].as_u64(),
+        tools,
+        tool_results: tail
+            .iter()
+            .filter(|m| m["role"] == "tool")
+            .map(|m| scenario::result_text(&m["content"]))
+            .collect(),
+        images: tail
+            .iter()
+            .flat_map(|m| m["content"].as_array().cloned().unwrap_or_default())
+            .filter(|p| p["type"] == "image_url")
+            .filter_map(|p| p["image_url"]["url"].as_str().map(str::to_owned))
+            .collect(),
+        json_schema: request["response_format"].get("json_schema").is_some(),
+    }
 }

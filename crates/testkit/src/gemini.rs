@@ -6,6 +6,7 @@
 use serde_json::{json, Value};
 
 use crate::openai::Reply;
+use crate::scenario::{self, Ask, Finish, Plan};
 
 /// One response (or stream chunk) with these parts.
 pub fn response_json(parts: Value, finish: Option<&str>, prompt: u64, output: u64) -> Value {
@@ -53,36 +54,109 @@ pub fn default_reply(path: &str, request: &Value) -> Reply {
         return json_reply(json!({"embeddings": embeddings}));
     }
     let stream = path.contains(":streamGenerateContent");
-    let tool = request["tools"][0]["functionDeclarations"][0]["name"]
-        .as_str()
-        .filter(|_| request["toolConfig"]["functionCallingConfig"]["mode"] != "NONE");
-    if let Some(name) = tool {
-        let call = json!([{"functionCall": {"name": name, "args": {"location": "Paris"}}}]);
-        let body = response_json(call, Some("STOP"), 20, 6);
-        return if stream {
-            Reply::sse_events(sse(&[body]))
+    let greeting = "Hello! This is the Switchyard mock Gemini upstream.";
+    let reply = |chunks: Vec<Value>| {
+        if stream {
+            Reply::sse_events(sse(&chunks))
         } else {
-            json_reply(body)
-        };
+            let mut whole = chunks.last().cloned().unwrap_or(Value::Null);
+            let parts: Vec<Value> = chunks
+                .iter()
+                .flat_map(|c| {
+                    c["candidates"][0]["content"]["parts"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default()
+                })
+                .collect();
+            let text: String = parts.iter().filter_map(|p| p["text"].as_str()).collect();
+            whole["candidates"][0]["content"]["parts"] =
+                if parts.iter().all(|p| p.get("text").is_some()) {
+                    json!([{ "text": text }])
+                } else {
+                    Value::Array(parts)
+                };
+            json_reply(whole)
+        }
+    };
+    match scenario::plan(&ask(request), greeting, "") {
+        Plan::Calls(calls) => {
+            let parts: Vec<Value> = calls
+                .iter()
+                .map(|c| json!({"functionCall": {"name": c.name, "args": c.arguments}}))
+                .collect();
+            reply(vec![response_json(
+                Value::Array(parts),
+                Some("STOP"),
+                20,
+                6,
+            )])
+        }
+        Plan::Text { text, finish } => {
+            let reason = match finish {
+                Finish::Length => "MAX_TOKENS",
+                Finish::End | Finish::Stop(_) => "STOP",
+            };
+            let pieces = scenario::pieces(&text);
+            let last = pieces.len() - 1;
+            reply(
+                pieces
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| {
+                        response_json(
+                            json!([{ "text": p }]),
+                            (i == last).then_some(reason),
+                            12,
+                            i as u64 + 1,
+                        )
+                    })
+                    .collect(),
+            )
+        }
     }
-    let text = "Hello! This is the Switchyard mock Gemini upstream.";
-    if stream {
-        let pieces: Vec<&str> = text.split_inclusive(' ').collect();
-        let last = pieces.len() - 1;
-        let chunks: Vec<Value> = pieces
-            .iter()
-            .enumerate()
-            .map(|(i, p)| {
-                response_json(
-                    json!([{"text": p}]),
-                    (i == last).then_some("STOP"),
-                    12,
-                    i as u64 + 1,
-                )
-            })
-            .collect();
-        Reply::sse_events(sse(&chunks))
+}
+
+/// What a generateContent request asks for.
+fn ask(request: &Value) -> Ask {
+    let contents = request["contents"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    let tail = scenario::after_last(contents, "role", "model");
+    let parts: Vec<&Value> = tail
+        .iter()
+        .flat_map(|c| c["parts"].as_array().into_iter().flatten())
+        .collect();
+    let calling = &request["toolConfig"]["functionCallingConfig"];
+    let tools = if calling["mode"] == "NONE" {
+        Vec::new()
+    } else if calling["allowedFunctionNames"].is_array() {
+        scenario::strings(&calling["allowedFunctionNames"])
     } else {
-        json_reply(response_json(json!([{"text": text}]), Some("STOP"), 12, 10))
+        request["tools"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|t| t["functionDeclarations"].as_array().into_iter().flatten())
+            .filter_map(|d| d["name"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let config = &request["generationConfig"];
+    Ask {
+        stop: scenario::strings(&config["stopSequences"]),
+        max_tokens: config["maxOutputTokens"].as_u64(),
+        tools,
+        tool_results: parts
+            .iter()
+            .filter_map(|p| p.get("functionResponse"))
+            .map(|r| scenario::result_text(&r["response"]))
+            .collect(),
+        images: parts
+            .iter()
+            .filter_map(|p| p["inlineData"]["data"].as_str().map(str::to_owned))
+            .collect(),
+        json_schema: config.get("responseSchema").is_some()
+            || config.get("responseJsonSchema").is_some(),
     }
 }

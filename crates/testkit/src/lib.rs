@@ -16,5 +16,6 @@ pub mod cohere;
 pub mod gemini;
 pub mod ollama;
 pub mod openai;
+pub mod scenario;
 
 pub use openai::{MockOpenAi, Recorded, Reply, SseEnd};

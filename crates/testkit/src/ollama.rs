@@ -4,6 +4,7 @@
 use serde_json::{json, Value};
 
 use crate::openai::Reply;
+use crate::scenario::{self, Ask, Finish, Plan};
 
 /// One NDJSON line (or the whole non-streamed answer).
 pub fn line(model: &str, message: Value, done: Option<&str>) -> String {
@@ -34,49 +35,86 @@ pub fn default_reply(path: &str, request: &Value) -> Reply {
         };
     }
     let stream = request["stream"].as_bool() != Some(false);
-    let tool = request["tools"][0]["function"]["name"].as_str();
-    let lines: Vec<String> = match tool {
-        Some(name) => vec![
-            line(
-                &model,
-                json!({"role": "assistant", "content": "", "tool_calls": [
-                {"function": {"index": 0, "name": name, "arguments": {"location": "Paris"}}}]}),
-                None,
-            ),
-            line(
-                &model,
-                json!({"role": "assistant", "content": ""}),
-                Some("stop"),
-            ),
-        ],
-        None => {
-            let text = "Hello! This is the Switchyard mock Ollama upstream.";
-            let mut lines: Vec<String> = text
-                .split_inclusive(' ')
-                .map(|p| line(&model, json!({"role": "assistant", "content": p}), None))
+    let greeting = "Hello! This is the Switchyard mock Ollama upstream.";
+    let (messages, reason) = match scenario::plan(&ask(request), greeting, "call_ollama") {
+        Plan::Calls(calls) => {
+            let calls: Vec<Value> = calls
+                .iter()
+                .enumerate()
+                .map(|(i, c)| json!({"function": {"index": i, "name": c.name, "arguments": c.arguments}}))
                 .collect();
-            lines.push(line(
-                &model,
-                json!({"role": "assistant", "content": ""}),
-                Some("stop"),
-            ));
-            lines
+            (
+                vec![json!({"role": "assistant", "content": "", "tool_calls": calls})],
+                "stop",
+            )
+        }
+        Plan::Text { text, finish } => {
+            let reason = match finish {
+                Finish::Length => "length",
+                Finish::End | Finish::Stop(_) => "stop",
+            };
+            let pieces = scenario::pieces(&text)
+                .into_iter()
+                .map(|p| json!({"role": "assistant", "content": p}))
+                .collect();
+            (pieces, reason)
         }
     };
     if stream {
+        let mut lines: Vec<String> = messages
+            .iter()
+            .map(|m| line(&model, m.clone(), None))
+            .collect();
+        lines.push(line(
+            &model,
+            json!({"role": "assistant", "content": ""}),
+            Some(reason),
+        ));
         return Reply::sse_events(lines);
     }
     // Non-streamed: one object with the whole message.
-    let message = match tool {
-        Some(name) => json!({"role": "assistant", "content": "", "tool_calls": [
-            {"function": {"index": 0, "name": name, "arguments": {"location": "Paris"}}}]}),
-        None => {
-            json!({"role": "assistant", "content": "Hello! This is the Switchyard mock Ollama upstream."})
-        }
-    };
+    let mut message = json!({"role": "assistant", "content": ""});
+    let text: String = messages
+        .iter()
+        .filter_map(|m| m["content"].as_str())
+        .collect();
+    message["content"] = json!(text);
+    if let Some(calls) = messages.iter().find_map(|m| m.get("tool_calls")) {
+        message["tool_calls"] = calls.clone();
+    }
     Reply::Json {
         status: 200,
         headers: Vec::new(),
-        body: line(&model, message, Some("stop")).trim_end().to_owned(),
+        body: line(&model, message, Some(reason)).trim_end().to_owned(),
+    }
+}
+
+/// What an `/api/chat` request asks for.
+fn ask(request: &Value) -> Ask {
+    let messages = request["messages"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    let tail = scenario::after_last(messages, "role", "assistant");
+    let format = &request["format"];
+    Ask {
+        stop: scenario::strings(&request["options"]["stop"]),
+        max_tokens: request["options"]["num_predict"].as_u64(),
+        tools: request["tools"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t["function"]["name"].as_str().map(str::to_owned))
+            .collect(),
+        tool_results: tail
+            .iter()
+            .filter(|m| m["role"] == "tool")
+            .map(|m| scenario::result_text(&m["content"]))
+            .collect(),
+        images: tail
+            .iter()
+            .flat_map(|m| scenario::strings(&m["images"]))
+            .collect(),
+        json_schema: format.is_object(),
     }
 }

@@ -22,11 +22,39 @@ pub fn chat_completion_json(
     prompt_tokens: u64,
     completion_tokens: u64,
 ) -> String {
+    text_completion_json(model, text, "stop", prompt_tokens, completion_tokens)
+}
+
+/// A `chat.completion` with one text answer and this finish reason (`stop`, `length`, ...).
+pub fn text_completion_json(
+    model: &str,
+    text: &str,
+    finish_reason: &str,
+    prompt_tokens: u64,
+    completion_tokens: u64,
+) -> String {
     completion_json(
         model,
         json!({"role": "assistant", "content": text, "refusal": null, "annotations": []}),
-        "stop",
+        finish_reason,
         usage_json(prompt_tokens, completion_tokens),
+    )
+}
+
+/// A `chat.completion` whose answer is these tool calls (id, name, arguments JSON text).
+pub fn tool_calls_completion_json(model: &str, calls: &[(&str, &str, &str)]) -> String {
+    let calls: Vec<Value> = calls
+        .iter()
+        .map(|(id, name, arguments)| {
+            json!({"id": id, "type": "function", "function": {"name": name, "arguments": arguments}})
+        })
+        .collect();
+    completion_json(
+        model,
+        json!({"role": "assistant", "content": null, "refusal": null, "annotations": [],
+               "tool_calls": calls}),
+        "tool_calls",
+        usage_json(40, 12),
     )
 }
 
@@ -86,6 +114,16 @@ fn sse(data: &str) -> String {
 /// SSE events for a streamed text answer: role, one chunk per piece, finish, optional usage
 /// chunk, `[DONE]`. Each returned string is one complete event.
 pub fn sse_text_pieces(model: &str, pieces: &[&str], include_usage: bool) -> Vec<String> {
+    sse_text_pieces_finish(model, pieces, include_usage, "stop")
+}
+
+/// [`sse_text_pieces`] ending with this finish reason.
+pub fn sse_text_pieces_finish(
+    model: &str,
+    pieces: &[&str],
+    include_usage: bool,
+    finish_reason: &str,
+) -> Vec<String> {
     let mut events = vec![sse(&chunk_json(
         model,
         json!({"role": "assistant", "content": "", "refusal": null}),
@@ -103,7 +141,7 @@ pub fn sse_text_pieces(model: &str, pieces: &[&str], include_usage: bool) -> Vec
     events.push(sse(&chunk_json(
         model,
         json!({}),
-        Some("stop"),
+        Some(finish_reason),
         include_usage,
     )));
     finish(

@@ -12,6 +12,7 @@ use futures::StreamExt;
 use serde_json::{json, Value};
 
 use super::bodies;
+use crate::scenario::{self, Ask, Finish, Plan};
 
 /// What the mock does with the next request.
 #[derive(Debug, Clone)]
@@ -378,49 +379,103 @@ fn default_reply(path: &str, body: &[u8]) -> Reply {
     }
     let stream = request["stream"].as_bool() == Some(true);
     let include_usage = request["stream_options"]["include_usage"].as_bool() == Some(true);
-    if let Some(tool) = tool_to_call(&request) {
-        // A model that was given tools calls one: the named one, else the first.
-        let arguments = "{\"location\": \"Paris\"}";
-        if stream {
-            let (head, tail) = arguments.split_at(arguments.len() / 2);
-            return Reply::sse_events(bodies::sse_tool_call_pieces(
-                &model,
-                &[("call_mock1", tool.as_str(), vec![head, tail])],
-                include_usage,
-            ));
+    let greeting = "Hello! This is the Switchyard mock upstream.";
+    match scenario::plan(&ask(&request), greeting, "call_mock") {
+        Plan::Calls(calls) => {
+            let arguments: Vec<String> = calls.iter().map(|c| c.arguments.to_string()).collect();
+            if stream {
+                let split: Vec<(&str, &str, Vec<&str>)> = calls
+                    .iter()
+                    .zip(&arguments)
+                    .map(|(c, a)| {
+                        let (head, tail) = a.split_at(a.len() / 2);
+                        (c.id.as_str(), c.name.as_str(), vec![head, tail])
+                    })
+                    .collect();
+                return Reply::sse_events(bodies::sse_tool_call_pieces(
+                    &model,
+                    &split,
+                    include_usage,
+                ));
+            }
+            let calls: Vec<(&str, &str, &str)> = calls
+                .iter()
+                .zip(&arguments)
+                .map(|(c, a)| (c.id.as_str(), c.name.as_str(), a.as_str()))
+                .collect();
+            Reply::Json {
+                status: 200,
+                headers: Vec::new(),
+                body: bodies::tool_calls_completion_json(&model, &calls),
+            }
         }
-        return Reply::Json {
-            status: 200,
-            headers: Vec::new(),
-            body: bodies::tool_call_completion_json(&model, "call_mock1", &tool, arguments),
-        };
-    }
-    let text = "Hello! This is the Switchyard mock upstream.";
-    if stream {
-        let pieces: Vec<String> = text.split_inclusive(' ').map(str::to_owned).collect();
-        let pieces: Vec<&str> = pieces.iter().map(String::as_str).collect();
-        Reply::sse_events(bodies::sse_text_pieces(&model, &pieces, include_usage))
-    } else {
-        Reply::Json {
-            status: 200,
-            headers: Vec::new(),
-            body: bodies::chat_completion_json(&model, text, 12, 9),
+        Plan::Text { text, finish } => {
+            let reason = match finish {
+                Finish::Length => "length",
+                Finish::End | Finish::Stop(_) => "stop",
+            };
+            if stream {
+                Reply::sse_events(bodies::sse_text_pieces_finish(
+                    &model,
+                    &scenario::pieces(&text),
+                    include_usage,
+                    reason,
+                ))
+            } else {
+                Reply::Json {
+                    status: 200,
+                    headers: Vec::new(),
+                    body: bodies::text_completion_json(&model, &text, reason, 12, 9),
+                }
+            }
         }
     }
 }
 
-/// The tool a mock "model" calls, if the request offers tools and does not forbid them.
-fn tool_to_call(request: &Value) -> Option<String> {
-    let tools = request["tools"].as_array()?;
+/// What an OpenAI Chat Completions request asks for.
+fn ask(request: &Value) -> Ask {
+    let messages = request["messages"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    let tail = scenario::after_last(messages, "role", "assistant");
+    let images = tail
+        .iter()
+        .flat_map(|m| m["content"].as_array().cloned().unwrap_or_default())
+        .filter(|p| p["type"] == "image_url")
+        .filter_map(|p| p["image_url"]["url"].as_str().map(str::to_owned))
+        .collect();
+    Ask {
+        stop: scenario::strings(&request["stop"]),
+        max_tokens: request["max_completion_tokens"]
+            .as_u64()
+            .or_else(|| request["max_tokens"].as_u64()),
+        tools: tools_to_call(request),
+        tool_results: tail
+            .iter()
+            .filter(|m| m["role"] == "tool")
+            .map(|m| scenario::result_text(&m["content"]))
+            .collect(),
+        images,
+        json_schema: request["response_format"]["type"] == "json_schema",
+    }
+}
+
+/// The tools a mock "model" calls: the named one, else every one offered, unless forbidden.
+fn tools_to_call(request: &Value) -> Vec<String> {
+    let Some(tools) = request["tools"].as_array() else {
+        return Vec::new();
+    };
     if request["tool_choice"] == "none" {
-        return None;
+        return Vec::new();
     }
     if let Some(name) = request["tool_choice"]["function"]["name"].as_str() {
-        return Some(name.to_owned());
+        return vec![name.to_owned()];
     }
-    tools.first()?["function"]["name"]
-        .as_str()
-        .map(str::to_owned)
+    tools
+        .iter()
+        .filter_map(|t| t["function"]["name"].as_str().map(str::to_owned))
+        .collect()
 }
 
 fn embeddings_reply(request: &Value, model: &str) -> Reply {
