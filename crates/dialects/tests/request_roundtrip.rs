@@ -178,3 +178,45 @@ proptest! {
         prop_assert_eq!(&back.sampling, &req.sampling);
     }
 }
+
+proptest! {
+    #[test]
+    fn bedrock_canonical_wire_canonical(req in strategy()) {
+        let body = switchyard_providers::bedrock::request::converse_body(&req, "m", "up").unwrap();
+        let bytes = serde_json::to_vec(&body).unwrap();
+        let back = switchyard_dialects::bedrock::decode_converse_request("m", &bytes, false).unwrap();
+        prop_assert_eq!(&back.messages, &merged(&req));
+        prop_assert_eq!(&back.tools, &req.tools);
+        prop_assert_eq!(&back.sampling, &req.sampling);
+    }
+
+    #[test]
+    fn openai_canonical_wire_canonical(req in strategy()) {
+        let quirks = switchyard_providers::HostQuirks::for_kind(switchyard_config::ProviderKind::OpenAi);
+        let body = switchyard_providers::openai_compat::request::chat_body(&req, "m", false, &quirks, "up").unwrap();
+        let bytes = serde_json::to_vec(&body).unwrap();
+        let back = switchyard_dialects::openai::decode_chat_request(&bytes).unwrap();
+        prop_assert_eq!(&back.messages, &one_result_per_message(&req));
+        prop_assert_eq!(&back.tools, &req.tools);
+        prop_assert_eq!(&back.sampling, &req.sampling);
+    }
+}
+
+/// OpenAI sends each tool result as its own `tool` message.
+fn one_result_per_message(req: &ChatRequest) -> Vec<Message> {
+    let mut out = Vec::new();
+    for m in &req.messages {
+        if m.role == Role::Tool && m.content.len() > 1 {
+            for block in &m.content {
+                out.push(Message {
+                    role: Role::Tool,
+                    content: vec![block.clone()],
+                    name: None,
+                });
+            }
+        } else {
+            out.push(m.clone());
+        }
+    }
+    out
+}

@@ -344,3 +344,144 @@ fn gemini_stream_survives_encode_then_decode() {
         ]
     );
 }
+
+/// Bedrock out, Bedrock in: the front door's ConverseStream encoder followed by the Bedrock
+/// adapter's frame decoder gives back the canonical events (Bedrock streams carry no message
+/// id, so the start event is the adapter's own).
+fn decode_converse_stream(bytes: &[u8], cut: usize) -> Vec<StreamEvent> {
+    let mut decoder =
+        switchyard_providers::bedrock::stream::FrameDecoder::new("r".into(), "m".into());
+    let mut out = VecDeque::new();
+    let (head, tail) = bytes.split_at(cut.min(bytes.len()));
+    decoder.feed(head, &mut out).unwrap();
+    decoder.feed(tail, &mut out).unwrap();
+    decoder.finish().unwrap();
+    out.into_iter().collect()
+}
+
+proptest! {
+    #[test]
+    fn bedrock_stream_survives_encode_then_decode(
+        pieces in proptest::collection::vec(piece(), 0..8),
+        input in 0u64..10_000,
+        output in 0u64..10_000,
+        cut in 0usize..2_000,
+    ) {
+        let usage = Usage { input_tokens: input, output_tokens: output, ..Usage::default() };
+        let events = canonical(&pieces, usage);
+        let mut encoder = switchyard_dialects::bedrock::ConverseStreamEncoder::new(std::time::Instant::now());
+        let mut frames = bytes::BytesMut::new();
+        for e in events.clone() {
+            encoder.encode(e, &mut frames);
+        }
+        encoder.finish(&mut frames);
+        let mut decoded = decode_converse_stream(&frames, cut);
+        let started = matches!(decoded.remove(0), StreamEvent::MessageStart { .. });
+        prop_assert!(started, "the stream starts with MessageStart");
+        prop_assert_eq!(decoded, events[1..].to_vec());
+    }
+
+    /// The Responses API has no upstream adapter to decode it, so its two encoders are held to
+    /// each other: the streamed deltas add up to the text and arguments of the final
+    /// `response.completed`, whose output matches the non-streamed encoding of the same answer.
+    #[test]
+    fn responses_stream_agrees_with_the_complete_answer(
+        pieces in proptest::collection::vec(piece(), 0..8),
+        input in 0u64..10_000,
+        output in 0u64..10_000,
+    ) {
+        let usage = Usage { input_tokens: input, output_tokens: output, ..Usage::default() };
+        let events = canonical(&pieces, usage);
+        let echo = switchyard_dialects::responses::Echo::from_request(&switchyard_types::ChatRequest::default());
+        let mut encoder = switchyard_dialects::responses::ResponseStreamEncoder::new(echo.clone(), 5);
+        let mut sse = bytes::BytesMut::new();
+        for e in events.clone() {
+            encoder.encode(e, &mut sse);
+        }
+        encoder.finish(&mut sse);
+        let mut parser = SseParser::new();
+        let mut frames = Vec::new();
+        parser.feed(&sse, &mut frames).unwrap();
+        parser.finish(&mut frames);
+        let events_json: Vec<serde_json::Value> =
+            frames.iter().map(|f| serde_json::from_str(&f.data).unwrap()).collect();
+        let sequence: Vec<u64> = events_json.iter().map(|e| e["sequence_number"].as_u64().unwrap()).collect();
+        prop_assert_eq!(sequence, (0..events_json.len() as u64).collect::<Vec<_>>());
+        let completed = &events_json.last().unwrap()["response"];
+        prop_assert_eq!(&events_json.last().unwrap()["type"], "response.completed");
+
+        let streamed_text: String = events_json
+            .iter()
+            .filter(|e| e["type"] == "response.output_text.delta")
+            .map(|e| e["delta"].as_str().unwrap().to_owned())
+            .collect();
+        let final_text: String = completed["output"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["type"] == "message")
+            .flat_map(|i| i["content"].as_array().unwrap().iter())
+            .map(|c| c["text"].as_str().unwrap().to_owned())
+            .collect();
+        prop_assert_eq!(&streamed_text, &final_text);
+        let streamed_args: String = events_json
+            .iter()
+            .filter(|e| e["type"] == "response.function_call_arguments.delta")
+            .map(|e| e["delta"].as_str().unwrap().to_owned())
+            .collect();
+        let final_args: String = completed["output"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["type"] == "function_call")
+            .map(|i| i["arguments"].as_str().unwrap().to_owned())
+            .collect();
+        prop_assert_eq!(streamed_args, final_args);
+
+        // The same answer, not streamed.
+        let mut content = Vec::new();
+        for p in &pieces {
+            match (p, content.last_mut()) {
+                (Piece::Text(t), Some(switchyard_types::ContentBlock::Text { text, .. })) => text.push_str(t),
+                (Piece::Text(t), _) => content.push(switchyard_types::ContentBlock::text(t.clone())),
+                (Piece::Tool(name, args), _) => content.push(switchyard_types::ContentBlock::ToolUse {
+                    id: format!("call_{}", content.iter().filter(|b| matches!(b, switchyard_types::ContentBlock::ToolUse { .. })).count()),
+                    name: name.clone(),
+                    arguments: args.concat(),
+                    signature: None,
+                }),
+            }
+        }
+        let stop_reason = match events.iter().rev().find_map(|e| match e {
+            StreamEvent::MessageStop { stop_reason, .. } => Some(stop_reason.clone()),
+            _ => None,
+        }) {
+            Some(s) => s,
+            None => StopReason::EndTurn,
+        };
+        let response = switchyard_types::ChatResponse {
+            id: "c1".into(),
+            model: "m".into(),
+            created: 5,
+            content,
+            stop_reason,
+            stop_sequence: None,
+            usage,
+            system_fingerprint: None,
+            service_tier: None,
+            logprobs: None,
+        };
+        let whole: serde_json::Value =
+            serde_json::from_slice(&switchyard_dialects::responses::encode_response(&response, &echo)).unwrap();
+        let strip = |output: &serde_json::Value| -> Vec<serde_json::Value> {
+            output.as_array().unwrap().iter().map(|i| {
+                let mut i = i.clone();
+                i.as_object_mut().unwrap().remove("id");
+                i
+            }).collect()
+        };
+        prop_assert_eq!(strip(&completed["output"]), strip(&whole["output"]));
+        prop_assert_eq!(&completed["usage"], &whole["usage"]);
+        prop_assert_eq!(&completed["status"], &whole["status"]);
+    }
+}

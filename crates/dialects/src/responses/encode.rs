@@ -20,50 +20,58 @@ pub struct Echo {
 pub fn encode_response(response: &ChatResponse, echo: &Echo) -> Bytes {
     let id = response_id(&response.id);
     let mut output = Vec::new();
-    let mut message_parts = Vec::new();
+    // Adjacent text blocks make one message item; items keep the order the model produced
+    // them in, as the streamed encoding does.
+    let mut message: Option<(usize, Vec<Value>)> = None;
+    let flush = |message: &mut Option<(usize, Vec<Value>)>, output: &mut Vec<Value>| {
+        if let Some((first, parts)) = message.take() {
+            output.push(message_item(
+                &item_id("msg", &id, first),
+                parts,
+                "completed",
+            ));
+        }
+    };
     for (i, block) in response.content.iter().enumerate() {
-        match block {
+        let part = match block {
             ContentBlock::Text {
                 text, citations, ..
-            } => message_parts.push(output_text(
+            } => Some(output_text(
                 text,
                 citations.iter().filter_map(|c| c.source.clone()).collect(),
             )),
-            ContentBlock::Refusal { text } => {
-                message_parts.push(json!({"type": "refusal", "refusal": text}))
-            }
+            ContentBlock::Refusal { text } => Some(json!({"type": "refusal", "refusal": text})),
+            _ => None,
+        };
+        if let Some(part) = part {
+            message.get_or_insert_with(|| (i, Vec::new())).1.push(part);
+            continue;
+        }
+        let item = match block {
             ContentBlock::ToolUse {
                 id: call_id,
                 name,
                 arguments,
                 ..
-            } => output.push(function_call_item(
+            } => function_call_item(
                 &item_id("fc", &id, i),
                 call_id,
                 name,
                 arguments,
                 "completed",
-            )),
+            ),
             ContentBlock::Reasoning { text, .. } => {
-                output.push(reasoning_item(&item_id("rs", &id, i), text, None))
+                reasoning_item(&item_id("rs", &id, i), text, None)
             }
             ContentBlock::RedactedReasoning { data } => {
-                output.push(reasoning_item(&item_id("rs", &id, i), "", Some(data)))
+                reasoning_item(&item_id("rs", &id, i), "", Some(data))
             }
-            _ => {}
-        }
+            _ => continue,
+        };
+        flush(&mut message, &mut output);
+        output.push(item);
     }
-    if !message_parts.is_empty() {
-        // The message comes after any reasoning, before the calls, as OpenAI orders them.
-        let at = output
-            .iter()
-            .position(|o| o["type"] == "function_call")
-            .unwrap_or(output.len());
-        output.insert(
-            at,
-            message_item(&item_id("msg", &id, 0), message_parts, "completed"),
-        );
-    }
+    flush(&mut message, &mut output);
     let body = response_object(
         &id,
         response.created,

@@ -207,8 +207,13 @@ impl FrameDecoder {
     }
 }
 
-impl BodyDecoder for FrameDecoder {
-    fn feed(&mut self, bytes: &[u8], out: &mut VecDeque<StreamEvent>) -> Result<(), ProviderError> {
+impl FrameDecoder {
+    /// Decodes the frames `bytes` complete (with what earlier calls left over).
+    pub fn feed(
+        &mut self,
+        bytes: &[u8],
+        out: &mut VecDeque<StreamEvent>,
+    ) -> Result<(), ProviderError> {
         self.buffer.extend_from_slice(bytes);
         loop {
             if self.done {
@@ -226,7 +231,8 @@ impl BodyDecoder for FrameDecoder {
         }
     }
 
-    fn finish(&mut self, _out: &mut VecDeque<StreamEvent>) -> Result<(), ProviderError> {
+    /// The body ended: an error unless `messageStop` came.
+    pub fn finish(&mut self) -> Result<(), ProviderError> {
         if self.stopped {
             return Ok(());
         }
@@ -235,8 +241,22 @@ impl BodyDecoder for FrameDecoder {
         ))
     }
 
-    fn is_done(&self) -> bool {
+    pub fn is_done(&self) -> bool {
         self.done
+    }
+}
+
+impl BodyDecoder for FrameDecoder {
+    fn feed(&mut self, bytes: &[u8], out: &mut VecDeque<StreamEvent>) -> Result<(), ProviderError> {
+        FrameDecoder::feed(self, bytes, out)
+    }
+
+    fn finish(&mut self, _out: &mut VecDeque<StreamEvent>) -> Result<(), ProviderError> {
+        FrameDecoder::finish(self)
+    }
+
+    fn is_done(&self) -> bool {
+        FrameDecoder::is_done(self)
     }
 }
 
