@@ -4,7 +4,12 @@
 //! - `stream_100_chunks`: a 100-chunk upstream SSE body -> SSE parser -> chunk decoder ->
 //!   canonical events -> client SSE encoder.
 //! - `anthropic_*`: the same three paths for an Anthropic client and an Anthropic upstream.
-//! - `gemini_*`: a Gemini client's request and answer over an OpenAI-compatible upstream.
+//! - `gemini_*`: a Gemini client's request, answer and stream over an OpenAI-compatible
+//!   upstream.
+//! - `responses_*`: an OpenAI Responses client's request, answer and stream over an
+//!   OpenAI-compatible upstream.
+//! - `bedrock_*`: a Bedrock Converse client over a Bedrock upstream: request, answer, and a
+//!   100-chunk binary event stream decoded and re-encoded.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -12,8 +17,9 @@ use std::collections::VecDeque;
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use switchyard_config::ProviderKind;
-use switchyard_dialects::{anthropic, gemini, openai};
+use switchyard_dialects::{anthropic, bedrock, gemini, openai, responses};
 use switchyard_providers::anthropic as anthropic_upstream;
+use switchyard_providers::bedrock as bedrock_upstream;
 use switchyard_providers::openai_compat::{request, response, stream::ChunkDecoder};
 use switchyard_providers::sse::SseParser;
 use switchyard_providers::HostQuirks;
@@ -57,6 +63,44 @@ fn anthropic_stream_body(chunks: usize) -> Vec<u8> {
     out.push_str("event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":100}}\n\n");
     out.push_str("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n");
     out.into_bytes()
+}
+
+const RESPONSES_REQUEST: &str = r#"{"model":"bench-model","instructions":"You are a helpful assistant that answers briefly and precisely.","input":[{"role":"user","content":[{"type":"input_text","text":"Summarise the main differences between TCP and UDP in three sentences, for a junior developer."}]}],"temperature":0.7,"max_output_tokens":256,"tools":[{"type":"function","name":"search","description":"Search the docs","parameters":{"type":"object","properties":{"query":{"type":"string"}},"required":["query"]}}],"store":false}"#;
+
+const BEDROCK_REQUEST: &str = r#"{"system":[{"text":"You are a helpful assistant that answers briefly and precisely."}],"messages":[{"role":"user","content":[{"text":"Summarise the main differences between TCP and UDP in three sentences, for a junior developer."}]}],"inferenceConfig":{"maxTokens":256,"temperature":0.7},"toolConfig":{"tools":[{"toolSpec":{"name":"search","description":"Search the docs","inputSchema":{"json":{"type":"object","properties":{"query":{"type":"string"}},"required":["query"]}}}}]}}"#;
+
+const BEDROCK_RESPONSE: &str = r#"{"output":{"message":{"role":"assistant","content":[{"text":"TCP is connection-oriented and guarantees ordered, reliable delivery with retransmission and flow control. UDP is connectionless and sends independent datagrams with no delivery or ordering guarantees. Use TCP when correctness matters and UDP when low latency matters more than occasional loss."}]}},"stopReason":"end_turn","usage":{"inputTokens":45,"outputTokens":58,"totalTokens":103,"cacheReadInputTokens":0,"cacheWriteInputTokens":0},"metrics":{"latencyMs":812}}"#;
+
+/// A Bedrock ConverseStream body of `chunks` text deltas, padded as Bedrock pads them.
+fn bedrock_stream_body(chunks: usize) -> Vec<u8> {
+    use switchyard_dialects::bedrock::eventstream::write_event;
+    let mut out = bytes::BytesMut::new();
+    let pad = r#","p":"abcdefghijklmnopqrstuvwxyzABCDEFGHIJ""#;
+    write_event(
+        "messageStart",
+        format!(r#"{{"role":"assistant"{pad}}}"#).as_bytes(),
+        &mut out,
+    );
+    for i in 0..chunks {
+        let payload = format!(r#"{{"contentBlockIndex":0,"delta":{{"text":" token{i}"}}{pad}}}"#);
+        write_event("contentBlockDelta", payload.as_bytes(), &mut out);
+    }
+    write_event(
+        "contentBlockStop",
+        format!(r#"{{"contentBlockIndex":0{pad}}}"#).as_bytes(),
+        &mut out,
+    );
+    write_event(
+        "messageStop",
+        format!(r#"{{"stopReason":"end_turn"{pad}}}"#).as_bytes(),
+        &mut out,
+    );
+    write_event(
+        "metadata",
+        format!(r#"{{"usage":{{"inputTokens":45,"outputTokens":100,"totalTokens":145}},"metrics":{{"latencyMs":900}}{pad}}}"#).as_bytes(),
+        &mut out,
+    );
+    out.to_vec()
 }
 
 fn bench(c: &mut Criterion) {
@@ -165,6 +209,112 @@ fn bench(c: &mut Criterion) {
                 for e in sse.drain(..) {
                     decoder.on_data(&e.data, &mut events).unwrap();
                 }
+                for event in events.drain(..) {
+                    encoder.encode(event, &mut out);
+                }
+            }
+            encoder.finish(&mut out);
+            black_box(out)
+        })
+    });
+    let body = stream_body(100);
+    let reads: Vec<&[u8]> = body.chunks(1024).collect();
+    group.bench_function("gemini_stream_100_chunks", |b| {
+        b.iter(|| {
+            let mut parser = SseParser::new();
+            let mut decoder = ChunkDecoder::new();
+            let mut encoder = gemini::GenerateStreamEncoder::new(true, "bench-model".into());
+            let mut sse = Vec::new();
+            let mut events = VecDeque::new();
+            let mut out = bytes::BytesMut::new();
+            for read in &reads {
+                parser.feed(read, &mut sse).unwrap();
+                for e in sse.drain(..) {
+                    decoder.on_data(&e.data, &mut events).unwrap();
+                }
+                for event in events.drain(..) {
+                    encoder.encode(event, &mut out);
+                }
+            }
+            encoder.finish(&mut out);
+            black_box(out)
+        })
+    });
+    group.bench_function("responses_request", |b| {
+        b.iter(|| {
+            let canonical =
+                responses::decode_create_request(black_box(RESPONSES_REQUEST.as_bytes())).unwrap();
+            let upstream =
+                request::chat_body(&canonical, "gpt-4o-mini", false, &quirks, "openai").unwrap();
+            black_box(serde_json::to_vec(&upstream).unwrap())
+        })
+    });
+    let echo = responses::Echo::from_request(
+        &responses::decode_create_request(RESPONSES_REQUEST.as_bytes()).unwrap(),
+    );
+    group.bench_function("responses_response", |b| {
+        b.iter(|| {
+            let canonical = response::chat_response(black_box(RESPONSE.as_bytes())).unwrap();
+            black_box(responses::encode_response(&canonical, &echo))
+        })
+    });
+    group.bench_function("responses_stream_100_chunks", |b| {
+        b.iter(|| {
+            let mut parser = SseParser::new();
+            let mut decoder = ChunkDecoder::new();
+            let mut encoder = responses::ResponseStreamEncoder::new(echo.clone(), 0);
+            let mut sse = Vec::new();
+            let mut events = VecDeque::new();
+            let mut out = bytes::BytesMut::new();
+            for read in &reads {
+                parser.feed(read, &mut sse).unwrap();
+                for e in sse.drain(..) {
+                    decoder.on_data(&e.data, &mut events).unwrap();
+                }
+                for event in events.drain(..) {
+                    encoder.encode(event, &mut out);
+                }
+            }
+            encoder.finish(&mut out);
+            black_box(out)
+        })
+    });
+    let model = "eu.anthropic.claude-sonnet-4-5-20250929-v1:0";
+    group.bench_function("bedrock_request", |b| {
+        b.iter(|| {
+            let canonical = bedrock::decode_converse_request(
+                model,
+                black_box(BEDROCK_REQUEST.as_bytes()),
+                false,
+            )
+            .unwrap();
+            let upstream =
+                bedrock_upstream::request::converse_body(&canonical, model, "bedrock").unwrap();
+            black_box(serde_json::to_vec(&upstream).unwrap())
+        })
+    });
+    group.bench_function("bedrock_response", |b| {
+        b.iter(|| {
+            let canonical = bedrock_upstream::response::chat_response(
+                black_box(BEDROCK_RESPONSE.as_bytes()),
+                "bedrock-1".into(),
+                model,
+            )
+            .unwrap();
+            black_box(bedrock::encode_converse_response(&canonical, 812))
+        })
+    });
+    let body = bedrock_stream_body(100);
+    let reads: Vec<&[u8]> = body.chunks(1024).collect();
+    let started = std::time::Instant::now();
+    group.bench_function("bedrock_stream_100_chunks", |b| {
+        b.iter(|| {
+            let mut decoder = bedrock_upstream::stream::FrameDecoder::new("r".into(), model.into());
+            let mut encoder = bedrock::ConverseStreamEncoder::new(started);
+            let mut events = VecDeque::new();
+            let mut out = bytes::BytesMut::new();
+            for read in &reads {
+                decoder.feed(read, &mut events).unwrap();
                 for event in events.drain(..) {
                     encoder.encode(event, &mut out);
                 }
