@@ -112,6 +112,7 @@ fn server_client(url: &str, api_key: Option<&str>) -> Result<OpenAiCompat, Failu
         headers: Vec::new(),
         local: None,
         aws: None,
+        gcp: None,
         timeouts: Timeouts {
             connect: Duration::from_secs(5),
             first_byte: Duration::from_secs(300),

@@ -55,6 +55,7 @@ fn add_local(config: &mut Config, entry: &Entry, store: &Store) {
         timeouts: Timeouts::default(),
         local: Some(LocalConfig::new(store.load_path(entry))),
         aws: None,
+        gcp: None,
     });
     for name in std::iter::once(&entry.name).chain(&entry.aliases) {
         config.models.push(ModelConfig {

@@ -16,8 +16,8 @@ mod validated;
 pub use error::ConfigError;
 pub use secret::Secret;
 pub use validated::{
-    AwsConfig, AwsKeys, Config, LocalConfig, LogConfig, LogFormat, MediaConfig, ModelConfig,
-    ProviderConfig, ProviderKind, RouteTarget, Timeouts,
+    AwsConfig, AwsKeys, Config, GcpConfig, LocalConfig, LogConfig, LogFormat, MediaConfig,
+    ModelConfig, ProviderConfig, ProviderKind, RouteTarget, Timeouts,
 };
 
 /// Reads, parses and validates a config file. `env` resolves `${VAR}` references.

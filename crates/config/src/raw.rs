@@ -92,6 +92,13 @@ pub struct RawProvider {
     pub aws_session_token: Option<String>,
     /// `type = "bedrock"`: the profile in `~/.aws/config` / `~/.aws/credentials`.
     pub aws_profile: Option<String>,
+    /// `type = "vertex"`: the Google Cloud project (default: `GOOGLE_CLOUD_PROJECT`).
+    pub project: Option<String>,
+    /// `type = "vertex"`: the location (default: `GOOGLE_CLOUD_LOCATION`).
+    pub location: Option<String>,
+    /// `type = "vertex"`: a service-account key file; without it, Application Default
+    /// Credentials.
+    pub credentials_file: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

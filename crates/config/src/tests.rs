@@ -264,3 +264,50 @@ fn media_fetching_has_safe_defaults_and_checked_limits() {
     assert_eq!(invalid_key("[media]\ntimeout_s = -1\n"), "media.timeout_s");
     assert_eq!(invalid_key("[media]\nfollow = true\n"), "media.follow");
 }
+
+#[test]
+fn vertex_needs_a_project_and_location() {
+    let vertex = |extra: &str| format!("[[providers]]\nid = \"v\"\ntype = \"vertex\"\n{extra}\n");
+    let env = |name: &str| match name {
+        "GOOGLE_CLOUD_PROJECT" => Some("acme-ai".to_owned()),
+        "GOOGLE_CLOUD_LOCATION" => Some("europe-west4".to_owned()),
+        _ => None,
+    };
+    let config = load_str(&vertex(""), &env).unwrap();
+    let gcp = config.providers[0].gcp.as_ref().unwrap();
+    assert_eq!(
+        (gcp.project.as_str(), gcp.location.as_str()),
+        ("acme-ai", "europe-west4")
+    );
+    assert!(gcp.credentials_file.is_none());
+    let config = load_str(&vertex("project = \"other\"\nlocation = \"global\""), &env).unwrap();
+    assert_eq!(config.providers[0].gcp.as_ref().unwrap().location, "global");
+
+    let bad = |extra: &str| match load_str(&vertex(extra), &no_env) {
+        Err(ConfigError::Invalid { key, .. }) => key,
+        other => format!("unexpected: {other:?}"),
+    };
+    assert_eq!(bad("location = \"europe-west4\""), "providers[0].project");
+    assert_eq!(bad("project = \"p\""), "providers[0].location");
+    assert_eq!(
+        bad("project = \"P Q\"\nlocation = \"l\""),
+        "providers[0].project"
+    );
+    assert_eq!(
+        bad("project = \"p\"\nlocation = \"l\"\ncredentials_file = \"/nonexistent.json\""),
+        "providers[0].credentials_file"
+    );
+    assert_eq!(
+        bad("project = \"p\"\nlocation = \"l\"\napi_key = \"k\""),
+        "providers[0].api_key"
+    );
+    let text = EXAMPLE.replace(
+        "hosting = \"cloud\"",
+        "hosting = \"cloud\"\nproject = \"p\"",
+    );
+    assert_eq!(
+        invalid_key(&text),
+        "providers[0].project",
+        "Vertex settings on other types"
+    );
+}

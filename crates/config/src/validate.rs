@@ -10,8 +10,8 @@ use crate::error::ConfigError;
 use crate::raw::{RawConfig, RawMedia, RawModel, RawProvider, RawTimeouts};
 use crate::secret::Secret;
 use crate::validated::{
-    AwsConfig, AwsKeys, Config, LocalConfig, LogConfig, LogFormat, MediaConfig, ModelConfig,
-    ProviderConfig, ProviderKind, RouteTarget, Timeouts,
+    AwsConfig, AwsKeys, Config, GcpConfig, LocalConfig, LogConfig, LogFormat, MediaConfig,
+    ModelConfig, ProviderConfig, ProviderKind, RouteTarget, Timeouts,
 };
 
 type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
@@ -281,6 +281,7 @@ fn provider(
     };
     let local = local(i, p, kind, env)?;
     let aws = aws(i, p, kind, env)?;
+    let gcp = gcp(i, p, kind, env)?;
     let hosting = match (kind, &p.hosting) {
         (ProviderKind::Local, None) => Hosting::Embedded,
         _ => hosting,
@@ -293,6 +294,7 @@ fn provider(
     Ok(ProviderConfig {
         local,
         aws,
+        gcp,
         id: p.id.clone(),
         tls_ca_file,
         kind,
@@ -305,6 +307,77 @@ fn provider(
         headers,
         timeouts: timeouts(&at("timeouts"), p.timeouts.as_ref(), base_timeouts)?,
     })
+}
+
+/// The `type = "vertex"` settings; they are errors on any other type.
+fn gcp(
+    i: usize,
+    p: &RawProvider,
+    kind: ProviderKind,
+    env: Env<'_>,
+) -> Result<Option<GcpConfig>, ConfigError> {
+    let at = |field: &str| format!("providers[{i}].{field}");
+    let fields = [
+        ("project", &p.project),
+        ("location", &p.location),
+        ("credentials_file", &p.credentials_file),
+    ];
+    if kind != ProviderKind::Vertex {
+        if let Some((field, _)) = fields.iter().find(|(_, v)| v.is_some()) {
+            return Err(ConfigError::invalid(
+                at(field),
+                "only applies to `type = \"vertex\"` providers",
+            ));
+        }
+        return Ok(None);
+    }
+    if p.api_key.is_some() {
+        return Err(ConfigError::invalid(
+            at("api_key"),
+            "Vertex AI takes Google Cloud credentials: use credentials_file, or leave it out for Application Default Credentials",
+        ));
+    }
+    let resolve = |field: &str,
+                   value: &Option<String>,
+                   fallback: &str|
+     -> Result<String, ConfigError> {
+        let value = match value {
+            Some(v) => resolve_env(&at(field), v, env)?,
+            None => env(fallback).unwrap_or_default(),
+        };
+        let valid = !value.is_empty()
+            && value.len() <= 64
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !valid {
+            return Err(ConfigError::invalid(
+                at(field),
+                format!("required for type `vertex` unless {fallback} is set: lower-case letters, digits and `-`"),
+            ));
+        }
+        Ok(value)
+    };
+    let project = resolve("project", &p.project, "GOOGLE_CLOUD_PROJECT")?;
+    let location = resolve("location", &p.location, "GOOGLE_CLOUD_LOCATION")?;
+    let credentials_file = match &p.credentials_file {
+        Some(path) => {
+            let path = std::path::PathBuf::from(resolve_env(&at("credentials_file"), path, env)?);
+            if let Err(err) = std::fs::metadata(&path) {
+                return Err(ConfigError::invalid(
+                    at("credentials_file"),
+                    format!("cannot read {}: {err}", path.display()),
+                ));
+            }
+            Some(path)
+        }
+        None => None,
+    };
+    Ok(Some(GcpConfig {
+        project,
+        location,
+        credentials_file,
+    }))
 }
 
 /// The `type = "bedrock"` settings; they are errors on any other type.

@@ -110,10 +110,12 @@ pub enum ProviderKind {
     Cohere,
     /// AWS Bedrock Runtime's Converse API, SigV4-signed.
     Bedrock,
+    /// Google Vertex AI's Gemini models, with Google Cloud OAuth.
+    Vertex,
 }
 
 impl ProviderKind {
-    pub const ALL: [(&'static str, ProviderKind); 18] = [
+    pub const ALL: [(&'static str, ProviderKind); 19] = [
         ("openai", ProviderKind::OpenAi),
         ("azure", ProviderKind::Azure),
         ("mistral", ProviderKind::Mistral),
@@ -132,6 +134,7 @@ impl ProviderKind {
         ("ollama-native", ProviderKind::OllamaNative),
         ("cohere", ProviderKind::Cohere),
         ("bedrock", ProviderKind::Bedrock),
+        ("vertex", ProviderKind::Vertex),
     ];
 
     pub fn parse(name: &str) -> Option<Self> {
@@ -169,6 +172,21 @@ pub struct ProviderConfig {
     pub local: Option<LocalConfig>,
     /// Set exactly when `kind` is `Bedrock`.
     pub aws: Option<AwsConfig>,
+    /// Set exactly when `kind` is `Vertex`.
+    pub gcp: Option<GcpConfig>,
+}
+
+/// Where a Vertex AI deployment runs and which Google credentials call it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GcpConfig {
+    /// From the config, else `GOOGLE_CLOUD_PROJECT`.
+    pub project: String,
+    /// `europe-west4`, `us-central1`, `global`, ...: from the config, else
+    /// `GOOGLE_CLOUD_LOCATION`.
+    pub location: String,
+    /// A service-account or authorized-user JSON file; `None`: Application Default
+    /// Credentials (`GOOGLE_APPLICATION_CREDENTIALS`, gcloud's file, the metadata server).
+    pub credentials_file: Option<std::path::PathBuf>,
 }
 
 /// Where a Bedrock deployment runs and how requests to it are signed.

@@ -25,6 +25,7 @@ pub fn provider_config(
         headers: Vec::new(),
         local: None,
         aws: None,
+        gcp: None,
         timeouts: Timeouts {
             connect: Duration::from_secs(2),
             first_byte: Duration::from_millis(500),

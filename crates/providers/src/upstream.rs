@@ -19,6 +19,14 @@ use crate::sse::{SseEvent, SseParser};
 use crate::transport::{self, Deadline, HttpClient, Timeouts, UpstreamResponse};
 use crate::EventStream;
 
+/// Reads an environment variable (the process environment, or a map in tests).
+pub type EnvFn = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// The process environment as an [`EnvFn`].
+pub fn process_env() -> EnvFn {
+    Arc::new(|name: &str| std::env::var(name).ok())
+}
+
 /// Classifies a non-success answer: `(status, headers, body, provider id, secrets)`.
 pub(crate) type Classify = fn(u16, &HeaderMap, &[u8], &str, &[String]) -> ProviderError;
 

@@ -54,6 +54,7 @@ impl AppState {
                 ProviderKind::OllamaNative => OllamaNative::new(p).map(Provider::OllamaNative),
                 ProviderKind::Cohere => Cohere::new(p).map(Provider::Cohere),
                 ProviderKind::Bedrock => Bedrock::new(p).map(Provider::Bedrock),
+                ProviderKind::Vertex => Gemini::vertex(p).map(Provider::Gemini),
                 _ => OpenAiCompat::new(p).map(Provider::OpenAiCompat),
             };
             providers.push(built.map_err(|e| BuildError {

@@ -69,6 +69,13 @@ const PROVIDERS: &[Provider] = &[
         names_stop_sequences: true,
     },
     Provider {
+        kind: "vertex",
+        suffix: "",
+        model: "gemini-2.5-flash",
+        greeting: "Hello! This is the Switchyard mock Gemini upstream.",
+        names_stop_sequences: false,
+    },
+    Provider {
         kind: "bedrock",
         suffix: "",
         model: "eu.anthropic.claude-sonnet-4-5-20250929-v1:0",
@@ -77,11 +84,20 @@ const PROVIDERS: &[Provider] = &[
     },
 ];
 
-/// The provider's credentials in the config: an API key, or AWS keys for Bedrock.
-fn credentials(kind: &str) -> &'static str {
+/// The provider's credentials in the config: an API key, AWS keys for Bedrock, a Google
+/// service-account key (whose token endpoint is the mock) for Vertex AI.
+fn credentials(kind: &str, root: &str) -> String {
     match kind {
-        "bedrock" => "region = \"eu-central-1\"\naws_access_key_id = \"AKIDEXAMPLE\"\naws_secret_access_key = \"wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY\"",
-        _ => "api_key = \"k\"",
+        "bedrock" => "region = \"eu-central-1\"\naws_access_key_id = \"AKIDEXAMPLE\"\naws_secret_access_key = \"wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY\"".to_owned(),
+        "vertex" => {
+            let file = std::env::temp_dir().join(format!("switchyard-conformance-sa-{}.json", std::process::id()));
+            let key = include_str!("../../providers/testdata/vertex-test-key.pem");
+            let sa = json!({"type": "service_account", "private_key": key, "private_key_id": "k1",
+                            "client_email": "gw@acme-ai.iam.gserviceaccount.com", "token_uri": format!("{root}/token")});
+            std::fs::write(&file, sa.to_string()).unwrap();
+            format!("project = \"acme-ai\"\nlocation = \"europe-west4\"\ncredentials_file = \"{}\"", file.display())
+        }
+        _ => "api_key = \"k\"".to_owned(),
     }
 }
 
@@ -640,7 +656,7 @@ async fn every_front_door_reaches_every_provider() {
             kind = p.kind,
             suffix = p.suffix,
             model = p.model,
-            creds = credentials(p.kind)
+            creds = credentials(p.kind, &root)
         ));
     }
     let config = switchyard_config::load_str(&config, &|_| None).unwrap();

@@ -160,3 +160,28 @@ fn ask(request: &Value) -> Ask {
             || config.get("responseJsonSchema").is_some(),
     }
 }
+
+/// Vertex AI's `:predict` for text-embedding models: one prediction per instance.
+pub fn predict_reply(request: &Value) -> Reply {
+    let predictions: Vec<Value> = request["instances"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, instance)| {
+            let words = instance["content"]
+                .as_str()
+                .unwrap_or("")
+                .split_whitespace()
+                .count();
+            json!({"embeddings": {"values": [0.25, 0.5 * i as f64, 0.75],
+                   "statistics": {"truncated": false, "token_count": words}}})
+        })
+        .collect();
+    Reply::Json {
+        status: 200,
+        headers: Vec::new(),
+        body: json!({"predictions": predictions, "metadata": {"billableCharacterCount": 12}})
+            .to_string(),
+    }
+}

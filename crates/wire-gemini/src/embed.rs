@@ -39,3 +39,28 @@ pub struct EmbedResponse {
 pub struct BatchEmbedResponse {
     pub embeddings: Vec<ContentEmbedding>,
 }
+
+/// Vertex AI's `:predict` answer for text-embedding models.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct PredictResponse {
+    #[serde(default)]
+    pub predictions: Vec<Prediction>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Prediction {
+    pub embeddings: PredictedEmbedding,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct PredictedEmbedding {
+    pub values: Vec<f32>,
+    #[serde(default)]
+    pub statistics: Option<EmbeddingStatistics>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+pub struct EmbeddingStatistics {
+    #[serde(default)]
+    pub token_count: u64,
+}

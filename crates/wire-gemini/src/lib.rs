@@ -12,6 +12,7 @@ mod generate;
 pub use content::{Blob, Content, FileData, FunctionCall, FunctionResponse, Part};
 pub use embed::{
     BatchEmbedRequest, BatchEmbedResponse, ContentEmbedding, EmbedRequest, EmbedResponse,
+    EmbeddingStatistics, PredictResponse, PredictedEmbedding, Prediction,
 };
 pub use generate::{
     Candidate, CountTokensRequest, CountTokensResponse, ErrorBody, ErrorDetail,

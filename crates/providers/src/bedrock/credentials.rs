@@ -15,7 +15,6 @@
 //! never logged: errors name where a source failed, never what it returned.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -27,8 +26,7 @@ use tokio::sync::Mutex;
 use crate::error::{ProviderError, ProviderErrorKind};
 use crate::transport::{self, Deadline, HttpClient};
 
-/// Reads an environment variable (the process environment, or a map in tests).
-pub type EnvFn = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+pub use crate::upstream::EnvFn;
 
 /// Renew temporary credentials this long before they expire.
 const REFRESH_MARGIN: Duration = Duration::from_secs(300);

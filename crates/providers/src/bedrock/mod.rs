@@ -47,7 +47,7 @@ struct Inner {
 impl Bedrock {
     /// A provider whose credential chain reads the process environment.
     pub fn new(config: &ProviderConfig) -> Result<Self, ProviderError> {
-        Self::with_env(config, Arc::new(|name: &str| std::env::var(name).ok()))
+        Self::with_env(config, crate::upstream::process_env())
     }
 
     /// A provider whose credential chain reads `env` (tests use a map).

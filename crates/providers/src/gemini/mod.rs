@@ -1,13 +1,21 @@
 //! `type = "gemini"`: the Gemini API (`generativelanguage.googleapis.com`):
 //! `models/{m}:generateContent`, `:streamGenerateContent?alt=sse` (CRLF-framed events, ending
 //! at EOF), `:countTokens`, `:batchEmbedContents`; key in `x-goog-api-key`.
+//!
+//! `type = "vertex"`: the same models on Google Cloud Vertex AI, with the same bodies:
+//! `{location}-aiplatform.googleapis.com/v1/projects/{p}/locations/{l}/publishers/google/
+//! models/{m}:generateContent` (and `:streamGenerateContent`, `:countTokens`, `:predict` for
+//! embeddings), with an OAuth access token (`google_auth.rs`) in `Authorization`.
 
 mod error;
+pub mod google_auth;
 pub mod request;
 pub mod response;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod vertex_tests;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -37,6 +45,15 @@ pub struct Gemini {
 struct Inner {
     base: String,
     upstream: Arc<Upstream>,
+    /// Set for Vertex AI.
+    vertex: Option<Vertex>,
+}
+
+#[derive(Debug)]
+struct Vertex {
+    project: String,
+    location: String,
+    tokens: google_auth::GoogleTokens,
 }
 
 impl Gemini {
@@ -50,21 +67,102 @@ impl Gemini {
             inner: Arc::new(Inner {
                 base,
                 upstream: Arc::new(upstream),
+                vertex: None,
+            }),
+        })
+    }
+
+    /// A Vertex AI provider whose credentials are found through the process environment.
+    pub fn vertex(config: &ProviderConfig) -> Result<Self, ProviderError> {
+        Self::vertex_with_env(config, crate::upstream::process_env())
+    }
+
+    /// A Vertex AI provider reading `env` (tests use a map).
+    pub fn vertex_with_env(
+        config: &ProviderConfig,
+        env: crate::upstream::EnvFn,
+    ) -> Result<Self, ProviderError> {
+        let gcp = config.gcp.as_ref().ok_or_else(|| {
+            ProviderError::unsupported(format!(
+                "provider `{}`: type vertex needs a project and a location",
+                config.id
+            ))
+        })?;
+        let default = if gcp.location == "global" {
+            "https://aiplatform.googleapis.com".to_owned()
+        } else {
+            format!("https://{}-aiplatform.googleapis.com", gcp.location)
+        };
+        let tokens = google_auth::GoogleTokens::new(gcp, env, config.timeouts)?;
+        let upstream = Upstream::new(config, None, None, error::status_error)?;
+        Ok(Gemini {
+            inner: Arc::new(Inner {
+                base: base_url(config, &default, "/v1"),
+                upstream: Arc::new(upstream),
+                vertex: Some(Vertex {
+                    project: gcp.project.clone(),
+                    location: gcp.location.clone(),
+                    tokens,
+                }),
             }),
         })
     }
 
     fn url(&self, model: &str, method: &str) -> Result<http::Uri, ProviderError> {
         let model = model.trim_start_matches("models/");
-        let encoded = path_segment(model);
-        format!("{}/v1beta/models/{encoded}:{method}", self.inner.base)
-            .parse()
-            .map_err(|e| {
-                ProviderError::unsupported(format!(
-                    "provider `{}`: invalid URL: {e}",
-                    self.inner.upstream.id
-                ))
-            })
+        let base = &self.inner.base;
+        let url = match &self.inner.vertex {
+            None => format!("{base}/v1beta/models/{}:{method}", path_segment(model)),
+            // Full resource names (tuned models, endpoints) are used as given.
+            Some(_) if model.starts_with("projects/") => format!("{base}/v1/{model}:{method}"),
+            Some(v) => {
+                let model = model.trim_start_matches("publishers/google/models/");
+                format!(
+                    "{base}/v1/projects/{}/locations/{}/publishers/google/models/{}:{method}",
+                    v.project,
+                    v.location,
+                    path_segment(model)
+                )
+            }
+        };
+        url.parse().map_err(|e| {
+            ProviderError::unsupported(format!(
+                "provider `{}`: invalid URL: {e}",
+                self.inner.upstream.id
+            ))
+        })
+    }
+
+    /// Posts `body`, with a fresh access token for Vertex AI.
+    async fn post(
+        &self,
+        url: http::Uri,
+        body: Vec<u8>,
+        accept: &'static str,
+        deadline: &Deadline,
+    ) -> Result<crate::transport::UpstreamResponse, ProviderError> {
+        let mut extra = http::HeaderMap::new();
+        if let Some(vertex) = &self.inner.vertex {
+            let token = vertex.tokens.token().await?;
+            extra.insert(
+                http::header::AUTHORIZATION,
+                crate::upstream::sensitive(&format!("Bearer {token}"), &self.inner.upstream.id)?,
+            );
+        }
+        self.inner
+            .upstream
+            .post_with(url, body, accept, extra, deadline)
+            .await
+    }
+
+    async fn post_and_read(
+        &self,
+        url: http::Uri,
+        body: Vec<u8>,
+    ) -> Result<bytes::Bytes, ProviderError> {
+        let deadline = Deadline::start(self.inner.upstream.timeouts);
+        let mut response = self.post(url, body, "application/json", &deadline).await?;
+        deadline.read_body(response.body_mut()).await
     }
 
     pub async fn chat(
@@ -74,7 +172,7 @@ impl Gemini {
     ) -> Result<ChatResponse, ProviderError> {
         let body = self.encode(request)?;
         let url = self.url(upstream_model, "generateContent")?;
-        let bytes = self.inner.upstream.post_and_read(url, body).await?;
+        let bytes = self.post_and_read(url, body).await?;
         response::chat_response(&bytes, upstream_model)
     }
 
@@ -87,9 +185,7 @@ impl Gemini {
         let upstream = &self.inner.upstream;
         let deadline = Deadline::start(upstream.timeouts);
         let url = self.url(upstream_model, "streamGenerateContent?alt=sse")?;
-        let response = upstream
-            .post(url, body, "text/event-stream", &deadline)
-            .await?;
+        let response = self.post(url, body, "text/event-stream", &deadline).await?;
         let decoder = Sse::new(Chunks {
             decoder: response::ChunkDecoder::new(),
             model: upstream_model.to_owned(),
@@ -105,18 +201,33 @@ impl Gemini {
         upstream_model: &str,
     ) -> Result<u64, ProviderError> {
         let mut inner = request::generate_body(request, &self.inner.upstream.id)?;
-        inner.model = Some(format!(
-            "models/{}",
-            upstream_model.trim_start_matches("models/")
-        ));
         inner.generation_config = None;
-        let body = wire::CountTokensRequest {
-            generate_content_request: Some(inner),
-            ..Default::default()
-        };
-        let body = serde_json::to_vec(&body).map_err(encode_error)?;
+        let body = if self.inner.vertex.is_some() {
+            // Vertex AI takes the request's fields at the top level.
+            let wire::GenerateContentRequest {
+                contents,
+                system_instruction,
+                tools,
+                ..
+            } = inner;
+            serde_json::to_vec(&serde_json::json!({
+                "contents": contents,
+                "systemInstruction": system_instruction,
+                "tools": tools,
+            }))
+        } else {
+            inner.model = Some(format!(
+                "models/{}",
+                upstream_model.trim_start_matches("models/")
+            ));
+            serde_json::to_vec(&wire::CountTokensRequest {
+                generate_content_request: Some(inner),
+                ..Default::default()
+            })
+        }
+        .map_err(encode_error)?;
         let url = self.url(upstream_model, "countTokens")?;
-        let bytes = self.inner.upstream.post_and_read(url, body).await?;
+        let bytes = self.post_and_read(url, body).await?;
         let counted: wire::CountTokensResponse = serde_json::from_slice(&bytes).map_err(|e| {
             ProviderError::protocol(format!("upstream sent a malformed token count: {e}"))
         })?;
@@ -134,6 +245,11 @@ impl Gemini {
                 "token-id input is not supported by Gemini embeddings; send text",
             ));
         };
+        if self.inner.vertex.is_some() {
+            return self
+                .vertex_embed(texts, request.dimensions, upstream_model)
+                .await;
+        }
         let model = format!("models/{}", upstream_model.trim_start_matches("models/"));
         let body = wire::BatchEmbedRequest {
             requests: texts
@@ -155,7 +271,7 @@ impl Gemini {
         };
         let body = serde_json::to_vec(&body).map_err(encode_error)?;
         let url = self.url(upstream_model, "batchEmbedContents")?;
-        let bytes = self.inner.upstream.post_and_read(url, body).await?;
+        let bytes = self.post_and_read(url, body).await?;
         let parsed: wire::BatchEmbedResponse = serde_json::from_slice(&bytes).map_err(|e| {
             ProviderError::protocol(format!("upstream sent malformed embeddings: {e}"))
         })?;
@@ -170,6 +286,55 @@ impl Gemini {
             model: upstream_model.to_owned(),
             embeddings: parsed.embeddings.into_iter().map(|e| e.values).collect(),
             input_tokens: 0,
+        })
+    }
+
+    /// Vertex AI embeddings: `:predict` with one instance per text.
+    async fn vertex_embed(
+        &self,
+        texts: &[String],
+        dimensions: Option<u32>,
+        upstream_model: &str,
+    ) -> Result<EmbeddingResponse, ProviderError> {
+        let instances: Vec<serde_json::Value> = texts
+            .iter()
+            .map(|t| serde_json::json!({ "content": t }))
+            .collect();
+        let mut body = serde_json::json!({ "instances": instances });
+        if let Some(d) = dimensions {
+            body["parameters"] = serde_json::json!({ "outputDimensionality": d });
+        }
+        let body = serde_json::to_vec(&body).map_err(encode_error)?;
+        let url = self.url(upstream_model, "predict")?;
+        let bytes = self.post_and_read(url, body).await?;
+        let parsed: wire::PredictResponse = serde_json::from_slice(&bytes).map_err(|e| {
+            ProviderError::protocol(format!("upstream sent malformed embeddings: {e}"))
+        })?;
+        if parsed.predictions.len() != texts.len() {
+            return Err(ProviderError::protocol(format!(
+                "upstream returned {} embeddings for {} inputs",
+                parsed.predictions.len(),
+                texts.len()
+            )));
+        }
+        let input_tokens = parsed
+            .predictions
+            .iter()
+            .map(|p| {
+                p.embeddings
+                    .statistics
+                    .as_ref()
+                    .map_or(0, |s| s.token_count)
+            })
+            .sum();
+        Ok(EmbeddingResponse {
+            model: upstream_model.to_owned(),
+            embeddings: parsed
+                .predictions
+                .into_iter()
+                .map(|p| p.embeddings.values)
+                .collect(),
+            input_tokens,
         })
     }
 

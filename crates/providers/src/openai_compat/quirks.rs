@@ -170,7 +170,8 @@ impl HostQuirks {
             | ProviderKind::Gemini
             | ProviderKind::OllamaNative
             | ProviderKind::Cohere
-            | ProviderKind::Bedrock => HostQuirks {
+            | ProviderKind::Bedrock
+            | ProviderKind::Vertex => HostQuirks {
                 default_base_url: None,
                 ..COMPATIBLE
             },

@@ -358,7 +358,18 @@ fn default_reply(path: &str, body: &[u8]) -> Reply {
     if path.ends_with("/api/chat") || path.ends_with("/api/embed") {
         return crate::ollama::default_reply(path, &request);
     }
-    if path.contains("/v1beta/models/") {
+    if path.ends_with("/token") {
+        // Google's OAuth token endpoint (service-account JWTs, refresh tokens).
+        return Reply::Json {
+            status: 200,
+            headers: Vec::new(),
+            body: json!({"access_token": "ya29.mock-token", "expires_in": 3599, "token_type": "Bearer"}).to_string(),
+        };
+    }
+    if path.contains("/publishers/google/models/") && path.ends_with(":predict") {
+        return crate::gemini::predict_reply(&request);
+    }
+    if path.contains("/v1beta/models/") || path.contains("/publishers/google/models/") {
         return crate::gemini::default_reply(path, &request);
     }
     if path.starts_with("/model/") {
