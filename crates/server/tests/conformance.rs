@@ -8,9 +8,14 @@
 //! The mocks all answer by the same rules (`switchyard_testkit::scenario`), so what a client
 //! sees proves that the request reached the upstream intact in the upstream's format: the
 //! tool results come back quoted, the image's size is reported, the schema produces JSON.
+//! Every response body is also kept as a golden transcript, one file per front door in
+//! `tests/golden/conformance/` (clock fields masked): any change to what a client receives
+//! shows up as a diff. `SWITCHYARD_UPDATE_GOLDEN=1` rewrites them.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_smithy_eventstream::frame::{DecodedFrame, MessageFrameDecoder};
@@ -662,6 +667,7 @@ async fn every_front_door_reaches_every_provider() {
     let config = switchyard_config::load_str(&config, &|_| None).unwrap();
     let gw = Gateway::serve(&config, Duration::from_millis(500)).await;
     let paris = json!({"location": "Paris"});
+    let transcripts: RefCell<BTreeMap<String, BTreeMap<String, Value>>> = RefCell::default();
     for p in PROVIDERS {
         let model = format!("via-{}", p.kind);
         for door in DOORS {
@@ -669,6 +675,7 @@ async fn every_front_door_reaches_every_provider() {
                 let ask = |case: Case| {
                     let gw = &gw;
                     let model = &model;
+                    let transcripts = &transcripts;
                     async move {
                         let label = format!("{door:?} -> {}, stream {stream}, {case:?}", p.kind);
                         let (path, body) = request(door, model, stream, &case);
@@ -676,6 +683,17 @@ async fn every_front_door_reaches_every_provider() {
                         let status = resp.status();
                         let bytes = resp.bytes().await.unwrap();
                         assert_eq!(status, 200, "{label}: {}", String::from_utf8_lossy(&bytes));
+                        let key = format!(
+                            "{}/{}/{}",
+                            p.kind,
+                            case.name(),
+                            if stream { "stream" } else { "whole" }
+                        );
+                        transcripts
+                            .borrow_mut()
+                            .entry(format!("{door:?}"))
+                            .or_default()
+                            .insert(key, transcript(door, stream, &bytes));
                         (seen(door, stream, &bytes), label)
                     }
                 };
@@ -738,6 +756,123 @@ async fn every_front_door_reaches_every_provider() {
                 unavailable_status(door),
                 "{door:?} -> {}, upstream 503",
                 p.kind
+            );
+        }
+    }
+    check_golden(transcripts.into_inner());
+}
+
+impl Case {
+    fn name(&self) -> &'static str {
+        match self {
+            Case::Text => "text",
+            Case::Tools(1) => "tool_call",
+            Case::Tools(_) => "parallel_tool_calls",
+            Case::Results(_) => "tool_results",
+            Case::Image => "image",
+            Case::JsonSchema => "json_schema",
+            Case::Stop => "stop_sequence",
+            Case::MaxTokens => "max_tokens",
+        }
+    }
+}
+
+/// Fields whose values change from run to run (clocks, timings).
+const VOLATILE: [&str; 4] = ["created", "created_at", "latencyMs", "completed_at"];
+
+fn normalize(value: &mut Value) {
+    match value {
+        Value::Object(fields) => {
+            for (key, field) in fields.iter_mut() {
+                if VOLATILE.contains(&key.as_str()) && !field.is_null() {
+                    *field = json!("<volatile>");
+                } else {
+                    normalize(field);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(normalize),
+        _ => {}
+    }
+}
+
+/// What the client received, as JSON: the body, or each SSE event (its name and data), or
+/// each event-stream frame (its event type and payload).
+fn transcript(door: Door, stream: bool, body: &[u8]) -> Value {
+    let mut value = match (door, stream) {
+        (Door::Bedrock, true) => {
+            let mut decoder = MessageFrameDecoder::new();
+            let mut buffer = bytes::Bytes::copy_from_slice(body);
+            let mut frames = Vec::new();
+            while let DecodedFrame::Complete(frame) = decoder.decode_frame(&mut buffer).unwrap() {
+                let event_type = frame
+                    .headers()
+                    .iter()
+                    .find(|h| h.name().as_str() == ":event-type")
+                    .and_then(|h| h.value().as_string().ok())
+                    .map(|v| v.as_str().to_owned());
+                let payload: Value = serde_json::from_slice(frame.payload()).unwrap();
+                frames.push(json!({"event-type": event_type, "payload": payload}));
+            }
+            Value::Array(frames)
+        }
+        (_, true) => Value::Array(
+            String::from_utf8_lossy(body)
+                .replace("\r\n", "\n")
+                .split("\n\n")
+                .filter(|e| !e.trim().is_empty())
+                .map(|e| {
+                    let event = e.lines().find_map(|l| l.strip_prefix("event: "));
+                    let data = e
+                        .lines()
+                        .find_map(|l| l.strip_prefix("data: "))
+                        .unwrap_or("");
+                    let data = serde_json::from_str::<Value>(data).unwrap_or(json!(data));
+                    match event {
+                        Some(name) => json!({"event": name, "data": data}),
+                        None => json!({ "data": data }),
+                    }
+                })
+                .collect(),
+        ),
+        (_, false) => serde_json::from_slice(body).unwrap(),
+    };
+    normalize(&mut value);
+    value
+}
+
+/// Compares each door's transcripts with `tests/golden/conformance/{door}.json`; with
+/// `SWITCHYARD_UPDATE_GOLDEN=1` writes them instead (review the diff before committing).
+fn check_golden(transcripts: BTreeMap<String, BTreeMap<String, Value>>) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/conformance");
+    let update = std::env::var("SWITCHYARD_UPDATE_GOLDEN").is_ok_and(|v| v == "1");
+    for (door, cases) in transcripts {
+        let path = dir.join(format!("{}.json", door.to_lowercase()));
+        let actual = serde_json::to_value(&cases).unwrap();
+        if update {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(&path, serde_json::to_string_pretty(&actual).unwrap() + "\n").unwrap();
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (run with SWITCHYARD_UPDATE_GOLDEN=1 to create it)",
+                path.display()
+            )
+        });
+        let golden: BTreeMap<String, Value> = serde_json::from_str(&text).unwrap();
+        let golden_keys: Vec<&String> = golden.keys().collect();
+        let actual_keys: Vec<&String> = cases.keys().collect();
+        assert_eq!(
+            actual_keys, golden_keys,
+            "{door}: the set of transcripts changed"
+        );
+        for (key, expected) in &golden {
+            assert_eq!(
+                &cases[key],
+                expected,
+                "{door} {key}: differs from {}",
+                path.display()
             );
         }
     }
