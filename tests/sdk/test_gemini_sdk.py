@@ -7,6 +7,7 @@ application would: generate_content plain and streamed, function calling, token 
 embeddings, typed errors.
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -86,6 +87,22 @@ route = [{{ provider = "mock", model = "text-embedding-3-small" }}]
         text = "".join(chunk.text or "" for chunk in self.client.models.generate_content_stream(
             model="gemini-2.5-flash", contents="Hi", config=config))
         self.assertEqual(text, response.text)
+
+    def test_images_and_response_schemas(self):
+        # The SDK sends `inlineData.mime_type` in snake_case; the image must reach the
+        # upstream (the mock reports the size it received).
+        png = bytes([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 7, 7, 7])
+        response = self.client.models.generate_content(
+            model="gemini-2.5-flash",
+            contents=[types.Part.from_bytes(data=png, mime_type="image/png"), "What is this?"])
+        self.assertEqual(response.text, "I see 1 image(s) of 11 bytes.")
+        schema = types.Schema(type="OBJECT", properties={"location": types.Schema(type="STRING")},
+                              required=["location"])
+        response = self.client.models.generate_content(
+            model="gemini-2.5-flash", contents="Weather?",
+            config=types.GenerateContentConfig(response_mime_type="application/json",
+                                               response_schema=schema))
+        self.assertEqual(json.loads(response.text), {"location": "Paris"})
 
     def test_function_calling_round_trip(self):
         config = types.GenerateContentConfig(tools=[WEATHER], automatic_function_calling=NO_AUTO_CALLS)

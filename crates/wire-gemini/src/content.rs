@@ -23,29 +23,38 @@ pub struct Part {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "inline_data")]
     pub inline_data: Option<Blob>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "file_data")]
     pub file_data: Option<FileData>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "function_call")]
     pub function_call: Option<FunctionCall>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "function_response")]
     pub function_response: Option<FunctionResponse>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "executable_code")]
     pub executable_code: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "code_execution_result")]
     pub code_execution_result: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thought: Option<bool>,
     /// Base64 of opaque bytes that must be echoed back with the part.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "thought_signature")]
     pub thought_signature: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "video_metadata")]
     pub video_metadata: Option<Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Blob {
+    #[serde(alias = "mime_type")]
     pub mime_type: String,
     /// Base64.
     pub data: String,
@@ -55,7 +64,9 @@ pub struct Blob {
 #[serde(rename_all = "camelCase")]
 pub struct FileData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "mime_type")]
     pub mime_type: Option<String>,
+    #[serde(alias = "file_uri")]
     pub file_uri: String,
 }
 

@@ -12,10 +12,12 @@ pub struct EmbedRequest {
     pub model: Option<String>,
     pub content: Content,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "task_type")]
     pub task_type: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "output_dimensionality")]
     pub output_dimensionality: Option<u32>,
 }
 

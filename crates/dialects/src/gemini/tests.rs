@@ -257,3 +257,25 @@ fn errors_in_google_shape() {
         json!({"error": {"code": 429, "message": "slow down", "status": "RESOURCE_EXHAUSTED"}})
     );
 }
+
+#[test]
+fn snake_case_field_names_are_accepted_as_google_accepts_them() {
+    // google-genai sends some nested fields in snake_case (`inlineData.mime_type`); Google's
+    // JSON parser takes either spelling of every field.
+    let body = br#"{"contents": [{"role": "user", "parts": [
+        {"inline_data": {"data": "iVBORw==", "mime_type": "image/png"}},
+        {"inlineData": {"data": "iVBORw==", "mime_type": "image/png"}},
+        {"text": "hi"}]}],
+        "generation_config": {"max_output_tokens": 5, "stop_sequences": ["x"]},
+        "system_instruction": {"parts": [{"text": "s"}]}}"#;
+    let req = decode_generate_request("m", body, false).unwrap();
+    assert_eq!(req.sampling.max_output_tokens, Some(5));
+    assert_eq!(req.sampling.stop, vec!["x".to_owned()]);
+    assert_eq!(req.messages[0].role, Role::System);
+    let images = req.messages[1]
+        .content
+        .iter()
+        .filter(|b| matches!(b, ContentBlock::Image { source: switchyard_types::ImageSource::Base64 { media_type, .. }, .. } if media_type == "image/png"))
+        .count();
+    assert_eq!(images, 2);
+}
