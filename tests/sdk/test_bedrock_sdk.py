@@ -155,6 +155,22 @@ route = [{{ provider = "bedrock", model = "eu.anthropic.claude-sonnet-4-5-202509
         self.assertEqual(json.loads(args), {"location": "Paris"})
         self.assertEqual(stop, "tool_use")
 
+    def test_count_tokens(self):
+        # Counted by the deployment that would serve the request: here Switchyard's Bedrock
+        # provider asks the (mock) Bedrock's own count-tokens.
+        converse = {"messages": [{"role": "user", "content": [{"text": "How many tokens is this?"}]}]}
+        counted = self.client.count_tokens(modelId="via-bedrock", input={"converse": converse})
+        self.assertGreater(counted["inputTokens"], 10)
+        body = json.dumps({"anthropic_version": "bedrock-2023-05-31", "max_tokens": 10,
+                           "messages": [{"role": "user", "content": "Hi"}]})
+        again = self.client.count_tokens(modelId="via-bedrock", input={"invokeModel": {"body": body}})
+        self.assertGreater(again["inputTokens"], 10)
+        # An OpenAI-compatible deployment has no exact count: a clear validation error.
+        with self.assertRaises(botocore.exceptions.ClientError) as e:
+            self.client.count_tokens(modelId=self.model, input={"converse": converse})
+        self.assertEqual(e.exception.response["Error"]["Code"], "ValidationException")
+        self.assertIn("counting tokens is not available", e.exception.response["Error"]["Message"])
+
     def test_invoke_with_an_anthropic_body(self):
         body = {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 50,
                 "messages": [{"role": "user", "content": "Hi"}]}

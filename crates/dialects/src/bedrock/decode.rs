@@ -175,6 +175,60 @@ pub fn decode_converse_request(
     })
 }
 
+/// `POST /model/{modelId}/count-tokens`: `{"input": {"converse": {...}}}` (a Converse
+/// request's messages, system, tools) or `{"input": {"invokeModel": {"body": "..."}}}` (an
+/// `invoke` body as a JSON string; returned as bytes for the Anthropic decoder).
+pub fn decode_count_tokens_input(model_id: &str, body: &[u8]) -> Result<CountInput, GatewayError> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct CountTokens {
+        input: Input,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    struct Input {
+        #[serde(default)]
+        converse: Option<serde_json::Value>,
+        #[serde(default)]
+        invoke_model: Option<InvokeModel>,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct InvokeModel {
+        body: String,
+    }
+    let parsed: CountTokens = parse_json(body)?;
+    match (parsed.input.converse, parsed.input.invoke_model) {
+        (Some(converse), None) => {
+            let bytes = serde_json::to_vec(&converse)
+                .map_err(|e| invalid(format!("input.converse: {e}"), "input.converse"))?;
+            decode_converse_request(model_id, &bytes, false).map(CountInput::Converse)
+        }
+        // A blob: base64 on the wire, as the AWS SDKs send it.
+        (None, Some(invoke)) => base64::engine::general_purpose::STANDARD
+            .decode(invoke.body.trim())
+            .map(CountInput::InvokeBody)
+            .map_err(|_| {
+                invalid(
+                    "input.invokeModel.body must be base64 (a blob)",
+                    "input.invokeModel.body",
+                )
+            }),
+        _ => Err(invalid(
+            "input must hold exactly one of converse and invokeModel",
+            "input",
+        )),
+    }
+}
+
+/// What a count-tokens request asks to count.
+#[derive(Debug)]
+pub enum CountInput {
+    Converse(ChatRequest),
+    /// An `invoke` body (Anthropic's format), still to be decoded.
+    InvokeBody(Vec<u8>),
+}
+
 fn push_message(i: usize, m: wire::Message, out: &mut Vec<Message>) -> Result<(), GatewayError> {
     let assistant = match m.role.as_str() {
         "user" => false,

@@ -12,7 +12,7 @@ pub mod stream;
 #[cfg(test)]
 mod tests;
 
-pub use decode::decode_converse_request;
+pub use decode::{decode_converse_request, decode_count_tokens_input, CountInput};
 pub use encode::{encode_converse_response, encode_error, error_code, stop_reason};
 pub use invoke::InvokeStreamEncoder;
 pub use stream::ConverseStreamEncoder;

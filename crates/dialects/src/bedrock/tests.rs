@@ -169,3 +169,25 @@ fn converse_stream_frames_in_bedrock_order() {
     );
     assert_eq!(last.unwrap()["usage"]["totalTokens"], 7);
 }
+
+#[test]
+fn count_tokens_takes_a_converse_input_or_an_invoke_body() {
+    let body = br#"{"input": {"converse": {"system": [{"text": "s"}], "messages": [{"role": "user", "content": [{"text": "hi"}]}]}}}"#;
+    match super::decode_count_tokens_input("m", body).unwrap() {
+        super::CountInput::Converse(req) => assert_eq!(req.messages.len(), 2),
+        other => panic!("{other:?}"),
+    }
+    // base64 of `{"messages": []}`.
+    let body = br#"{"input": {"invokeModel": {"body": "eyJtZXNzYWdlcyI6IFtdfQ=="}}}"#;
+    assert!(matches!(
+        super::decode_count_tokens_input("m", body).unwrap(),
+        super::CountInput::InvokeBody(b) if b == br#"{"messages": []}"#
+    ));
+    for bad in [
+        &br#"{"input": {}}"#[..],
+        br#"{"input": {"converse": {}, "invokeModel": {"body": ""}}}"#,
+        br#"{"inputs": {}}"#,
+    ] {
+        assert!(super::decode_count_tokens_input("m", bad).is_err());
+    }
+}

@@ -1,6 +1,6 @@
 //! The AWS Bedrock Runtime front door: `POST /model/{modelId}/converse`, `converse-stream`
-//! (binary event stream), and `invoke` / `invoke-with-response-stream` with Anthropic-format
-//! bodies (as Claude on Bedrock takes them). boto3 with `endpoint_url` pointed here works
+//! (binary event stream), `invoke` / `invoke-with-response-stream` with Anthropic-format
+//! bodies (as Claude on Bedrock takes them), and `count-tokens` for either form. boto3 with `endpoint_url` pointed here works
 //! unchanged: its SigV4 signature is not verified (Switchyard holds no AWS secrets); the
 //! access key id in it is the Switchyard key.
 
@@ -30,6 +30,9 @@ pub async fn model_operation(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let mut ctx = RequestContext::start(&state, DIALECT);
+    if operation == "count-tokens" {
+        return count_tokens(&state, &mut ctx, &model_id, &headers, body).await;
+    }
     let invoke = operation.starts_with("invoke");
     let answer = async {
         state.inner.auth.check(&headers)?;
@@ -46,7 +49,7 @@ pub async fn model_operation(
             other => {
                 return Err(GatewayError::new(
                     switchyard_dialects::ErrorClass::NotFound,
-                    format!("operation `{other}` is not supported; Switchyard serves converse, converse-stream, invoke and invoke-with-response-stream"),
+                    format!("operation `{other}` is not supported; Switchyard serves converse, converse-stream, invoke, invoke-with-response-stream and count-tokens"),
                 ))
             }
         };
@@ -83,20 +86,58 @@ pub async fn model_operation(
             );
             response
         }
-        Err(err) => {
-            let status = errors::bedrock_status(err.class);
-            let mut response =
-                respond::error(&state, &mut ctx, &err, status, bedrock::encode_error(&err));
-            let kind = format!(
-                "{}:http://internal.amazon.com/coral/com.amazon.bedrock/",
-                bedrock::error_code(err.class)
-            );
-            if let Ok(v) = HeaderValue::from_str(&kind) {
-                response.headers_mut().insert("x-amzn-errortype", v);
-            }
-            response
-        }
+        Err(err) => fail(&state, &mut ctx, &err),
     }
+}
+
+/// `POST /model/{modelId}/count-tokens`: `{"inputTokens": n}`, counted by the deployment
+/// that would serve the request.
+async fn count_tokens(
+    state: &AppState,
+    ctx: &mut RequestContext,
+    model_id: &str,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let counted = async {
+        state.inner.auth.check(headers)?;
+        let body = body.map_err(body_error)?;
+        let request = match bedrock::decode_count_tokens_input(model_id, &body)? {
+            bedrock::CountInput::Converse(request) => request,
+            bedrock::CountInput::InvokeBody(invoke) => {
+                // A whole invoke body (max_tokens included), as InvokeModel takes it.
+                anthropic::decode_messages_request(&anthropic_body(model_id, &invoke)?)?
+            }
+        };
+        pipeline::count_tokens(state, ctx, &request).await
+    }
+    .await;
+    match counted {
+        Ok((tokens, served)) => {
+            let usage = Usage {
+                input_tokens: tokens,
+                ..Usage::default()
+            };
+            ctx.finish(state, 200, None, None, usage);
+            let body = Bytes::from(format!("{{\"inputTokens\":{tokens}}}"));
+            respond::json(StatusCode::OK, body, ctx, Some(&served))
+        }
+        Err(err) => fail(state, ctx, &err),
+    }
+}
+
+/// An AWS-style error: `{"message"}` with the code in `x-amzn-ErrorType`.
+fn fail(state: &AppState, ctx: &mut RequestContext, err: &GatewayError) -> Response {
+    let status = errors::bedrock_status(err.class);
+    let mut response = respond::error(state, ctx, err, status, bedrock::encode_error(err));
+    let kind = format!(
+        "{}:http://internal.amazon.com/coral/com.amazon.bedrock/",
+        bedrock::error_code(err.class)
+    );
+    if let Ok(v) = HeaderValue::from_str(&kind) {
+        response.headers_mut().insert("x-amzn-errortype", v);
+    }
+    response
 }
 
 /// An `invoke` body is Anthropic's without `model`/`stream`, plus `anthropic_version` and
