@@ -202,7 +202,8 @@ pub fn decode_count_tokens_input(model_id: &str, body: &[u8]) -> Result<CountInp
         (Some(converse), None) => {
             let bytes = serde_json::to_vec(&converse)
                 .map_err(|e| invalid(format!("input.converse: {e}"), "input.converse"))?;
-            decode_converse_request(model_id, &bytes, false).map(CountInput::Converse)
+            decode_converse_request(model_id, &bytes, false)
+                .map(|r| CountInput::Converse(Box::new(r)))
         }
         // A blob: base64 on the wire, as the AWS SDKs send it.
         (None, Some(invoke)) => base64::engine::general_purpose::STANDARD
@@ -224,7 +225,7 @@ pub fn decode_count_tokens_input(model_id: &str, body: &[u8]) -> Result<CountInp
 /// What a count-tokens request asks to count.
 #[derive(Debug)]
 pub enum CountInput {
-    Converse(ChatRequest),
+    Converse(Box<ChatRequest>),
     /// An `invoke` body (Anthropic's format), still to be decoded.
     InvokeBody(Vec<u8>),
 }

@@ -103,7 +103,7 @@ async fn count_tokens(
         state.inner.auth.check(headers)?;
         let body = body.map_err(body_error)?;
         let request = match bedrock::decode_count_tokens_input(model_id, &body)? {
-            bedrock::CountInput::Converse(request) => request,
+            bedrock::CountInput::Converse(request) => *request,
             bedrock::CountInput::InvokeBody(invoke) => {
                 // A whole invoke body (max_tokens included), as InvokeModel takes it.
                 anthropic::decode_messages_request(&anthropic_body(model_id, &invoke)?)?
