@@ -5,6 +5,11 @@
 //! Today the strategy is "priority": the route's targets in the order the config lists them,
 //! later ones serving as fallbacks.
 
+pub mod catalog;
+pub mod health;
+pub mod needs;
+pub mod strategy;
+
 use std::collections::HashMap;
 
 use switchyard_types::Deployment;

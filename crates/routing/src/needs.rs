@@ -1,0 +1,89 @@
+//! What a request needs from a deployment, read from the canonical request.
+
+use switchyard_types::{ChatRequest, ContentBlock, ResponseFormat};
+
+use crate::catalog::Capabilities;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Needs {
+    pub tools: bool,
+    pub vision: bool,
+    pub json_schema: bool,
+    pub reasoning: bool,
+    /// A cheap upper estimate of the prompt's tokens (bytes / 3).
+    pub prompt_tokens: u32,
+    /// The output the client asked for at most (0: not said).
+    pub max_output: u32,
+}
+
+impl Needs {
+    pub fn of(request: &ChatRequest) -> Needs {
+        let mut bytes = 0usize;
+        let mut vision = false;
+        for message in &request.messages {
+            for block in &message.content {
+                match block {
+                    ContentBlock::Text { text, .. } | ContentBlock::Refusal { text } => {
+                        bytes += text.len()
+                    }
+                    ContentBlock::Image { .. } => vision = true,
+                    ContentBlock::ToolUse { arguments, .. } => bytes += arguments.len(),
+                    ContentBlock::ToolResult { content, .. } => {
+                        for inner in content {
+                            match inner {
+                                ContentBlock::Text { text, .. } => bytes += text.len(),
+                                ContentBlock::Image { .. } => vision = true,
+                                _ => {}
+                            }
+                        }
+                    }
+                    ContentBlock::Reasoning { text, .. } => bytes += text.len(),
+                    _ => {}
+                }
+            }
+        }
+        for tool in &request.tools {
+            bytes += tool.name.len() + tool.parameters.to_string().len();
+        }
+        let reasoning = request.reasoning.as_ref().is_some_and(|r| {
+            r.enabled == Some(true)
+                || r.budget_tokens.is_some()
+                || r.effort.as_deref().is_some_and(|e| e != "none")
+        });
+        Needs {
+            tools: !request.tools.is_empty(),
+            vision,
+            json_schema: matches!(
+                request.response_format,
+                Some(ResponseFormat::JsonSchema { .. })
+            ),
+            reasoning,
+            prompt_tokens: u32::try_from(bytes / 3).unwrap_or(u32::MAX),
+            max_output: request.sampling.max_output_tokens.unwrap_or(0),
+        }
+    }
+
+    /// The first capability `caps` lacks, named for an explanation.
+    pub fn unmet(&self, caps: &Capabilities) -> Option<&'static str> {
+        if self.tools && !caps.tools {
+            return Some("no tool calling");
+        }
+        if self.vision && !caps.vision {
+            return Some("no image input");
+        }
+        if self.json_schema && !caps.json_schema {
+            return Some("no JSON schema output");
+        }
+        if self.reasoning && !caps.reasoning {
+            return Some("no reasoning");
+        }
+        if self.max_output > caps.max_output {
+            return Some("max output too small");
+        }
+        let total = u64::from(self.prompt_tokens) + u64::from(self.max_output);
+        if total > u64::from(caps.context_window) {
+            return Some("context window too small");
+        }
+        None
+    }
+}
