@@ -110,6 +110,15 @@ impl DeploymentHealth {
         }
     }
 
+    /// The request ended without saying anything of the deployment's health (it was never
+    /// sent, or the client went away). A probe that ends so is let through again.
+    pub fn on_release(&mut self, now_ms: u64) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        if self.breaker == BreakerState::HalfOpen {
+            self.breaker = BreakerState::Open { until_ms: now_ms };
+        }
+    }
+
     /// It failed in a way that counts against the deployment (connect error, timeout, 5xx);
     /// `retry_after_ms` is a 429's reset time, which cools the deployment down instead.
     pub fn on_failure(&mut self, now_ms: u64, retry_after_ms: Option<u64>, config: &BreakerConfig) {
@@ -166,6 +175,22 @@ mod tests {
         assert_eq!(h.admission(2_051), Admission::Yes);
         assert_eq!(h.in_flight, 0);
         assert_eq!(h.ttft_ewma_ms, Some(120.0));
+    }
+
+    #[test]
+    fn a_released_probe_lets_the_next_request_probe() {
+        let config = BreakerConfig {
+            failures_to_open: 1,
+            open_ms: 100,
+        };
+        let mut h = DeploymentHealth::default();
+        h.on_start(0);
+        h.on_failure(0, None, &config);
+        h.on_start(100);
+        assert_eq!(h.breaker, BreakerState::HalfOpen);
+        h.on_release(120);
+        assert_eq!(h.admission(120), Admission::Probe);
+        assert_eq!(h.in_flight, 0);
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! Route planning: which deployments may serve a request, in which order, and why.
 //!
 //! Pure: no IO, no clock, no randomness passed in from outside the arguments. The server
-//! builds a [`RouteTable`] from the config once and asks it for a [`Plan`] per request.
-//! Today the strategy is "priority": the route's targets in the order the config lists them,
-//! later ones serving as fallbacks.
+//! builds a [`RouteTable`] from the config once; per request it asks [`RouteTable::rank`] for
+//! the deployments in the order to try them (capability and health filtering, then the
+//! model's [`Strategy`]), passing the health snapshot, the clock and a random draw.
+//! [`RouteTable::plan`] is the configured order alone.
 
 pub mod catalog;
 pub mod health;
@@ -14,13 +15,32 @@ use std::collections::HashMap;
 
 use switchyard_types::Deployment;
 
+use crate::catalog::{Catalog, ModelInfo};
+use crate::health::DeploymentHealth;
+use crate::needs::Needs;
+pub use crate::strategy::{Ranked, Ranking, Strategy, Why};
+
 /// A model name clients may send, and the deployments behind it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModelRoute {
     pub name: String,
-    /// In priority order.
+    /// In the configured order.
     pub deployments: Vec<Deployment>,
+    pub strategy: Strategy,
+    /// One per deployment (for [`Strategy::Weighted`]).
+    pub weights: Vec<u32>,
 }
+
+/// The health of a deployment nothing is known of yet.
+static FRESH: DeploymentHealth = DeploymentHealth {
+    breaker: health::BreakerState::Closed { failures: 0 },
+    cooldown_until_ms: 0,
+    in_flight: 0,
+    ttft_ewma_ms: None,
+};
+
+/// Output tokens assumed for a cost estimate when the request does not cap them.
+const TYPICAL_OUTPUT: u32 = 512;
 
 /// Why a candidate is where it is in a plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +69,8 @@ pub struct Plan<'a> {
 pub struct RouteTable {
     models: Vec<ModelRoute>,
     by_name: HashMap<String, usize>,
+    /// Per model, per deployment: what the catalog knows of its upstream model.
+    infos: Vec<Vec<Option<ModelInfo>>>,
 }
 
 /// The request names a model the table does not have.
@@ -56,13 +78,74 @@ pub struct RouteTable {
 pub struct UnknownModel;
 
 impl RouteTable {
+    /// A table whose deployments are looked up in the built-in catalog.
     pub fn new(models: Vec<ModelRoute>) -> Self {
+        Self::with_catalog(models, &Catalog::builtin().unwrap_or_default())
+    }
+
+    pub fn with_catalog(models: Vec<ModelRoute>, catalog: &Catalog) -> Self {
         let by_name = models
             .iter()
             .enumerate()
             .map(|(i, m)| (m.name.clone(), i))
             .collect();
-        RouteTable { models, by_name }
+        let infos = models
+            .iter()
+            .map(|m| {
+                m.deployments
+                    .iter()
+                    .map(|d| catalog.lookup(&d.upstream_model).cloned())
+                    .collect()
+            })
+            .collect();
+        RouteTable {
+            models,
+            by_name,
+            infos,
+        }
+    }
+
+    /// The deployments of model `model_index` in the order to try them for a request with
+    /// `needs`, given each deployment's `health` (in configured order) at `now_ms`.
+    pub fn rank<'a>(
+        &'a self,
+        model_index: usize,
+        needs: &Needs,
+        health: &'a [DeploymentHealth],
+        now_ms: u64,
+        random: u64,
+    ) -> Ranking<'a> {
+        let Some(route) = self.models.get(model_index) else {
+            return Ranking::default();
+        };
+        let targets: Vec<strategy::Target<'_>> = route
+            .deployments
+            .iter()
+            .enumerate()
+            .map(|(i, deployment)| strategy::Target {
+                deployment,
+                weight: route.weights.get(i).copied().unwrap_or(1),
+                info: self
+                    .infos
+                    .get(model_index)
+                    .and_then(|infos| infos.get(i))
+                    .and_then(Option::as_ref),
+                health: health.get(i).unwrap_or(&FRESH),
+            })
+            .collect();
+        let expected_output = if needs.max_output > 0 {
+            needs.max_output
+        } else {
+            TYPICAL_OUTPUT
+        };
+        strategy::rank(
+            route.strategy,
+            &targets,
+            needs,
+            now_ms,
+            random,
+            expected_output,
+        )
     }
 
     pub fn models(&self) -> &[ModelRoute] {
@@ -112,6 +195,8 @@ mod tests {
         let table = RouteTable::new(vec![ModelRoute {
             name: "m".into(),
             deployments: vec![deployment("a", "x"), deployment("b", "y")],
+            strategy: Strategy::Priority,
+            weights: vec![1, 1],
         }]);
         let plan = table.plan("m").unwrap();
         let ids: Vec<_> = plan
@@ -121,6 +206,46 @@ mod tests {
             .collect();
         assert_eq!(ids, vec!["a/x", "b/y"]);
         assert_eq!(plan.candidates[1].reason, Reason::Priority(1));
+    }
+
+    #[test]
+    fn rank_uses_the_catalog_health_and_strategy() {
+        let table = RouteTable::new(vec![ModelRoute {
+            name: "m".into(),
+            deployments: vec![
+                deployment("a", "claude-sonnet-4-5"),
+                deployment("b", "gpt-4o-mini"),
+                deployment("c", "deepseek-reasoner"),
+            ],
+            strategy: Strategy::Cheapest,
+            weights: vec![1, 1, 1],
+        }]);
+        let needs = Needs {
+            tools: true,
+            prompt_tokens: 2_000,
+            ..Needs::default()
+        };
+        let mut health = vec![DeploymentHealth::default(); 3];
+        let ranking = table.rank(0, &needs, &health, 0, 7);
+        let ids: Vec<&str> = ranking
+            .admitted
+            .iter()
+            .map(|r| r.deployment.id.as_str())
+            .collect();
+        assert_eq!(ids, vec!["b/gpt-4o-mini", "a/claude-sonnet-4-5"]);
+        assert_eq!(ranking.skipped[0].why, Why::Incapable("no tool calling"));
+        health[1].breaker = health::BreakerState::Open { until_ms: 100 };
+        let ranking = table.rank(0, &needs, &health, 50, 7);
+        let ids: Vec<&str> = ranking
+            .admitted
+            .iter()
+            .map(|r| r.deployment.id.as_str())
+            .collect();
+        assert_eq!(ids, vec!["a/claude-sonnet-4-5"]);
+        assert!(
+            table.rank(9, &needs, &health, 0, 0).admitted.is_empty(),
+            "unknown index"
+        );
     }
 
     #[test]

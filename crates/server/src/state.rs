@@ -8,7 +8,7 @@ use switchyard_config::{Config, ProviderKind};
 use switchyard_providers::{
     Anthropic, Bedrock, Cohere, Gemini, Local, MediaFetcher, OllamaNative, OpenAiCompat, Provider,
 };
-use switchyard_routing::{ModelRoute, RouteTable};
+use switchyard_routing::{ModelRoute, RouteTable, Strategy};
 use switchyard_types::Deployment;
 
 use crate::auth::Auth;
@@ -67,6 +67,9 @@ impl AppState {
             .iter()
             .map(|m| ModelRoute {
                 name: m.name.clone(),
+                // Strategies, weights and health are not wired into the server yet.
+                strategy: Strategy::Priority,
+                weights: vec![1; m.route.len()],
                 deployments: m
                     .route
                     .iter()
