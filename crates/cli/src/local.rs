@@ -60,9 +60,14 @@ fn add_local(config: &mut Config, entry: &Entry, store: &Store) {
     for name in std::iter::once(&entry.name).chain(&entry.aliases) {
         config.models.push(ModelConfig {
             name: name.clone(),
+            strategy: Default::default(),
             route: vec![RouteTarget {
                 provider: index,
                 model: entry.name.clone(),
+                weight: 1,
+                capabilities: Default::default(),
+                price: None,
+                tier: None,
             }],
         });
     }

@@ -19,6 +19,7 @@ pub struct RawConfig {
     pub timeouts: Option<RawTimeouts>,
     pub log: Option<RawLog>,
     pub media: Option<RawMedia>,
+    pub routing: Option<RawRouting>,
     #[serde(default)]
     pub providers: Vec<RawProvider>,
     #[serde(default)]
@@ -105,6 +106,8 @@ pub struct RawProvider {
 #[serde(deny_unknown_fields)]
 pub struct RawModel {
     pub name: String,
+    /// `priority` (default), `weighted`, `least-latency`, `least-busy` or `cheapest`.
+    pub strategy: Option<String>,
     pub route: Vec<RawRouteTarget>,
 }
 
@@ -113,6 +116,43 @@ pub struct RawModel {
 pub struct RawRouteTarget {
     pub provider: String,
     pub model: String,
+    /// For `strategy = "weighted"` (default 1).
+    pub weight: Option<u32>,
+    /// What this deployment can do, over the built-in catalog.
+    pub capabilities: Option<RawCapabilities>,
+    /// USD per million tokens, over the built-in catalog.
+    pub price: Option<RawPrice>,
+    /// Quality tier 1-5, over the built-in catalog.
+    pub tier: Option<u8>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawCapabilities {
+    pub tools: Option<bool>,
+    pub vision: Option<bool>,
+    pub json_schema: Option<bool>,
+    pub reasoning: Option<bool>,
+    pub context_window: Option<u32>,
+    pub max_output: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPrice {
+    pub input: f64,
+    pub output: f64,
+    pub cached_input: Option<f64>,
+}
+
+/// Health tracking of deployments.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawRouting {
+    /// Consecutive failures that eject a deployment (default 5).
+    pub breaker_failures: Option<u32>,
+    /// Seconds an ejected deployment gets no traffic before a probe (default 30).
+    pub breaker_open_s: Option<f64>,
 }
 
 /// Parses TOML text, naming the exact key path of the first problem.

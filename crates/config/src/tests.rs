@@ -59,8 +59,8 @@ fn unknown_keys_are_errors_with_exact_path() {
     assert_eq!(invalid_key(&text), "providers[0].base_urll");
     let text = format!("lisen = \"x\"\n{EXAMPLE}");
     assert_eq!(invalid_key(&text), "lisen");
-    let text = EXAMPLE.replace("model = \"gpt-4o-mini\"", "model = \"m\", weight = 2");
-    assert_eq!(invalid_key(&text), "models[0].route[0].weight");
+    let text = EXAMPLE.replace("model = \"gpt-4o-mini\"", "model = \"m\", weigth = 2");
+    assert_eq!(invalid_key(&text), "models[0].route[0].weigth");
 }
 
 #[test]
@@ -310,4 +310,48 @@ fn vertex_needs_a_project_and_location() {
         "providers[0].project",
         "Vertex settings on other types"
     );
+}
+
+#[test]
+fn routes_take_a_strategy_weights_and_catalog_overrides() {
+    let text = r#"
+[routing]
+breaker_failures = 3
+breaker_open_s = 10
+
+[[providers]]
+id = "a"
+type = "openai"
+base_url = "http://127.0.0.1:9/v1"
+
+[[models]]
+name = "m"
+strategy = "weighted"
+route = [
+  { provider = "a", model = "x", weight = 3, capabilities = { vision = true, context_window = 8192 }, price = { input = 0.5, output = 1.5 }, tier = 2 },
+  { provider = "a", model = "y" },
+]
+"#;
+    let config = load_str(text, &no_env).unwrap();
+    assert_eq!(config.routing.breaker_failures, 3);
+    let m = &config.models[0];
+    assert_eq!(m.strategy, RouteStrategy::Weighted);
+    assert_eq!((m.route[0].weight, m.route[1].weight), (3, 1));
+    assert_eq!(m.route[0].capabilities.vision, Some(true));
+    assert_eq!(m.route[0].capabilities.tools, None);
+    let price = m.route[0].price.unwrap();
+    assert_eq!((price.input, price.cached_input), (0.5, 0.5));
+    assert_eq!(m.route[0].tier, Some(2));
+
+    let bad = |from: &str, to: &str| invalid_key(&text.replace(from, to));
+    assert_eq!(bad("\"weighted\"", "\"fastest\""), "models[0].strategy");
+    assert_eq!(bad("tier = 2", "tier = 9"), "models[0].route[0].tier");
+    assert_eq!(bad("input = 0.5", "input = -1.0"), "models[0].route[0].price");
+    assert_eq!(bad("vision = true", "sight = true"), "models[0].route[0].capabilities.sight");
+    assert_eq!(bad("breaker_failures = 3", "breaker_failures = 0"), "routing.breaker_failures");
+    assert!(load_str(&text.replace("weight = 3, ", "weight = 0, "), &no_env).is_ok());
+    let all_zero = text
+        .replace("weight = 3, ", "weight = 0, ")
+        .replace("model = \"y\" }", "model = \"y\", weight = 0 }");
+    assert_eq!(invalid_key(&all_zero), "models[0].route");
 }

@@ -7,11 +7,12 @@ use std::time::Duration;
 use switchyard_types::{Hosting, Jurisdiction};
 
 use crate::error::ConfigError;
-use crate::raw::{RawConfig, RawMedia, RawModel, RawProvider, RawTimeouts};
+use crate::raw::{RawConfig, RawMedia, RawModel, RawProvider, RawRouting, RawTimeouts};
 use crate::secret::Secret;
 use crate::validated::{
     AwsConfig, AwsKeys, Config, GcpConfig, LocalConfig, LogConfig, LogFormat, MediaConfig,
-    ModelConfig, ProviderConfig, ProviderKind, RouteTarget, Timeouts,
+    ModelConfig, ProviderConfig, ProviderKind, RouteStrategy, RouteTarget, RoutingConfig,
+    TargetCapabilities, TargetPrice, Timeouts,
 };
 
 type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
@@ -38,6 +39,7 @@ pub fn validate(raw: RawConfig, env: Env<'_>) -> Result<Config, ConfigError> {
     let base_timeouts = timeouts("timeouts", raw.timeouts.as_ref(), Timeouts::default())?;
     let log = log_config(raw.log.as_ref())?;
     let media = media_config(raw.media.as_ref())?;
+    let routing = routing_config(raw.routing.as_ref())?;
 
     let mut providers = Vec::with_capacity(raw.providers.len());
     let mut seen = HashSet::new();
@@ -71,9 +73,30 @@ pub fn validate(raw: RawConfig, env: Env<'_>) -> Result<Config, ConfigError> {
         drain_timeout,
         log,
         media,
+        routing,
         providers,
         models,
     })
+}
+
+fn routing_config(raw: Option<&RawRouting>) -> Result<RoutingConfig, ConfigError> {
+    let mut routing = RoutingConfig::default();
+    let Some(raw) = raw else {
+        return Ok(routing);
+    };
+    if let Some(n) = raw.breaker_failures {
+        if n == 0 {
+            return Err(ConfigError::invalid(
+                "routing.breaker_failures",
+                "must be at least 1",
+            ));
+        }
+        routing.breaker_failures = n;
+    }
+    if let Some(s) = raw.breaker_open_s {
+        routing.breaker_open = seconds("routing.breaker_open_s", s)?;
+    }
+    Ok(routing)
 }
 
 fn media_config(raw: Option<&RawMedia>) -> Result<MediaConfig, ConfigError> {
@@ -593,13 +616,91 @@ fn model(i: usize, m: &RawModel, providers: &[ProviderConfig]) -> Result<ModelCo
                 "must not be empty",
             ));
         }
+        let weight = target.weight.unwrap_or(1);
+        if weight > 1_000_000 {
+            return Err(ConfigError::invalid(
+                format!("models[{i}].route[{j}].weight"),
+                "must be at most 1000000",
+            ));
+        }
+        let at = |field: &str| format!("models[{i}].route[{j}].{field}");
+        let capabilities = match &target.capabilities {
+            None => TargetCapabilities::default(),
+            Some(c) => {
+                if c.context_window == Some(0) || c.max_output == Some(0) {
+                    return Err(ConfigError::invalid(
+                        at("capabilities"),
+                        "context_window and max_output must be above 0",
+                    ));
+                }
+                TargetCapabilities {
+                    tools: c.tools,
+                    vision: c.vision,
+                    json_schema: c.json_schema,
+                    reasoning: c.reasoning,
+                    context_window: c.context_window,
+                    max_output: c.max_output,
+                }
+            }
+        };
+        let price = match &target.price {
+            None => None,
+            Some(p) => {
+                let cached_input = p.cached_input.unwrap_or(p.input);
+                let valid = [p.input, p.output, cached_input]
+                    .iter()
+                    .all(|v| v.is_finite() && *v >= 0.0 && *v <= 10_000.0);
+                if !valid {
+                    return Err(ConfigError::invalid(
+                        at("price"),
+                        "input, output and cached_input are USD per million tokens, 0-10000",
+                    ));
+                }
+                Some(TargetPrice {
+                    input: p.input,
+                    output: p.output,
+                    cached_input,
+                })
+            }
+        };
+        if target.tier.is_some_and(|t| !(1..=5).contains(&t)) {
+            return Err(ConfigError::invalid(at("tier"), "must be 1-5"));
+        }
         route.push(RouteTarget {
             provider,
             model: target.model.clone(),
+            weight,
+            capabilities,
+            price,
+            tier: target.tier,
         });
+    }
+    let strategy = match m.strategy.as_deref() {
+        None => RouteStrategy::Priority,
+        Some(name) => RouteStrategy::ALL
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, s)| *s)
+            .ok_or_else(|| {
+                let known: Vec<&str> = RouteStrategy::ALL.iter().map(|(n, _)| *n).collect();
+                ConfigError::invalid(
+                    format!("models[{i}].strategy"),
+                    format!(
+                        "unknown strategy `{name}`; expected one of: {}",
+                        known.join(", ")
+                    ),
+                )
+            })?,
+    };
+    if strategy == RouteStrategy::Weighted && route.iter().all(|t| t.weight == 0) {
+        return Err(ConfigError::invalid(
+            format!("models[{i}].route"),
+            "a weighted route needs at least one target with a weight above 0",
+        ));
     }
     Ok(ModelConfig {
         name: m.name.clone(),
+        strategy,
         route,
     })
 }

@@ -14,6 +14,7 @@ pub struct Config {
     pub drain_timeout: Duration,
     pub log: LogConfig,
     pub media: MediaConfig,
+    pub routing: RoutingConfig,
     pub providers: Vec<ProviderConfig>,
     pub models: Vec<ModelConfig>,
 }
@@ -239,16 +240,79 @@ impl LocalConfig {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ModelConfig {
     pub name: String,
+    pub strategy: RouteStrategy,
     pub route: Vec<RouteTarget>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RouteTarget {
     /// Index into `Config::providers`.
     pub provider: usize,
     /// The upstream model id (for Azure: the deployment name).
     pub model: String,
+    /// Share of traffic under [`RouteStrategy::Weighted`].
+    pub weight: u32,
+    /// Capabilities the config states, over the built-in catalog (unset: the catalog's).
+    pub capabilities: TargetCapabilities,
+    pub price: Option<TargetPrice>,
+    pub tier: Option<u8>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TargetCapabilities {
+    pub tools: Option<bool>,
+    pub vision: Option<bool>,
+    pub json_schema: Option<bool>,
+    pub reasoning: Option<bool>,
+    pub context_window: Option<u32>,
+    pub max_output: Option<u32>,
+}
+
+/// USD per million tokens.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TargetPrice {
+    pub input: f64,
+    pub output: f64,
+    pub cached_input: f64,
+}
+
+/// Health tracking of deployments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoutingConfig {
+    pub breaker_failures: u32,
+    pub breaker_open: Duration,
+}
+
+impl Default for RoutingConfig {
+    fn default() -> Self {
+        RoutingConfig {
+            breaker_failures: 5,
+            breaker_open: Duration::from_secs(30),
+        }
+    }
+}
+
+/// How a model's deployments are ordered for each request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RouteStrategy {
+    /// In the order listed; later ones are fallbacks.
+    #[default]
+    Priority,
+    Weighted,
+    LeastLatency,
+    LeastBusy,
+    Cheapest,
+}
+
+impl RouteStrategy {
+    pub const ALL: [(&'static str, RouteStrategy); 5] = [
+        ("priority", RouteStrategy::Priority),
+        ("weighted", RouteStrategy::Weighted),
+        ("least-latency", RouteStrategy::LeastLatency),
+        ("least-busy", RouteStrategy::LeastBusy),
+        ("cheapest", RouteStrategy::Cheapest),
+    ];
 }

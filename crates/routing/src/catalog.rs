@@ -38,9 +38,63 @@ impl Price {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelInfo {
     pub capabilities: Capabilities,
-    pub price: Price,
+    /// `None`: not known (an override that names capabilities of an unlisted model).
+    pub price: Option<Price>,
     /// Quality tier, 1 (small, fast) to 5 (frontier).
     pub tier: u8,
+}
+
+/// What the config says of one deployment, over the catalog's entry. Unset fields keep the
+/// catalog's value; for a model the catalog does not list, unset capabilities are assumed
+/// present (nothing is filtered on a guess).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct InfoOverride {
+    pub tools: Option<bool>,
+    pub vision: Option<bool>,
+    pub json_schema: Option<bool>,
+    pub reasoning: Option<bool>,
+    pub context_window: Option<u32>,
+    pub max_output: Option<u32>,
+    pub price: Option<Price>,
+    pub tier: Option<u8>,
+}
+
+impl InfoOverride {
+    pub fn is_empty(&self) -> bool {
+        *self == InfoOverride::default()
+    }
+
+    /// `base` (the catalog's entry, if any) with these fields over it; `None` when neither
+    /// says anything.
+    pub fn apply(&self, base: Option<&ModelInfo>) -> Option<ModelInfo> {
+        if base.is_none() && self.is_empty() {
+            return None;
+        }
+        let mut info = base.cloned().unwrap_or(ModelInfo {
+            capabilities: Capabilities {
+                tools: true,
+                vision: true,
+                json_schema: true,
+                reasoning: true,
+                context_window: u32::MAX,
+                max_output: u32::MAX,
+            },
+            price: None,
+            tier: 3,
+        });
+        let c = &mut info.capabilities;
+        c.tools = self.tools.unwrap_or(c.tools);
+        c.vision = self.vision.unwrap_or(c.vision);
+        c.json_schema = self.json_schema.unwrap_or(c.json_schema);
+        c.reasoning = self.reasoning.unwrap_or(c.reasoning);
+        c.context_window = self.context_window.unwrap_or(c.context_window);
+        c.max_output = self.max_output.unwrap_or(c.max_output);
+        if self.price.is_some() {
+            info.price = self.price;
+        }
+        info.tier = self.tier.unwrap_or(info.tier);
+        Some(info)
+    }
 }
 
 #[derive(Deserialize)]
@@ -98,11 +152,11 @@ impl Catalog {
                             context_window: e.context,
                             max_output: e.max_output,
                         },
-                        price: Price {
+                        price: Some(Price {
                             input: e.input,
                             output: e.output,
                             cached_input: e.cached,
-                        },
+                        }),
                         tier: e.tier,
                     },
                 )
@@ -165,7 +219,8 @@ mod tests {
                 info.capabilities.max_output <= info.capabilities.context_window,
                 "{id}"
             );
-            assert!(info.price.cached_input <= info.price.input, "{id}");
+            let price = info.price.unwrap();
+            assert!(price.cached_input <= price.input, "{id}");
         }
     }
 
@@ -173,7 +228,7 @@ mod tests {
     fn provider_spellings_find_their_entry() {
         let catalog = Catalog::builtin().unwrap();
         let tier = |id: &str| catalog.lookup(id).map(|i| i.tier);
-        let input = |id: &str| catalog.lookup(id).map(|i| i.price.input);
+        let input = |id: &str| catalog.lookup(id).and_then(|i| i.price).map(|p| p.input);
         assert_eq!(input("gpt-4o-mini-2024-07-18"), Some(0.15));
         assert_eq!(input("gpt-4o"), Some(2.5));
         assert_eq!(input("gpt-4.1-mini"), Some(0.4));
@@ -198,6 +253,27 @@ mod tests {
             "no entry is a prefix of gpt-4"
         );
         assert_eq!(catalog.lookup("my-finetune"), None);
+    }
+
+    #[test]
+    fn overrides_replace_only_what_they_name() {
+        let catalog = Catalog::builtin().unwrap();
+        let vision = InfoOverride {
+            vision: Some(true),
+            ..InfoOverride::default()
+        };
+        let info = vision.apply(catalog.lookup("command-a")).unwrap();
+        assert!(info.capabilities.vision && info.capabilities.tools);
+        assert_eq!(info.price.unwrap().input, 2.5);
+        assert_eq!(InfoOverride::default().apply(None), None);
+        let unlisted = InfoOverride {
+            tools: Some(false),
+            ..InfoOverride::default()
+        }
+        .apply(None)
+        .unwrap();
+        assert!(!unlisted.capabilities.tools && unlisted.capabilities.vision);
+        assert_eq!(unlisted.price, None);
     }
 
     #[test]

@@ -15,13 +15,13 @@ use std::collections::HashMap;
 
 use switchyard_types::Deployment;
 
-use crate::catalog::{Catalog, ModelInfo};
+use crate::catalog::{Catalog, InfoOverride, ModelInfo};
 use crate::health::DeploymentHealth;
 use crate::needs::Needs;
 pub use crate::strategy::{Ranked, Ranking, Strategy, Why};
 
 /// A model name clients may send, and the deployments behind it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ModelRoute {
     pub name: String,
     /// In the configured order.
@@ -29,6 +29,8 @@ pub struct ModelRoute {
     pub strategy: Strategy,
     /// One per deployment (for [`Strategy::Weighted`]).
     pub weights: Vec<u32>,
+    /// One per deployment, or empty: what the config says over the catalog.
+    pub overrides: Vec<InfoOverride>,
 }
 
 /// The health of a deployment nothing is known of yet.
@@ -94,7 +96,14 @@ impl RouteTable {
             .map(|m| {
                 m.deployments
                     .iter()
-                    .map(|d| catalog.lookup(&d.upstream_model).cloned())
+                    .enumerate()
+                    .map(|(i, d)| {
+                        let known = catalog.lookup(&d.upstream_model);
+                        match m.overrides.get(i) {
+                            Some(o) => o.apply(known),
+                            None => known.cloned(),
+                        }
+                    })
                     .collect()
             })
             .collect();
@@ -197,6 +206,7 @@ mod tests {
             deployments: vec![deployment("a", "x"), deployment("b", "y")],
             strategy: Strategy::Priority,
             weights: vec![1, 1],
+            overrides: Vec::new(),
         }]);
         let plan = table.plan("m").unwrap();
         let ids: Vec<_> = plan
@@ -219,6 +229,7 @@ mod tests {
             ],
             strategy: Strategy::Cheapest,
             weights: vec![1, 1, 1],
+            overrides: Vec::new(),
         }]);
         let needs = Needs {
             tools: true,

@@ -164,8 +164,8 @@ pub fn rank<'a>(
         }
         Strategy::Cheapest => {
             let cost = |p: usize| {
-                targets[p].info.map(|i| {
-                    i.price.cost(
+                targets[p].info.and_then(|i| i.price).map(|price| {
+                    price.cost(
                         u64::from(needs.prompt_tokens),
                         0,
                         u64::from(expected_output),

@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use switchyard_dialects::{ErrorClass, GatewayError};
 use switchyard_providers::{EventStream, Provider, ProviderError, ProviderErrorKind};
+use switchyard_routing::needs::Needs;
+use switchyard_routing::{Ranking, Why};
 use switchyard_types::{
     ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse, StreamEvent, Usage,
 };
@@ -164,15 +166,22 @@ pub async fn chat(
     let request = &request;
     let inlined = OnceCell::new();
     let inlined = &inlined;
-    let (answer, served) = try_in_order(state, ctx, &request.model, |provider, model| async move {
-        let request = for_provider(state, &provider, request, inlined).await?;
-        if request.stream {
-            let stream = provider.chat_stream(request, &model).await?;
-            commit(stream).await.map(Answer::Stream)
-        } else {
-            provider.chat(request, &model).await.map(Answer::Complete)
-        }
-    })
+    let needs = Needs::of(request);
+    let (answer, served) = try_in_order(
+        state,
+        ctx,
+        &request.model,
+        &needs,
+        |provider, model| async move {
+            let request = for_provider(state, &provider, request, inlined).await?;
+            if request.stream {
+                let stream = provider.chat_stream(request, &model).await?;
+                commit(stream).await.map(Answer::Stream)
+            } else {
+                provider.chat(request, &model).await.map(Answer::Complete)
+            }
+        },
+    )
     .await?;
     Ok(match answer {
         Answer::Complete(response) => ChatAnswer::Complete(response, served),
@@ -196,9 +205,13 @@ pub async fn embed(
     request: EmbeddingRequest,
 ) -> Result<(EmbeddingResponse, Served), GatewayError> {
     let request = &request;
-    try_in_order(state, ctx, &request.model, |provider, model| async move {
-        provider.embed(request, &model).await
-    })
+    try_in_order(
+        state,
+        ctx,
+        &request.model,
+        &Needs::default(),
+        |provider, model| async move { provider.embed(request, &model).await },
+    )
     .await
 }
 
@@ -280,13 +293,16 @@ async fn for_provider<'a>(
         .await
 }
 
-/// Plans the route for `model` and calls `attempt` on each candidate in order until one
-/// succeeds. A failure moves on to the next candidate only when a retry is safe; otherwise,
-/// or after the last candidate, it becomes the client's error.
+/// Ranks the model's deployments for this request (capabilities, health, strategy) and
+/// calls `attempt` on each admitted one in order until one succeeds. A failure moves on to
+/// the next only when a retry is safe; otherwise, or after the last, it becomes the client's
+/// error. Every attempt's outcome updates the deployment's health (breaker, cool-down after a
+/// 429, in-flight count, latency average).
 async fn try_in_order<T, F, Fut>(
     state: &AppState,
     ctx: &mut RequestContext,
     model: &str,
+    needs: &Needs,
     mut attempt: F,
 ) -> Result<(T, Served), GatewayError>
 where
@@ -294,27 +310,42 @@ where
     Fut: std::future::Future<Output = Result<T, ProviderError>>,
 {
     let inner = &state.inner;
-    let plan = inner.routes.plan(model).map_err(|_| unknown_model(model))?;
-    ctx.model = plan.model_index as u32;
-    let total = plan.candidates.len();
+    let model_index = inner
+        .routes
+        .index_of(model)
+        .ok_or_else(|| unknown_model(model))?;
+    ctx.model = model_index as u32;
+    let snapshot = inner.health_snapshot(model_index);
+    let now_ms = inner.now_ms();
+    let ranking = inner
+        .routes
+        .rank(model_index, needs, &snapshot, now_ms, fastrand::u64(..));
+    if ranking.admitted.is_empty() {
+        return Err(no_deployment(model, &ranking, now_ms));
+    }
+    let total = ranking.admitted.len();
     let mut last_error = None;
-    for (position, candidate) in plan.candidates.iter().enumerate() {
+    for (tried, candidate) in ranking.admitted.iter().enumerate() {
         let deployment = candidate.deployment;
         let Some(provider) = inner.providers.get(deployment.provider_index) else {
             continue;
         };
         ctx.provider = deployment.provider_index as u32;
+        let mut guard = HealthGuard::start(state, model_index, candidate.position);
+        let started = Instant::now();
         match attempt(provider.clone(), deployment.upstream_model.clone()).await {
             Ok(value) => {
+                guard.success(started.elapsed());
                 let served = Served {
                     deployment_id: deployment.id.clone(),
                     provider_id: deployment.provider_id.clone(),
-                    attempts: position as u32 + 1,
+                    attempts: tried as u32 + 1,
                 };
                 return Ok((value, served));
             }
             Err(err) => {
-                let fallback = position + 1 < total && err.is_retryable();
+                guard.failure(&err);
+                let fallback = tried + 1 < total && err.is_retryable();
                 tracing::warn!(
                     target: "switchyard::upstream",
                     request_id = %ctx.id,
@@ -339,6 +370,119 @@ where
                 "no deployment could serve the request",
             )
         }))
+}
+
+/// Nothing admitted: a 400 when no deployment can take this kind of request; a 429 with
+/// `Retry-After` when the able ones are all cooling down after an upstream 429; a 503 when
+/// some are ejected. Each deployment's reason is named.
+fn no_deployment(model: &str, ranking: &Ranking<'_>, now_ms: u64) -> GatewayError {
+    let reasons: Vec<String> = ranking
+        .skipped
+        .iter()
+        .map(|r| format!("{}: {}", r.deployment.id, r.why))
+        .collect();
+    let reasons = reasons.join("; ");
+    let able: Vec<&Why> = ranking
+        .skipped
+        .iter()
+        .map(|r| &r.why)
+        .filter(|why| !matches!(why, Why::Incapable(_)))
+        .collect();
+    if able.is_empty() {
+        return GatewayError::invalid(
+            format!("no deployment of `{model}` can take this request ({reasons})"),
+            None,
+        );
+    }
+    let cooling: Option<u64> = able
+        .iter()
+        .map(|why| match why {
+            Why::CoolingDown { until_ms } => Some(*until_ms),
+            _ => None,
+        })
+        .collect::<Option<Vec<u64>>>()
+        .and_then(|untils| untils.into_iter().min());
+    match cooling {
+        Some(until_ms) => {
+            let mut err = GatewayError::new(
+                ErrorClass::RateLimited,
+                format!("every deployment of `{model}` is rate-limited upstream ({reasons})"),
+            );
+            err.retry_after = Some(Duration::from_millis(
+                until_ms.saturating_sub(now_ms).max(1),
+            ));
+            err
+        }
+        None => GatewayError::new(
+            ErrorClass::UpstreamUnavailable,
+            format!("no deployment of `{model}` is available now ({reasons})"),
+        ),
+    }
+}
+
+/// One attempt's effect on its deployment's health; released as neutral if the attempt is
+/// dropped half-way (the client went away), so that in-flight counts and probes never leak.
+struct HealthGuard<'a> {
+    state: &'a AppState,
+    model: usize,
+    position: usize,
+    done: bool,
+}
+
+impl<'a> HealthGuard<'a> {
+    fn start(state: &'a AppState, model: usize, position: usize) -> Self {
+        let now = state.inner.now_ms();
+        state
+            .inner
+            .with_health(model, position, |h| h.on_start(now));
+        HealthGuard {
+            state,
+            model,
+            position,
+            done: false,
+        }
+    }
+
+    fn success(&mut self, took: Duration) {
+        self.done = true;
+        let ms = took.as_secs_f64() * 1000.0;
+        self.state
+            .inner
+            .with_health(self.model, self.position, |h| h.on_success(Some(ms)));
+    }
+
+    fn failure(&mut self, err: &ProviderError) {
+        self.done = true;
+        let inner = &self.state.inner;
+        let now = inner.now_ms();
+        let breaker = inner.breaker;
+        inner.with_health(self.model, self.position, |h| match err.kind {
+            // Never sent: says nothing of the deployment.
+            ProviderErrorKind::Unsupported => h.on_release(now),
+            ProviderErrorKind::Status(429) => {
+                let wait = err.retry_after.unwrap_or(Duration::from_secs(1));
+                h.on_failure(
+                    now,
+                    Some(u64::try_from(wait.as_millis()).unwrap_or(u64::MAX)),
+                    &breaker,
+                )
+            }
+            _ if err.is_retryable() => h.on_failure(now, None, &breaker),
+            // A client error answered by a live deployment.
+            _ => h.on_success(None),
+        });
+    }
+}
+
+impl Drop for HealthGuard<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            let now = self.state.inner.now_ms();
+            self.state
+                .inner
+                .with_health(self.model, self.position, |h| h.on_release(now));
+        }
+    }
 }
 
 /// Reads a stream up to its first content-bearing event. An error before that point is

@@ -1,13 +1,15 @@
 //! Everything a request needs, built once from a validated config.
 
 use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use switchyard_config::{Config, ProviderKind};
+use switchyard_config::{Config, ProviderKind, RouteStrategy, RouteTarget};
 use switchyard_providers::{
     Anthropic, Bedrock, Cohere, Gemini, Local, MediaFetcher, OllamaNative, OpenAiCompat, Provider,
 };
+use switchyard_routing::catalog::{InfoOverride, Price};
+use switchyard_routing::health::{BreakerConfig, DeploymentHealth};
 use switchyard_routing::{ModelRoute, RouteTable, Strategy};
 use switchyard_types::Deployment;
 
@@ -29,6 +31,11 @@ pub struct Inner {
     pub metrics: Metrics,
     /// Fetches image and document URLs for providers that only take them inline.
     pub media: MediaFetcher,
+    /// Per model, per deployment (configured order): what routing knows of its health.
+    pub health: Vec<Vec<Mutex<DeploymentHealth>>>,
+    pub breaker: BreakerConfig,
+    /// The routing clock's zero.
+    pub clock: Instant,
     /// Set when shutdown begins: `/readyz` turns 503.
     pub draining: AtomicBool,
     /// Unix seconds when this state was built (`created` in `/v1/models`).
@@ -67,9 +74,9 @@ impl AppState {
             .iter()
             .map(|m| ModelRoute {
                 name: m.name.clone(),
-                // Strategies, weights and health are not wired into the server yet.
-                strategy: Strategy::Priority,
-                weights: vec![1; m.route.len()],
+                strategy: strategy(m.strategy),
+                weights: m.route.iter().map(|t| t.weight).collect(),
+                overrides: m.route.iter().map(info_override).collect(),
                 deployments: m
                     .route
                     .iter()
@@ -88,10 +95,26 @@ impl AppState {
             })
             .collect::<Vec<_>>();
         let model_names = models.iter().map(|m| m.name.clone()).collect();
+        let health = models
+            .iter()
+            .map(|m| {
+                m.deployments
+                    .iter()
+                    .map(|_| Mutex::new(DeploymentHealth::default()))
+                    .collect()
+            })
+            .collect();
         let provider_ids: Vec<String> = config.providers.iter().map(|p| p.id.clone()).collect();
         Ok(AppState {
             inner: Arc::new(Inner {
                 routes: RouteTable::new(models),
+                health,
+                breaker: BreakerConfig {
+                    failures_to_open: config.routing.breaker_failures,
+                    open_ms: u64::try_from(config.routing.breaker_open.as_millis())
+                        .unwrap_or(u64::MAX),
+                },
+                clock: Instant::now(),
                 providers,
                 metrics: Metrics::new(model_names, provider_ids.clone()),
                 provider_ids,
@@ -107,5 +130,70 @@ impl AppState {
                     .unwrap_or(0),
             }),
         })
+    }
+}
+
+/// What the config says of a deployment, over the built-in catalog.
+fn info_override(target: &RouteTarget) -> InfoOverride {
+    let c = &target.capabilities;
+    InfoOverride {
+        tools: c.tools,
+        vision: c.vision,
+        json_schema: c.json_schema,
+        reasoning: c.reasoning,
+        context_window: c.context_window,
+        max_output: c.max_output,
+        price: target.price.map(|p| Price {
+            input: p.input,
+            output: p.output,
+            cached_input: p.cached_input,
+        }),
+        tier: target.tier,
+    }
+}
+
+fn strategy(configured: RouteStrategy) -> Strategy {
+    match configured {
+        RouteStrategy::Priority => Strategy::Priority,
+        RouteStrategy::Weighted => Strategy::Weighted,
+        RouteStrategy::LeastLatency => Strategy::LeastLatency,
+        RouteStrategy::LeastBusy => Strategy::LeastBusy,
+        RouteStrategy::Cheapest => Strategy::Cheapest,
+    }
+}
+
+impl Inner {
+    /// Milliseconds on the routing clock.
+    pub fn now_ms(&self) -> u64 {
+        u64::try_from(self.clock.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// A copy of model `model_index`'s deployment health, in configured order.
+    pub fn health_snapshot(&self, model_index: usize) -> Vec<DeploymentHealth> {
+        self.health
+            .get(model_index)
+            .map(|list| {
+                list.iter()
+                    .map(|h| h.lock().map(|h| *h).unwrap_or_default())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Updates one deployment's health.
+    pub fn with_health(
+        &self,
+        model_index: usize,
+        position: usize,
+        update: impl FnOnce(&mut DeploymentHealth),
+    ) {
+        if let Some(Ok(mut h)) = self
+            .health
+            .get(model_index)
+            .and_then(|list| list.get(position))
+            .map(|m| m.lock())
+        {
+            update(&mut h);
+        }
     }
 }

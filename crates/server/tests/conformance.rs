@@ -657,11 +657,14 @@ async fn every_front_door_reaches_every_provider() {
     for p in PROVIDERS {
         config.push_str(&format!(
             "[[providers]]\nid = \"{kind}\"\ntype = \"{kind}\"\nbase_url = \"{root}{suffix}\"\n{creds}\n\n\
-             [[models]]\nname = \"via-{kind}\"\nroute = [{{ provider = \"{kind}\", model = \"{model}\" }}]\n\n",
+             [[models]]\nname = \"via-{kind}\"\nroute = [{{ provider = \"{kind}\", model = \"{model}\"{extra} }}]\n\n",
             kind = p.kind,
             suffix = p.suffix,
             model = p.model,
-            creds = credentials(p.kind, &root)
+            creds = credentials(p.kind, &root),
+            // The catalog knows Command A as text-only; the matrix sends it images anyway,
+            // as a config that knows better would (Command A Vision).
+            extra = if p.kind == "cohere" { ", capabilities = { vision = true }" } else { "" }
         ));
     }
     let config = switchyard_config::load_str(&config, &|_| None).unwrap();

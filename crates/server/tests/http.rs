@@ -328,7 +328,7 @@ async fn upstream_failures_map_to_gateway_statuses_without_secrets() {
     let cases: Vec<(Reply, u16)> = vec![
         (Reply::error(500, "server_error", "boom", None), 502),
         (Reply::error(503, "server_error", "busy", None), 503),
-        (Reply::error(429, "requests", "slow down", Some("3")), 429),
+        (Reply::error(429, "requests", "slow down", Some("0.2")), 429),
         (
             Reply::error(
                 400,
@@ -349,6 +349,8 @@ async fn upstream_failures_map_to_gateway_statuses_without_secrets() {
         ),
     ];
     for (reply, status) in cases {
+        // A 429 cools the deployment down for its Retry-After (0.2 s here).
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
         mock.push(reply);
         let resp = gw
             .post("/v1/chat/completions", chat("m", false))

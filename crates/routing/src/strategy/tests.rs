@@ -25,11 +25,11 @@ fn info(tools: bool, vision: bool, input: f64, output: f64) -> ModelInfo {
             context_window: 128_000,
             max_output: 16_000,
         },
-        price: Price {
+        price: Some(Price {
             input,
             output,
             cached_input: input / 10.0,
-        },
+        }),
         tier: 3,
     }
 }
