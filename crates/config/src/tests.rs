@@ -346,9 +346,18 @@ route = [
     let bad = |from: &str, to: &str| invalid_key(&text.replace(from, to));
     assert_eq!(bad("\"weighted\"", "\"fastest\""), "models[0].strategy");
     assert_eq!(bad("tier = 2", "tier = 9"), "models[0].route[0].tier");
-    assert_eq!(bad("input = 0.5", "input = -1.0"), "models[0].route[0].price");
-    assert_eq!(bad("vision = true", "sight = true"), "models[0].route[0].capabilities.sight");
-    assert_eq!(bad("breaker_failures = 3", "breaker_failures = 0"), "routing.breaker_failures");
+    assert_eq!(
+        bad("input = 0.5", "input = -1.0"),
+        "models[0].route[0].price"
+    );
+    assert_eq!(
+        bad("vision = true", "sight = true"),
+        "models[0].route[0].capabilities.sight"
+    );
+    assert_eq!(
+        bad("breaker_failures = 3", "breaker_failures = 0"),
+        "routing.breaker_failures"
+    );
     assert!(load_str(&text.replace("weight = 3, ", "weight = 0, "), &no_env).is_ok());
     let all_zero = text
         .replace("weight = 3, ", "weight = 0, ")

@@ -10,7 +10,8 @@ pub struct Needs {
     pub vision: bool,
     pub json_schema: bool,
     pub reasoning: bool,
-    /// A cheap upper estimate of the prompt's tokens (bytes / 3).
+    /// A cheap estimate of the prompt's tokens (bytes / 4, a typical ratio for prose:
+    /// generous enough that a prompt that fits is not turned away on a guess).
     pub prompt_tokens: u32,
     /// The output the client asked for at most (0: not said).
     pub max_output: u32,
@@ -58,7 +59,7 @@ impl Needs {
                 Some(ResponseFormat::JsonSchema { .. })
             ),
             reasoning,
-            prompt_tokens: u32::try_from(bytes / 3).unwrap_or(u32::MAX),
+            prompt_tokens: u32::try_from(bytes / 4).unwrap_or(u32::MAX),
             max_output: request.sampling.max_output_tokens.unwrap_or(0),
         }
     }
@@ -85,5 +86,77 @@ impl Needs {
             return Some("context window too small");
         }
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use switchyard_types::{ImageSource, Message, ReasoningConfig, Role, SamplingParams, Tool};
+
+    use super::*;
+
+    #[test]
+    fn needs_are_read_from_the_request() {
+        let request = ChatRequest {
+            model: "m".into(),
+            messages: vec![
+                Message::text(Role::User, "x".repeat(4_000)),
+                Message {
+                    role: Role::Tool,
+                    content: vec![ContentBlock::ToolResult {
+                        tool_use_id: "t".into(),
+                        content: vec![ContentBlock::Image {
+                            source: ImageSource::Url {
+                                url: "https://x/y.png".into(),
+                            },
+                            detail: None,
+                            cache_control: None,
+                        }],
+                        is_error: false,
+                    }],
+                    name: None,
+                },
+            ],
+            tools: vec![Tool {
+                name: "f".into(),
+                description: None,
+                parameters: serde_json::json!({}),
+                strict: None,
+                cache_control: None,
+            }],
+            reasoning: Some(ReasoningConfig {
+                effort: Some("high".into()),
+                ..Default::default()
+            }),
+            sampling: SamplingParams {
+                max_output_tokens: Some(300),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let needs = Needs::of(&request);
+        assert!(needs.tools && needs.vision && needs.reasoning && !needs.json_schema);
+        assert_eq!(needs.max_output, 300);
+        assert!(
+            (1_000..1_010).contains(&needs.prompt_tokens),
+            "{}",
+            needs.prompt_tokens
+        );
+        let caps = Capabilities {
+            tools: true,
+            vision: true,
+            json_schema: true,
+            reasoning: true,
+            context_window: 1_200,
+            max_output: 4_096,
+        };
+        assert_eq!(needs.unmet(&caps), Some("context window too small"));
+        assert_eq!(
+            needs.unmet(&Capabilities {
+                context_window: 8_192,
+                ..caps
+            }),
+            None
+        );
     }
 }
