@@ -10,6 +10,7 @@ mod local;
 mod logging;
 mod models;
 mod pull;
+mod route;
 mod serve;
 
 use std::path::PathBuf;
@@ -42,6 +43,11 @@ enum Command {
     Chat(chat::ChatArgs),
     /// List the models clients can use; `list` and `pull` manage local model files.
     Models(models::ModelsArgs),
+    /// Ask a running server how it routes a model's requests.
+    Route {
+        #[command(subcommand)]
+        command: route::RouteCommand,
+    },
     /// Measure the embedded engine (prompt and decode speed, TTFT, concurrency, memory).
     Bench {
         #[command(subcommand)]
@@ -119,6 +125,7 @@ fn main() -> ExitCode {
             } => serve::check(&file),
             Command::Chat(args) => chat::run(args).await,
             Command::Models(args) => models::run(args).await,
+            Command::Route { command } => route::run(command).await,
             Command::Bench { command } => bench::run(command).await,
         }
     });

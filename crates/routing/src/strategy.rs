@@ -35,6 +35,13 @@ impl Strategy {
         ("cheapest", Strategy::Cheapest),
     ];
 
+    pub fn name(self) -> &'static str {
+        Strategy::ALL
+            .iter()
+            .find(|(_, s)| *s == self)
+            .map_or("priority", |(n, _)| n)
+    }
+
     pub fn parse(name: &str) -> Option<Strategy> {
         Strategy::ALL
             .iter()

@@ -63,6 +63,25 @@ async fn a_failing_deployment_is_ejected_until_its_probe_succeeds() {
         assert_eq!(resp.headers()["x-switchyard-attempts"], "1");
     }
     assert_eq!(a.request_count(), 2, "the ejected deployment got nothing");
+    let explained: Value = reqwest::get(format!("{}/v1/route/explain?model=m", gw.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(explained["strategy"], "priority");
+    let candidates = explained["candidates"].as_array().unwrap();
+    assert_eq!(candidates[0]["deployment"], "b/gpt-4o-mini");
+    assert_eq!(candidates[0]["admitted"], true);
+    assert_eq!(candidates[1]["deployment"], "a/gpt-4o-mini");
+    assert_eq!(candidates[1]["admitted"], false);
+    assert!(
+        candidates[1]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("ejected"),
+        "{explained}"
+    );
     tokio::time::sleep(Duration::from_millis(450)).await;
     // One probe; it succeeds, the breaker closes, `a` is first again.
     let resp = gw
@@ -185,4 +204,21 @@ async fn tools_never_reach_a_deployment_without_tool_calling() {
         "{err}"
     );
     assert_eq!(b.request_count(), 1);
+    let explained: Value = reqwest::get(format!("{}/v1/route/explain?model=m&tools=true", gw.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let candidates = explained["candidates"].as_array().unwrap();
+    assert_eq!(candidates[0]["deployment"], "b/gpt-4o-mini");
+    assert_eq!(candidates[1]["reason"], "skipped: no tool calling");
+    let resp = reqwest::get(format!("{}/v1/route/explain?model=nope", gw.url))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    let resp = reqwest::get(format!("{}/v1/route/explain?model=m&tools=maybe", gw.url))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
 }

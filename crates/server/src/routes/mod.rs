@@ -2,6 +2,7 @@
 
 pub mod anthropic;
 pub mod bedrock;
+pub mod explain;
 pub mod gemini;
 pub mod openai;
 pub mod ops;
@@ -37,6 +38,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1beta/models", get(gemini::models))
         .route("/v1beta/models/{target}", post(gemini::model_method))
         .route("/v1/models/{target}", post(gemini::model_method))
+        .route("/v1/route/explain", get(explain::explain))
         .route("/metrics", get(ops::metrics))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))

@@ -1,0 +1,130 @@
+//! `GET /v1/route/explain?model=M`: the deployments of a model in the order a request would
+//! try them now, and the ones it would skip, each with the reason (capabilities, breaker,
+//! cool-down, strategy). Optional query parameters describe the request: `tools`, `vision`,
+//! `json_schema`, `reasoning` (`true`/`false`), `prompt_tokens`, `max_output`.
+
+use std::collections::HashMap;
+
+use axum::extract::{Query, State};
+use axum::response::Response;
+use bytes::Bytes;
+use http::{HeaderMap, StatusCode};
+use serde_json::json;
+use switchyard_dialects::{openai, ErrorClass, GatewayError};
+use switchyard_routing::needs::Needs;
+use switchyard_routing::Ranked;
+use switchyard_types::Usage;
+
+use super::respond;
+use crate::errors;
+use crate::pipeline::RequestContext;
+use crate::state::AppState;
+
+pub async fn explain(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let mut ctx = RequestContext::start(&state, "openai");
+    match body(&state, &headers, &query) {
+        Ok(body) => {
+            ctx.finish(&state, 200, None, None, Usage::default());
+            respond::json(StatusCode::OK, body, &ctx, None)
+        }
+        Err(err) => {
+            let status = errors::status(err.class);
+            respond::error(&state, &mut ctx, &err, status, openai::encode_error(&err))
+        }
+    }
+}
+
+fn body(
+    state: &AppState,
+    headers: &HeaderMap,
+    query: &HashMap<String, String>,
+) -> Result<Bytes, GatewayError> {
+    state.inner.auth.check(headers)?;
+    let model = query.get("model").ok_or_else(|| {
+        GatewayError::invalid(
+            "the `model` query parameter is required",
+            Some("model".into()),
+        )
+    })?;
+    let inner = &state.inner;
+    let index = inner.routes.index_of(model).ok_or_else(|| {
+        GatewayError::new(
+            ErrorClass::NotFound,
+            format!("The model `{model}` does not exist or you do not have access to it."),
+        )
+        .with_param("model")
+    })?;
+    let flag = |name: &str| -> Result<bool, GatewayError> {
+        match query.get(name).map(String::as_str) {
+            None | Some("false") => Ok(false),
+            Some("true") => Ok(true),
+            Some(other) => Err(GatewayError::invalid(
+                format!("`{name}` must be true or false, not `{other}`"),
+                Some(name.to_owned()),
+            )),
+        }
+    };
+    let number = |name: &str| -> Result<u32, GatewayError> {
+        query.get(name).map_or(Ok(0), |v| {
+            v.parse().map_err(|_| {
+                GatewayError::invalid(
+                    format!("`{name}` must be a whole number"),
+                    Some(name.to_owned()),
+                )
+            })
+        })
+    };
+    let needs = Needs {
+        tools: flag("tools")?,
+        vision: flag("vision")?,
+        json_schema: flag("json_schema")?,
+        reasoning: flag("reasoning")?,
+        prompt_tokens: number("prompt_tokens")?,
+        max_output: number("max_output")?,
+    };
+    let snapshot = inner.health_snapshot(index);
+    let now = inner.now_ms();
+    let ranking = inner
+        .routes
+        .rank(index, &needs, &snapshot, now, fastrand::u64(..));
+    let strategy = inner
+        .routes
+        .models()
+        .get(index)
+        .map(|m| m.strategy.name())
+        .unwrap_or("priority");
+    let entry = |r: &Ranked<'_>, order: Option<usize>| {
+        let health = snapshot.get(r.position).copied().unwrap_or_default();
+        json!({
+            "deployment": r.deployment.id,
+            "provider": r.deployment.provider_id,
+            "upstream_model": r.deployment.upstream_model,
+            "jurisdiction": r.deployment.jurisdiction.0,
+            "position": r.position,
+            "admitted": order.is_some(),
+            "order": order,
+            "reason": r.why.to_string(),
+            "in_flight": health.in_flight,
+            "ttft_ewma_ms": health.ttft_ewma_ms,
+        })
+    };
+    let mut candidates: Vec<serde_json::Value> = ranking
+        .admitted
+        .iter()
+        .enumerate()
+        .map(|(i, r)| entry(r, Some(i)))
+        .collect();
+    candidates.extend(ranking.skipped.iter().map(|r| entry(r, None)));
+    let body = json!({
+        "model": model,
+        "strategy": strategy,
+        "candidates": candidates,
+    });
+    serde_json::to_vec(&body)
+        .map(Bytes::from)
+        .map_err(|e| GatewayError::new(ErrorClass::Internal, e.to_string()))
+}
