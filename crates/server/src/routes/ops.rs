@@ -7,14 +7,56 @@ use axum::response::{IntoResponse, Response};
 use http::header::CONTENT_TYPE;
 use http::StatusCode;
 
+use switchyard_routing::health::Admission;
+
+use crate::metrics::escape;
 use crate::state::AppState;
 
 pub async fn metrics(State(state): State<AppState>) -> Response {
+    let mut text = state.inner.metrics.render();
+    text.push_str(&health(&state));
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-        state.inner.metrics.render(),
+        text,
     )
         .into_response()
+}
+
+/// Each deployment's routing health: breaker state, requests in flight, TTFT average.
+fn health(state: &AppState) -> String {
+    let inner = &state.inner;
+    let now = inner.now_ms();
+    let mut states = String::from("# HELP switchyard_deployment_state Routing state per deployment: 0 taking traffic, 1 ejected by its circuit breaker, 2 half-open (probe), 3 cooling down after an upstream 429.\n# TYPE switchyard_deployment_state gauge\n");
+    let mut busy = String::from("# HELP switchyard_deployment_in_flight Requests in flight per deployment.\n# TYPE switchyard_deployment_in_flight gauge\n");
+    let mut ttft = String::from("# HELP switchyard_deployment_ttft_seconds Moving average of time to first token (whole answer when not streamed) per deployment.\n# TYPE switchyard_deployment_ttft_seconds gauge\n");
+    for (index, model) in inner.routes.models().iter().enumerate() {
+        let snapshot = inner.health_snapshot(index);
+        for (deployment, h) in model.deployments.iter().zip(&snapshot) {
+            let labels = format!(
+                "model=\"{}\",deployment=\"{}\"",
+                escape(&model.name),
+                escape(&deployment.id)
+            );
+            let code = match h.admission(now) {
+                Admission::Yes | Admission::Probe => 0,
+                Admission::Ejected { .. } => 1,
+                Admission::ProbeInFlight => 2,
+                Admission::CoolingDown { .. } => 3,
+            };
+            states.push_str(&format!("switchyard_deployment_state{{{labels}}} {code}\n"));
+            busy.push_str(&format!(
+                "switchyard_deployment_in_flight{{{labels}}} {}\n",
+                h.in_flight
+            ));
+            if let Some(ms) = h.ttft_ewma_ms {
+                ttft.push_str(&format!(
+                    "switchyard_deployment_ttft_seconds{{{labels}}} {:.4}\n",
+                    ms / 1000.0
+                ));
+            }
+        }
+    }
+    states + &busy + &ttft
 }
 
 /// Alive: the process answers.
