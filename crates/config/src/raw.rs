@@ -153,6 +153,12 @@ pub struct RawRouting {
     pub breaker_failures: Option<u32>,
     /// Seconds an ejected deployment gets no traffic before a probe (default 30).
     pub breaker_open_s: Option<f64>,
+    /// Further attempts after a retryable failure (default 2).
+    pub max_retries: Option<u32>,
+    /// First backoff before retrying the same deployment, doubled each time (default 0.1).
+    pub retry_backoff_s: Option<f64>,
+    /// Retries allowed per request over a 10 s window, as a fraction (default 0.2).
+    pub retry_budget: Option<f64>,
 }
 
 /// Parses TOML text, naming the exact key path of the first problem.

@@ -96,6 +96,24 @@ fn routing_config(raw: Option<&RawRouting>) -> Result<RoutingConfig, ConfigError
     if let Some(s) = raw.breaker_open_s {
         routing.breaker_open = seconds("routing.breaker_open_s", s)?;
     }
+    if let Some(n) = raw.max_retries {
+        if n > 10 {
+            return Err(ConfigError::invalid("routing.max_retries", "must be 0-10"));
+        }
+        routing.max_retries = n;
+    }
+    if let Some(s) = raw.retry_backoff_s {
+        routing.retry_backoff = seconds("routing.retry_backoff_s", s)?;
+    }
+    if let Some(f) = raw.retry_budget {
+        if !(0.0..=1.0).contains(&f) {
+            return Err(ConfigError::invalid(
+                "routing.retry_budget",
+                "must be a fraction between 0 and 1",
+            ));
+        }
+        routing.retry_budget_permille = (f * 1000.0).round() as u32;
+    }
     Ok(routing)
 }
 

@@ -284,6 +284,10 @@ pub struct TargetPrice {
 pub struct RoutingConfig {
     pub breaker_failures: u32,
     pub breaker_open: Duration,
+    pub max_retries: u32,
+    pub retry_backoff: Duration,
+    /// Retries per request allowed over a window (0.2: one retry per five requests).
+    pub retry_budget_permille: u32,
 }
 
 impl Default for RoutingConfig {
@@ -291,6 +295,9 @@ impl Default for RoutingConfig {
         RoutingConfig {
             breaker_failures: 5,
             breaker_open: Duration::from_secs(30),
+            max_retries: 2,
+            retry_backoff: Duration::from_millis(100),
+            retry_budget_permille: 200,
         }
     }
 }

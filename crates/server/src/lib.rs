@@ -9,6 +9,7 @@ pub mod auth;
 pub mod errors;
 pub mod metrics;
 pub mod pipeline;
+pub mod retry;
 pub mod routes;
 pub mod serve;
 pub mod state;

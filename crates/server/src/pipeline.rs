@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use switchyard_dialects::{ErrorClass, GatewayError};
 use switchyard_providers::{EventStream, Provider, ProviderError, ProviderErrorKind};
+use switchyard_routing::health::Admission;
 use switchyard_routing::needs::Needs;
 use switchyard_routing::{Ranking, Why};
 use switchyard_types::{
@@ -323,11 +324,56 @@ where
     if ranking.admitted.is_empty() {
         return Err(no_deployment(model, &ranking, now_ms));
     }
-    let total = ranking.admitted.len();
-    let mut last_error = None;
-    for (tried, candidate) in ranking.admitted.iter().enumerate() {
+    inner.retry_budget.record_request();
+    let max_attempts = 1 + inner.max_retries as usize;
+    // Deployments this request must not try again (timed out, rate-limited, refused).
+    let mut excluded: Vec<usize> = Vec::new();
+    let mut next = 0usize;
+    let mut previous: Option<usize> = None;
+    let mut same_retries = 0u32;
+    let mut attempts = 0usize;
+    let mut last_error: Option<ProviderError> = None;
+    while attempts < max_attempts {
+        // The next admitted deployment, in ranked order and round again, that is still
+        // taking traffic now.
+        let now = inner.now_ms();
+        let health = inner.health_snapshot(model_index);
+        let count = ranking.admitted.len();
+        let Some(candidate) = (0..count)
+            .map(|k| &ranking.admitted[(next + k) % count])
+            .find(|c| {
+                !excluded.contains(&c.position)
+                    && health.get(c.position).is_none_or(|h| {
+                        matches!(h.admission(now), Admission::Yes | Admission::Probe)
+                    })
+            })
+        else {
+            break;
+        };
+        next = ranking
+            .admitted
+            .iter()
+            .position(|c| c.position == candidate.position)
+            .map_or(0, |i| i + 1);
+        if attempts > 0 {
+            if !inner.retry_budget.try_retry() {
+                tracing::warn!(
+                    target: "switchyard::upstream",
+                    request_id = %ctx.id,
+                    "retry budget spent; not retrying"
+                );
+                break;
+            }
+            if previous == Some(candidate.position) {
+                same_retries += 1;
+                tokio::time::sleep(crate::retry::backoff(inner.retry_backoff, same_retries)).await;
+            }
+        }
+        attempts += 1;
+        previous = Some(candidate.position);
         let deployment = candidate.deployment;
         let Some(provider) = inner.providers.get(deployment.provider_index) else {
+            excluded.push(candidate.position);
             continue;
         };
         ctx.provider = deployment.provider_index as u32;
@@ -339,23 +385,31 @@ where
                 let served = Served {
                     deployment_id: deployment.id.clone(),
                     provider_id: deployment.provider_id.clone(),
-                    attempts: tried as u32 + 1,
+                    attempts: attempts as u32,
                 };
                 return Ok((value, served));
             }
             Err(err) => {
                 guard.failure(&err);
-                let fallback = tried + 1 < total && err.is_retryable();
+                let retry = err.is_retryable() && attempts < max_attempts;
                 tracing::warn!(
                     target: "switchyard::upstream",
                     request_id = %ctx.id,
                     deployment = %deployment.id,
                     error = %err.message,
-                    fallback,
+                    retry,
                     "upstream attempt failed"
                 );
-                if !fallback {
+                if !err.is_retryable() {
                     return Err(errors::from_provider(&err));
+                }
+                // A timeout is not waited out twice, and a 429 cools the deployment down:
+                // neither is tried again by this request.
+                if matches!(
+                    err.kind,
+                    ProviderErrorKind::Timeout(_) | ProviderErrorKind::Status(429)
+                ) {
+                    excluded.push(candidate.position);
                 }
                 last_error = Some(err);
             }

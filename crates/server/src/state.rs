@@ -34,6 +34,9 @@ pub struct Inner {
     /// Per model, per deployment (configured order): what routing knows of its health.
     pub health: Vec<Vec<Mutex<DeploymentHealth>>>,
     pub breaker: BreakerConfig,
+    pub max_retries: u32,
+    pub retry_backoff: std::time::Duration,
+    pub retry_budget: crate::retry::RetryBudget,
     /// The routing clock's zero.
     pub clock: Instant,
     /// Set when shutdown begins: `/readyz` turns 503.
@@ -115,6 +118,9 @@ impl AppState {
                         .unwrap_or(u64::MAX),
                 },
                 clock: Instant::now(),
+                max_retries: config.routing.max_retries,
+                retry_backoff: config.routing.retry_backoff,
+                retry_budget: crate::retry::RetryBudget::new(config.routing.retry_budget_permille),
                 providers,
                 metrics: Metrics::new(model_names, provider_ids.clone()),
                 provider_ids,

@@ -262,7 +262,10 @@ async fn errors_in_anthropic_shape_and_statuses() {
     let resp = gw.post("/v1/messages", body).send().await.unwrap();
     check(404, "not_found_error")(resp).await;
 
-    mock.push(Reply::error(503, "server_error", "busy", None));
+    // Retried twice (the default), then reported.
+    for _ in 0..3 {
+        mock.push(Reply::error(503, "server_error", "busy", None));
+    }
     let resp = gw
         .post("/v1/messages", messages(false))
         .send()
@@ -465,11 +468,13 @@ async fn anthropic_clients_reach_an_anthropic_upstream_and_count_there() {
         .ends_with("/v1/messages/count_tokens"));
 
     // Anthropic's 529 comes back to an Anthropic client as the same 529.
-    mock.push(Reply::Json {
-        status: 529,
-        headers: Vec::new(),
-        body: switchyard_testkit::anthropic::error_json("overloaded_error", "Overloaded"),
-    });
+    for _ in 0..3 {
+        mock.push(Reply::Json {
+            status: 529,
+            headers: Vec::new(),
+            body: switchyard_testkit::anthropic::error_json("overloaded_error", "Overloaded"),
+        });
+    }
     let resp = gw.post("/v1/messages", body).send().await.unwrap();
     assert_eq!(resp.status(), 529);
     let err: Value = resp.json().await.unwrap();

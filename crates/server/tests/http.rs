@@ -324,7 +324,8 @@ async fn client_errors_in_openai_shape() {
 #[tokio::test]
 async fn upstream_failures_map_to_gateway_statuses_without_secrets() {
     let (mock, mock2) = mocks().await;
-    let gw = Gateway::start(&mock, &mock2, "").await;
+    // Every case fails on purpose: keep the breaker from ejecting the deployment.
+    let gw = Gateway::start(&mock, &mock2, "[routing]\nbreaker_failures = 100").await;
     let cases: Vec<(Reply, u16)> = vec![
         (Reply::error(500, "server_error", "boom", None), 502),
         (Reply::error(503, "server_error", "busy", None), 503),
@@ -351,7 +352,12 @@ async fn upstream_failures_map_to_gateway_statuses_without_secrets() {
     for (reply, status) in cases {
         // A 429 cools the deployment down for its Retry-After (0.2 s here).
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-        mock.push(reply);
+        // 5xx are retried twice (the default) before they are reported; a 429 cools the
+        // deployment down instead, and client errors are never retried.
+        let sent = if matches!(status, 502 | 503) { 3 } else { 1 };
+        for _ in 0..sent {
+            mock.push(reply.clone());
+        }
         let resp = gw
             .post("/v1/chat/completions", chat("m", false))
             .send()

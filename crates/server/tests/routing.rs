@@ -222,3 +222,74 @@ async fn tools_never_reach_a_deployment_without_tool_calling() {
         .unwrap();
     assert_eq!(resp.status(), 400);
 }
+
+#[tokio::test]
+async fn retries_are_bounded_backed_off_and_only_for_safe_failures() {
+    let (a, _b, gw) = gateway(
+        "[[models]]\nname = \"m\"\nroute = [{ provider = \"a\", model = \"gpt-4o-mini\" }]\n",
+        "[routing]\nmax_retries = 2\nretry_backoff_s = 0.05\nbreaker_failures = 100\n\n[timeouts]\nfirst_byte_s = 0.3",
+    )
+    .await;
+    // One 503, then the upstream recovers: served on the second attempt.
+    a.push(Reply::error(503, "server_error", "busy", None));
+    let resp = gw
+        .post("/v1/chat/completions", chat("m"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["x-switchyard-attempts"], "2");
+    assert_eq!(a.request_count(), 2);
+
+    // Failing every time: 1 + max_retries attempts, then the error.
+    for _ in 0..5 {
+        a.push(Reply::error(500, "server_error", "boom", None));
+    }
+    let started = std::time::Instant::now();
+    let resp = gw
+        .post("/v1/chat/completions", chat("m"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 502);
+    assert_eq!(a.request_count(), 5, "three attempts");
+    assert!(
+        started.elapsed() >= Duration::from_millis(50),
+        "backed off between attempts"
+    );
+    // Drain the two unused replies.
+    for _ in 0..2 {
+        gw.post("/v1/chat/completions", chat("m"))
+            .send()
+            .await
+            .unwrap();
+    }
+
+    // A client error is never retried.
+    let before = a.request_count();
+    a.push(Reply::error(400, "invalid_request_error", "bad", None));
+    let resp = gw
+        .post("/v1/chat/completions", chat("m"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    assert_eq!(a.request_count(), before + 1);
+
+    // A hung upstream is not waited out twice: one timeout, then the error.
+    let before = a.request_count();
+    a.push(Reply::Hang);
+    let started = std::time::Instant::now();
+    let resp = gw
+        .post("/v1/chat/completions", chat("m"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 504);
+    assert!(
+        started.elapsed() < Duration::from_millis(300 + 1_000),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(a.request_count(), before + 1);
+}
