@@ -16,9 +16,9 @@ mod validated;
 pub use error::ConfigError;
 pub use secret::Secret;
 pub use validated::{
-    AwsConfig, AwsKeys, Config, GcpConfig, LocalConfig, LogConfig, LogFormat, MediaConfig,
-    ModelConfig, ProviderConfig, ProviderKind, RouteStrategy, RouteTarget, RoutingConfig,
-    TargetCapabilities, TargetPrice, Timeouts,
+    AutoConfig, AwsConfig, AwsKeys, Config, GcpConfig, LocalConfig, LogConfig, LogFormat,
+    MediaConfig, ModelConfig, ProviderConfig, ProviderKind, RouteStrategy, RouteTarget,
+    RoutingConfig, TargetCapabilities, TargetPrice, Timeouts,
 };
 
 /// Reads, parses and validates a config file. `env` resolves `${VAR}` references.

@@ -20,6 +20,7 @@ pub struct RawConfig {
     pub log: Option<RawLog>,
     pub media: Option<RawMedia>,
     pub routing: Option<RawRouting>,
+    pub auto: Option<RawAuto>,
     #[serde(default)]
     pub providers: Vec<RawProvider>,
     #[serde(default)]
@@ -143,6 +144,16 @@ pub struct RawPrice {
     pub input: f64,
     pub output: f64,
     pub cached_input: Option<f64>,
+}
+
+/// The `auto` model: every configured deployment, the cheapest that can take the request.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawAuto {
+    /// The model name clients send (default `auto`).
+    pub name: Option<String>,
+    /// Lowest quality tier, 1-5, a deployment needs to be picked (default 1).
+    pub min_tier: Option<u8>,
 }
 
 /// Health tracking of deployments.

@@ -364,3 +364,31 @@ route = [
         .replace("model = \"y\" }", "model = \"y\", weight = 0 }");
     assert_eq!(invalid_key(&all_zero), "models[0].route");
 }
+
+#[test]
+fn auto_is_named_and_tiered() {
+    let base = EXAMPLE.to_owned();
+    let config = load_str(&format!("{base}\n[auto]\n"), &env_with_key).unwrap();
+    assert_eq!(
+        config.auto,
+        Some(AutoConfig {
+            name: "auto".into(),
+            min_tier: 1
+        })
+    );
+    let config = load_str(
+        &format!("{base}\n[auto]\nname = \"best\"\nmin_tier = 4\n"),
+        &env_with_key,
+    )
+    .unwrap();
+    assert_eq!(config.auto.unwrap().min_tier, 4);
+    assert_eq!(
+        invalid_key(&format!("{base}\n[auto]\nmin_tier = 9\n")),
+        "auto.min_tier"
+    );
+    assert_eq!(
+        invalid_key(&format!("{base}\n[auto]\nname = \"bench-model\"\n")),
+        "auto.name"
+    );
+    assert_eq!(load_str(&base, &env_with_key).unwrap().auto, None);
+}

@@ -10,9 +10,9 @@ use crate::error::ConfigError;
 use crate::raw::{RawConfig, RawMedia, RawModel, RawProvider, RawRouting, RawTimeouts};
 use crate::secret::Secret;
 use crate::validated::{
-    AwsConfig, AwsKeys, Config, GcpConfig, LocalConfig, LogConfig, LogFormat, MediaConfig,
-    ModelConfig, ProviderConfig, ProviderKind, RouteStrategy, RouteTarget, RoutingConfig,
-    TargetCapabilities, TargetPrice, Timeouts,
+    AutoConfig, AwsConfig, AwsKeys, Config, GcpConfig, LocalConfig, LogConfig, LogFormat,
+    MediaConfig, ModelConfig, ProviderConfig, ProviderKind, RouteStrategy, RouteTarget,
+    RoutingConfig, TargetCapabilities, TargetPrice, Timeouts,
 };
 
 type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
@@ -67,6 +67,36 @@ pub fn validate(raw: RawConfig, env: Env<'_>) -> Result<Config, ConfigError> {
         models.push(model);
     }
 
+    let auto = match &raw.auto {
+        None => None,
+        Some(a) => {
+            let name = a.name.clone().unwrap_or_else(|| "auto".to_owned());
+            if name.is_empty() || name.len() > 256 || name.chars().any(char::is_control) {
+                return Err(ConfigError::invalid(
+                    "auto.name",
+                    "must be 1-256 printable characters",
+                ));
+            }
+            if names.contains(&name) {
+                return Err(ConfigError::invalid(
+                    "auto.name",
+                    format!("`{name}` is already a configured model"),
+                ));
+            }
+            let min_tier = a.min_tier.unwrap_or(1);
+            if !(1..=5).contains(&min_tier) {
+                return Err(ConfigError::invalid("auto.min_tier", "must be 1-5"));
+            }
+            if models.is_empty() {
+                return Err(ConfigError::invalid(
+                    "auto",
+                    "needs at least one [[models]] route whose deployments it can choose from",
+                ));
+            }
+            Some(AutoConfig { name, min_tier })
+        }
+    };
+
     Ok(Config {
         listen,
         api_keys,
@@ -74,6 +104,7 @@ pub fn validate(raw: RawConfig, env: Env<'_>) -> Result<Config, ConfigError> {
         log,
         media,
         routing,
+        auto,
         providers,
         models,
     })

@@ -15,6 +15,8 @@ pub struct Config {
     pub log: LogConfig,
     pub media: MediaConfig,
     pub routing: RoutingConfig,
+    /// `Some` when the config has an `[auto]` section.
+    pub auto: Option<AutoConfig>,
     pub providers: Vec<ProviderConfig>,
     pub models: Vec<ModelConfig>,
 }
@@ -277,6 +279,14 @@ pub struct TargetPrice {
     pub input: f64,
     pub output: f64,
     pub cached_input: f64,
+}
+
+/// The `auto` model: among every configured deployment that can take a request and is of
+/// at least `min_tier`, the one with the lowest expected cost.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AutoConfig {
+    pub name: String,
+    pub min_tier: u8,
 }
 
 /// Health tracking of deployments.

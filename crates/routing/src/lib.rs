@@ -31,6 +31,9 @@ pub struct ModelRoute {
     pub weights: Vec<u32>,
     /// One per deployment, or empty: what the config says over the catalog.
     pub overrides: Vec<InfoOverride>,
+    /// For the `auto` route: deployments below this quality tier (or of unknown tier) are
+    /// left out (0: no minimum).
+    pub min_tier: u8,
 }
 
 /// The health of a deployment nothing is known of yet.
@@ -147,10 +150,14 @@ impl RouteTable {
         } else {
             TYPICAL_OUTPUT
         };
+        let needs = Needs {
+            min_tier: route.min_tier,
+            ..*needs
+        };
         strategy::rank(
             route.strategy,
             &targets,
-            needs,
+            &needs,
             now_ms,
             random,
             expected_output,
@@ -207,6 +214,7 @@ mod tests {
             strategy: Strategy::Priority,
             weights: vec![1, 1],
             overrides: Vec::new(),
+            min_tier: 0,
         }]);
         let plan = table.plan("m").unwrap();
         let ids: Vec<_> = plan
@@ -230,6 +238,7 @@ mod tests {
             strategy: Strategy::Cheapest,
             weights: vec![1, 1, 1],
             overrides: Vec::new(),
+            min_tier: 0,
         }]);
         let needs = Needs {
             tools: true,

@@ -15,6 +15,8 @@ pub struct Needs {
     pub prompt_tokens: u32,
     /// The output the client asked for at most (0: not said).
     pub max_output: u32,
+    /// The lowest quality tier acceptable (0: any; set by the `auto` route).
+    pub min_tier: u8,
 }
 
 impl Needs {
@@ -61,6 +63,7 @@ impl Needs {
             reasoning,
             prompt_tokens: u32::try_from(bytes / 4).unwrap_or(u32::MAX),
             max_output: request.sampling.max_output_tokens.unwrap_or(0),
+            min_tier: 0,
         }
     }
 

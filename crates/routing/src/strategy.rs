@@ -145,6 +145,17 @@ pub fn rank<'a>(
             ranking.skipped.push(skip(Why::Incapable(what)));
             continue;
         }
+        if needs.min_tier > 0 {
+            let below = match target.info {
+                Some(info) if info.tier >= needs.min_tier => None,
+                Some(_) => Some("below the minimum quality tier"),
+                None => Some("quality tier unknown"),
+            };
+            if let Some(what) = below {
+                ranking.skipped.push(skip(Why::Incapable(what)));
+                continue;
+            }
+        }
         match target.health.admission(now_ms) {
             Admission::Yes => open.push((position, false)),
             Admission::Probe => open.push((position, true)),

@@ -80,6 +80,7 @@ impl AppState {
                 strategy: strategy(m.strategy),
                 weights: m.route.iter().map(|t| t.weight).collect(),
                 overrides: m.route.iter().map(info_override).collect(),
+                min_tier: 0,
                 deployments: m
                     .route
                     .iter()
@@ -97,6 +98,10 @@ impl AppState {
                     .collect(),
             })
             .collect::<Vec<_>>();
+        let mut models = models;
+        if let Some(auto) = &config.auto {
+            models.push(auto_route(&models, &auto.name, auto.min_tier));
+        }
         let model_names = models.iter().map(|m| m.name.clone()).collect();
         let health = models
             .iter()
@@ -137,6 +142,32 @@ impl AppState {
             }),
         })
     }
+}
+
+/// The `auto` model: every distinct deployment of the configured routes, cheapest first,
+/// none below `min_tier`.
+fn auto_route(models: &[ModelRoute], name: &str, min_tier: u8) -> ModelRoute {
+    let mut route = ModelRoute {
+        name: name.to_owned(),
+        deployments: Vec::new(),
+        strategy: Strategy::Cheapest,
+        weights: Vec::new(),
+        overrides: Vec::new(),
+        min_tier,
+    };
+    for model in models {
+        for (i, deployment) in model.deployments.iter().enumerate() {
+            if route.deployments.iter().any(|d| d.id == deployment.id) {
+                continue;
+            }
+            route.deployments.push(deployment.clone());
+            route.weights.push(1);
+            route
+                .overrides
+                .push(model.overrides.get(i).copied().unwrap_or_default());
+        }
+    }
+    route
 }
 
 /// What the config says of a deployment, over the built-in catalog.

@@ -293,3 +293,51 @@ async fn retries_are_bounded_backed_off_and_only_for_safe_failures() {
     );
     assert_eq!(a.request_count(), before + 1);
 }
+
+#[tokio::test]
+async fn auto_picks_the_cheapest_deployment_that_meets_the_request_and_the_tier() {
+    let models = "[[models]]\nname = \"premium\"\nroute = [{ provider = \"a\", model = \"gpt-4o\" }]\n\n\
+                  [[models]]\nname = \"cheap\"\nroute = [{ provider = \"b\", model = \"gpt-4o-mini\" }, { provider = \"b\", model = \"my-finetune\" }]\n";
+    let (a, b, gw) = gateway(models, "[auto]\nmin_tier = 2").await;
+    let resp = gw
+        .post("/v1/chat/completions", chat("auto"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["x-switchyard-deployment"], "b/gpt-4o-mini");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(
+        body["model"], "gpt-4o-mini",
+        "the answer names the model that served it"
+    );
+    assert_eq!((a.request_count(), b.request_count()), (0, 1));
+    let explained: Value = reqwest::get(format!("{}/v1/route/explain?model=auto", gw.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(explained["strategy"], "cheapest");
+    let reasons: Vec<&str> = explained["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["reason"].as_str().unwrap())
+        .collect();
+    assert!(reasons[0].starts_with("expected cost"), "{reasons:?}");
+    assert!(
+        reasons.contains(&"skipped: quality tier unknown"),
+        "{reasons:?}"
+    );
+
+    // A higher floor leaves only the tier-4 model.
+    let (a, _b, gw) = gateway(models, "[auto]\nname = \"best-value\"\nmin_tier = 4").await;
+    let resp = gw
+        .post("/v1/chat/completions", chat("best-value"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["x-switchyard-deployment"], "a/gpt-4o");
+    assert_eq!(a.request_count(), 1);
+}

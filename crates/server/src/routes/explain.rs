@@ -85,6 +85,7 @@ fn body(
         reasoning: flag("reasoning")?,
         prompt_tokens: number("prompt_tokens")?,
         max_output: number("max_output")?,
+        min_tier: 0,
     };
     let snapshot = inner.health_snapshot(index);
     let now = inner.now_ms();
