@@ -10,6 +10,7 @@ mod local;
 mod logging;
 mod models;
 mod pull;
+mod reload;
 mod route;
 mod serve;
 

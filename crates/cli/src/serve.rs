@@ -56,11 +56,20 @@ pub async fn run(args: ServeArgs) -> Result<(), Failure> {
         .await
         .map_err(|e| Failure::failed(format!("cannot listen on {}: {e}", config.listen)))?;
     announce(&config, args.config.as_deref());
-    switchyard_server::serve(
-        state,
+    let live = switchyard_server::Live::new(state);
+    if let Some(path) = &args.config {
+        tokio::spawn(crate::reload::watch(
+            path.clone(),
+            live.clone(),
+            config.listen,
+        ));
+    }
+    switchyard_server::serve_live(
+        live,
         listener,
         Box::pin(shutdown_signal()),
         config.drain_timeout,
+        switchyard_server::serve::HEADER_READ_TIMEOUT,
     )
     .await
     .map_err(|e| Failure::failed(format!("server error: {e}")))

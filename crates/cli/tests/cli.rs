@@ -254,3 +254,104 @@ fn models_list_and_pull_report_the_store() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no model `no-such-model`"));
 }
+
+/// A running `switchyard serve` reloads its config on SIGHUP and when the file changes,
+/// through the same validation as at start; a broken file is rejected and the running
+/// config keeps serving.
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_reloads_its_config_and_keeps_it_when_the_new_one_is_invalid() {
+    let mock = switchyard_testkit::MockOpenAi::start().await.unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = |models: &[&str]| {
+        let mut text = format!(
+            "listen = \"127.0.0.1:{port}\"\n[[providers]]\nid = \"up\"\ntype = \"openai\"\nbase_url = \"{}\"\n",
+            mock.base_url()
+        );
+        for m in models {
+            text.push_str(&format!(
+                "[[models]]\nname = \"{m}\"\nroute = [{{ provider = \"up\", model = \"gpt-4o-mini\" }}]\n"
+            ));
+        }
+        text
+    };
+    let (_dir, path) = write_config(&config(&["first"]));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(["serve", "--config", &path])
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let models = || async {
+        let bytes = client
+            .get(format!("{url}/v1/models"))
+            .send()
+            .await
+            .ok()?
+            .bytes()
+            .await
+            .ok()?;
+        let body: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+        Some(
+            body["data"]
+                .as_array()?
+                .iter()
+                .filter_map(|m| m["id"].as_str().map(str::to_owned))
+                .collect::<Vec<_>>(),
+        )
+    };
+    let wait_for = |want: Vec<&'static str>| async move {
+        for _ in 0..120 {
+            if models().await == Some(want.iter().map(|s| (*s).to_owned()).collect()) {
+                return true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        false
+    };
+    assert!(wait_for(vec!["first"]).await, "server did not start");
+    let hup = || {
+        std::process::Command::new("kill")
+            .args(["-HUP", &child.id().to_string()])
+            .status()
+            .unwrap()
+    };
+
+    std::fs::write(&path, config(&["first", "second"])).unwrap();
+    assert!(hup().success());
+    assert!(wait_for(vec!["first", "second"]).await, "SIGHUP reload");
+
+    // A broken file: rejected, the running config stays.
+    std::fs::write(&path, "listen = 7\n[[models]]\nname = \"x\"\n").unwrap();
+    assert!(hup().success());
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(
+        models().await,
+        Some(vec!["first".to_owned(), "second".to_owned()])
+    );
+
+    // A changed file is picked up without a signal.
+    std::fs::write(&path, config(&["third"])).unwrap();
+    assert!(wait_for(vec!["third"]).await, "file-change reload");
+    let resp = client
+        .post(format!("{url}/v1/chat/completions"))
+        .header("content-type", "application/json")
+        .body(r#"{"model":"third","messages":[{"role":"user","content":"hi"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    let _ = child.stdout.take();
+}

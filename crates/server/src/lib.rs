@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod errors;
+pub mod live;
 pub mod metrics;
 pub mod pipeline;
 pub mod retry;
@@ -14,5 +15,6 @@ pub mod routes;
 pub mod serve;
 pub mod state;
 
-pub use serve::{serve, serve_with, ShutdownSignal};
+pub use live::Live;
+pub use serve::{serve, serve_live, serve_with, ShutdownSignal};
 pub use state::{AppState, BuildError};

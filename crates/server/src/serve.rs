@@ -8,7 +8,6 @@
 //! bytes would otherwise hold it forever).
 
 use std::future::Future;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -17,6 +16,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 
+use crate::live::Live;
 use crate::routes;
 use crate::state::AppState;
 
@@ -41,11 +41,29 @@ pub async fn serve(
 pub async fn serve_with(
     state: AppState,
     listener: TcpListener,
+    shutdown: ShutdownSignal,
+    drain: Duration,
+    header_read_timeout: Duration,
+) -> std::io::Result<()> {
+    serve_live(
+        Live::new(state),
+        listener,
+        shutdown,
+        drain,
+        header_read_timeout,
+    )
+    .await
+}
+
+/// [`serve_with`] from a [`Live`] state that may be replaced while serving (config reload).
+pub async fn serve_live(
+    live: Live,
+    listener: TcpListener,
     mut shutdown: ShutdownSignal,
     drain: Duration,
     header_read_timeout: Duration,
 ) -> std::io::Result<()> {
-    let app = routes::router(state.clone());
+    let app = routes::router(live.clone());
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -84,7 +102,7 @@ pub async fn serve_with(
     }
 
     drop(listener);
-    state.inner.draining.store(true, Ordering::Relaxed);
+    let state = live.begin_shutdown();
     tracing::info!(
         in_flight = state.inner.metrics.in_flight(),
         drain_s = drain.as_secs_f64(),

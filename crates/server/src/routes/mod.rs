@@ -17,13 +17,14 @@ use axum::routing::{get, post};
 use axum::Router;
 use http::HeaderMap;
 
+use crate::live::Live;
 use crate::state::AppState;
 
 /// Largest request body accepted (base64 images make chat bodies large).
 pub const MAX_REQUEST_BYTES: usize = 32 * 1024 * 1024;
 
-/// The whole HTTP app.
-pub fn router(state: AppState) -> Router {
+/// The whole HTTP app, serving each request from the live state current when it starts.
+pub fn router(live: Live) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(openai::chat_completions))
         .route("/v1/embeddings", post(openai::embeddings))
@@ -45,7 +46,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(openai::not_found)
         .method_not_allowed_fallback(openai::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
-        .with_state(state)
+        .with_state(live)
 }
 
 /// `GET /v1/models` is shared by OpenAI and Anthropic clients; Anthropic's SDKs always send
