@@ -117,6 +117,11 @@ impl RouteTable {
         }
     }
 
+    /// What the catalog and config say of one deployment (`position` in model `model_index`).
+    pub fn info(&self, model_index: usize, position: usize) -> Option<&ModelInfo> {
+        self.infos.get(model_index)?.get(position)?.as_ref()
+    }
+
     /// The deployments of model `model_index` in the order to try them for a request with
     /// `needs`, given each deployment's `health` (in configured order) at `now_ms`.
     pub fn rank<'a>(

@@ -119,6 +119,11 @@ pub struct Served {
     pub deployment_id: String,
     pub provider_id: String,
     pub attempts: u32,
+    /// The deployment's place in its model's route (for its price).
+    pub position: usize,
+    /// What the answer cost at the deployment's price, when both are known (not for
+    /// streams: their usage arrives after the headers).
+    pub cost_usd: Option<f64>,
 }
 
 pub enum ChatAnswer {
@@ -185,13 +190,44 @@ pub async fn chat(
     )
     .await?;
     Ok(match answer {
-        Answer::Complete(response) => ChatAnswer::Complete(response, served),
+        Answer::Complete(response) => {
+            let u = &response.usage;
+            let served = Served {
+                cost_usd: cost(
+                    state,
+                    ctx,
+                    &served,
+                    u.input_tokens,
+                    u.cache_read_tokens,
+                    u.output_tokens,
+                ),
+                ..served
+            };
+            ChatAnswer::Complete(response, served)
+        }
         Answer::Stream((first, rest)) => ChatAnswer::Stream {
             first,
             rest,
             served,
         },
     })
+}
+
+/// The cost in USD of these tokens at the served deployment's price, if it is known.
+fn cost(
+    state: &AppState,
+    ctx: &RequestContext,
+    served: &Served,
+    input: u64,
+    cached: u64,
+    output: u64,
+) -> Option<f64> {
+    let price = state
+        .inner
+        .routes
+        .info(ctx.model as usize, served.position)?
+        .price?;
+    Some(price.cost(input, cached, output))
 }
 
 enum Answer {
@@ -206,14 +242,19 @@ pub async fn embed(
     request: EmbeddingRequest,
 ) -> Result<(EmbeddingResponse, Served), GatewayError> {
     let request = &request;
-    try_in_order(
+    let (response, served) = try_in_order(
         state,
         ctx,
         &request.model,
         &Needs::default(),
         |provider, model| async move { provider.embed(request, &model).await },
     )
-    .await
+    .await?;
+    let served = Served {
+        cost_usd: cost(state, ctx, &served, response.input_tokens, 0, 0),
+        ..served
+    };
+    Ok((response, served))
 }
 
 /// Counts a request's prompt tokens at the first deployment of its route that can count
@@ -251,6 +292,8 @@ pub async fn count_tokens(
                     deployment_id: deployment.id.clone(),
                     provider_id: deployment.provider_id.clone(),
                     attempts: position as u32 + 1,
+                    position,
+                    cost_usd: None,
                 };
                 return Ok((tokens, served));
             }
@@ -386,6 +429,8 @@ where
                     deployment_id: deployment.id.clone(),
                     provider_id: deployment.provider_id.clone(),
                     attempts: attempts as u32,
+                    position: candidate.position,
+                    cost_usd: None,
                 };
                 return Ok((value, served));
             }

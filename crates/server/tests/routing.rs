@@ -306,6 +306,9 @@ async fn auto_picks_the_cheapest_deployment_that_meets_the_request_and_the_tier(
         .unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["x-switchyard-deployment"], "b/gpt-4o-mini");
+    // The mock bills 12 prompt and 9 completion tokens; gpt-4o-mini costs $0.15 / $0.60
+    // per million.
+    assert_eq!(resp.headers()["x-switchyard-cost-usd"], "0.00000720");
     let body: Value = resp.json().await.unwrap();
     assert_eq!(
         body["model"], "gpt-4o-mini",
