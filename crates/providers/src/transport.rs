@@ -154,6 +154,30 @@ impl Deadline {
     }
 }
 
+/// A small call (a credentials or token endpoint): sent under `timeouts` with the total cut
+/// to `limit`, the whole body read. The error says whether it could not be reached or its
+/// answer could not be read; a non-success status comes back with the body for the caller.
+pub(crate) async fn fetch_small(
+    client: &HttpClient,
+    mut timeouts: Timeouts,
+    limit: Duration,
+    request: http::Request<Full<Bytes>>,
+) -> Result<(http::StatusCode, Bytes), String> {
+    timeouts.total = timeouts.total.min(limit);
+    timeouts.first_byte = timeouts.first_byte.min(timeouts.total);
+    let deadline = Deadline::start(timeouts);
+    let mut response = deadline
+        .send(client, request)
+        .await
+        .map_err(|e| format!("unreachable: {}", e.message))?;
+    let status = response.status();
+    let body = deadline
+        .read_body(response.body_mut())
+        .await
+        .map_err(|e| format!("unreadable answer: {}", e.message))?;
+    Ok((status, body))
+}
+
 /// The next data frame of a body (trailers are skipped).
 async fn next_data(body: &mut Incoming) -> Result<Option<Bytes>, ProviderError> {
     loop {

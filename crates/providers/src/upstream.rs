@@ -379,3 +379,41 @@ pub(crate) fn unix_now() -> u64 {
         .map(|d| d.as_secs())
         .unwrap_or(0)
 }
+
+/// Tool arguments are JSON text canonically and a JSON object for providers that take them
+/// as a document; text that is not a JSON object (a model's malformed call) is sent to
+/// `target` as `{}`, with a warning.
+pub(crate) fn arguments_object(arguments: &str, target: &str) -> Value {
+    match serde_json::from_str::<Value>(arguments) {
+        Ok(v @ Value::Object(_)) => v,
+        _ => {
+            if !arguments.trim().is_empty() {
+                tracing::warn!(
+                    target: "switchyard::upstream",
+                    "a tool call's arguments are not a JSON object; sent to {target} as {{}}"
+                );
+            }
+            Value::Object(Default::default())
+        }
+    }
+}
+
+/// A tool id with every character outside `[a-zA-Z0-9_-]` replaced by `_` (the same on a
+/// call and on its result, so the pair still matches); `fallback` when it is empty.
+pub(crate) fn tool_id_chars(id: &str, fallback: &str) -> String {
+    let out: String = id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if out.is_empty() {
+        fallback.to_owned()
+    } else {
+        out
+    }
+}

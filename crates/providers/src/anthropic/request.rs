@@ -15,6 +15,7 @@ use switchyard_types::{
 use switchyard_wire_anthropic as wire;
 
 use crate::error::ProviderError;
+use crate::upstream::tool_id_chars;
 
 /// Output tokens asked for when the client did not say (Anthropic requires a number).
 pub const DEFAULT_MAX_TOKENS: u32 = 4096;
@@ -421,44 +422,11 @@ fn anthropic_file_id(uri: &str, host: &str) -> Result<String, ProviderError> {
 /// Anthropic tool ids match `^[a-zA-Z0-9_-]+$`. Other characters become `_`, the same way on
 /// a call and on its result, so the pair still matches.
 pub fn safe_tool_id(id: &str) -> String {
-    if !id.is_empty()
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    {
-        return id.to_owned();
-    }
-    let mut out: String = id
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if out.is_empty() {
-        out.push_str("toolu_");
-    }
-    out
+    tool_id_chars(id, "toolu_")
 }
 
-/// Tool arguments are JSON text canonically and an object for Anthropic; text that is not a
-/// JSON object (a model's malformed call) is sent as `{}`.
 fn arguments_object(arguments: &str) -> Value {
-    match serde_json::from_str::<Value>(arguments) {
-        Ok(v @ Value::Object(_)) => v,
-        _ => {
-            if !arguments.trim().is_empty() {
-                tracing::warn!(
-                    target: "switchyard::upstream",
-                    "a tool call's arguments are not a JSON object; sent to Anthropic as {{}}"
-                );
-            }
-            Value::Object(Default::default())
-        }
-    }
+    crate::upstream::arguments_object(arguments, "Anthropic")
 }
 
 fn unsupported(host: &str, feature: &str) -> ProviderError {

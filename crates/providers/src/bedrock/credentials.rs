@@ -24,7 +24,7 @@ use switchyard_config::{AwsConfig, Timeouts};
 use tokio::sync::Mutex;
 
 use crate::error::{ProviderError, ProviderErrorKind};
-use crate::transport::{self, Deadline, HttpClient};
+use crate::transport::{self, HttpClient};
 
 pub use crate::upstream::EnvFn;
 
@@ -328,19 +328,10 @@ impl CredentialChain {
         request: http::Request<Full<Bytes>>,
         source: &str,
     ) -> Result<Bytes, ProviderError> {
-        let mut timeouts = self.timeouts;
-        timeouts.total = timeouts.total.min(Duration::from_secs(5));
-        timeouts.first_byte = timeouts.first_byte.min(timeouts.total);
-        let deadline = Deadline::start(timeouts);
-        let mut response = deadline
-            .send(&self.client, request)
-            .await
-            .map_err(|e| no_credentials(&format!("{source} unreachable: {}", e.message)))?;
-        let status = response.status();
-        let body = deadline
-            .read_body(response.body_mut())
-            .await
-            .map_err(|e| no_credentials(&format!("{source}: {}", e.message)))?;
+        let (status, body) =
+            transport::fetch_small(&self.client, self.timeouts, Duration::from_secs(5), request)
+                .await
+                .map_err(|e| no_credentials(&format!("{source} {e}")))?;
         if !status.is_success() {
             return Err(no_credentials(&format!(
                 "{source} answered {}",

@@ -15,6 +15,7 @@ use switchyard_types::{
 use switchyard_wire_bedrock as wire;
 
 use crate::error::ProviderError;
+use crate::upstream::tool_id_chars;
 
 /// Builds the upstream body. `model_id` is the Bedrock model or inference-profile id.
 pub fn converse_body(
@@ -519,19 +520,7 @@ fn cache_point(cc: &CacheControl) -> wire::CachePoint {
 /// ids keep their first 47 characters and a hash of the whole, the same way on a call and
 /// on its result, so the pair still matches.
 pub fn safe_tool_id(id: &str) -> String {
-    let mut out: String = id
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if out.is_empty() {
-        out.push_str("tooluse");
-    }
+    let mut out = tool_id_chars(id, "tooluse");
     if out.len() > 64 {
         let hash = id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
             (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
@@ -542,21 +531,8 @@ pub fn safe_tool_id(id: &str) -> String {
     out
 }
 
-/// Tool arguments are JSON text canonically and a document for Converse; text that is not
-/// a JSON object (a model's malformed call) is sent as `{}`.
 fn arguments_object(arguments: &str) -> Value {
-    match serde_json::from_str::<Value>(arguments) {
-        Ok(v @ Value::Object(_)) => v,
-        _ => {
-            if !arguments.trim().is_empty() {
-                tracing::warn!(
-                    target: "switchyard::upstream",
-                    "a tool call's arguments are not a JSON object; sent to Bedrock as {{}}"
-                );
-            }
-            empty_object()
-        }
-    }
+    crate::upstream::arguments_object(arguments, "Bedrock")
 }
 
 fn unsupported(host: &str, feature: &str) -> ProviderError {

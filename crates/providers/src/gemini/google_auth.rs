@@ -24,7 +24,7 @@ use switchyard_config::{GcpConfig, Timeouts};
 use tokio::sync::Mutex;
 
 use crate::error::{ProviderError, ProviderErrorKind};
-use crate::transport::{self, Deadline, HttpClient};
+use crate::transport::{self, HttpClient};
 use crate::upstream::EnvFn;
 
 /// The scope every token is asked for.
@@ -188,21 +188,14 @@ impl GoogleTokens {
             .map_err(|_| auth_error("invalid metadata server host".into()))?,
         };
         let source = self.source.name();
-        let mut timeouts = self.timeouts;
-        timeouts.total = timeouts.total.min(Duration::from_secs(10));
-        timeouts.first_byte = timeouts.first_byte.min(timeouts.total);
-        let deadline = Deadline::start(timeouts);
-        let mut response = deadline.send(&self.client, request).await.map_err(|e| {
-            auth_error(format!(
-                "no Google access token: {source} unreachable: {}",
-                e.message
-            ))
-        })?;
-        let status = response.status();
-        let body = deadline
-            .read_body(response.body_mut())
-            .await
-            .map_err(|e| auth_error(format!("no Google access token: {source}: {}", e.message)))?;
+        let (status, body) = transport::fetch_small(
+            &self.client,
+            self.timeouts,
+            Duration::from_secs(10),
+            request,
+        )
+        .await
+        .map_err(|e| auth_error(format!("no Google access token: {source} {e}")))?;
         if !status.is_success() {
             return Err(auth_error(format!(
                 "no Google access token: the token endpoint refused {source} (HTTP {})",
