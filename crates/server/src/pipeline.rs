@@ -378,26 +378,23 @@ where
     let mut last_error: Option<ProviderError> = None;
     while attempts < max_attempts {
         // The next admitted deployment, in ranked order and round again, that is still
-        // taking traffic now.
-        let now = inner.now_ms();
-        let health = inner.health_snapshot(model_index);
+        // taking traffic: the ranking is current for the first attempt; after a failure,
+        // health is read again.
+        let live = (attempts > 0).then(|| (inner.now_ms(), inner.health_snapshot(model_index)));
         let count = ranking.admitted.len();
-        let Some(candidate) = (0..count)
-            .map(|k| &ranking.admitted[(next + k) % count])
-            .find(|c| {
-                !excluded.contains(&c.position)
-                    && health.get(c.position).is_none_or(|h| {
-                        matches!(h.admission(now), Admission::Yes | Admission::Probe)
+        let Some(index) = (0..count).map(|k| (next + k) % count).find(|&i| {
+            let c = &ranking.admitted[i];
+            !excluded.contains(&c.position)
+                && live.as_ref().is_none_or(|(now, health)| {
+                    health.get(c.position).is_none_or(|h| {
+                        matches!(h.admission(*now), Admission::Yes | Admission::Probe)
                     })
-            })
-        else {
+                })
+        }) else {
             break;
         };
-        next = ranking
-            .admitted
-            .iter()
-            .position(|c| c.position == candidate.position)
-            .map_or(0, |i| i + 1);
+        next = index + 1;
+        let candidate = &ranking.admitted[index];
         if attempts > 0 {
             if !inner.retry_budget.try_retry() {
                 tracing::warn!(
