@@ -33,8 +33,12 @@ pub enum ProviderErrorKind {
     Timeout(TimeoutPhase),
     /// The upstream answered with a non-success status.
     Status(u16),
-    /// The upstream's answer could not be understood (bad JSON, broken stream, reset).
+    /// The upstream's answer could not be understood (bad JSON, an event out of place).
     Protocol,
+    /// The connection broke during the exchange (reset, closed before the answer was
+    /// complete). Like a connect error it says nothing of the request, so before a stream
+    /// commits it may go to another deployment.
+    Interrupted,
 }
 
 /// An upstream failure. `message` is safe to show a client: it never contains the provider's
@@ -68,6 +72,10 @@ impl ProviderError {
         Self::new(ProviderErrorKind::Protocol, message)
     }
 
+    pub fn interrupted(message: impl Into<String>) -> Self {
+        Self::new(ProviderErrorKind::Interrupted, message)
+    }
+
     pub fn timeout(phase: TimeoutPhase, after: Duration) -> Self {
         Self::new(
             ProviderErrorKind::Timeout(phase),
@@ -80,11 +88,13 @@ impl ProviderError {
     }
 
     /// Whether sending the same request again (here or to another deployment) is safe and
-    /// may succeed: connect errors, timeouts, 408, 409, 429 and 5xx (529 included). Client
-    /// errors are never retried.
+    /// may succeed: connect errors, broken connections, timeouts, 408, 409, 429 and 5xx (529
+    /// included). Client errors and answers that cannot be understood are never retried.
     pub fn is_retryable(&self) -> bool {
         match &self.kind {
-            ProviderErrorKind::Connect | ProviderErrorKind::Timeout(_) => true,
+            ProviderErrorKind::Connect
+            | ProviderErrorKind::Interrupted
+            | ProviderErrorKind::Timeout(_) => true,
             ProviderErrorKind::Status(s) => matches!(s, 408 | 409 | 429) || *s >= 500,
             ProviderErrorKind::Unsupported | ProviderErrorKind::Protocol => false,
         }

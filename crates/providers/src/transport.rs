@@ -189,7 +189,7 @@ async fn next_data(body: &mut Incoming) -> Result<Option<Bytes>, ProviderError> 
                 }
             }
             Some(Err(err)) => {
-                return Err(ProviderError::protocol(format!(
+                return Err(ProviderError::interrupted(format!(
                     "upstream connection failed while reading the response: {}",
                     describe(&err)
                 )))
@@ -220,7 +220,7 @@ fn send_error(err: &hyper_util::client::legacy::Error, connect: Duration) -> Pro
             format!("could not connect to the upstream: {text}"),
         );
     }
-    ProviderError::protocol(format!("upstream request failed: {text}"))
+    ProviderError::interrupted(format!("upstream request failed: {text}"))
 }
 
 /// The error and its sources as one line. Request URLs are not part of hyper's errors, so a

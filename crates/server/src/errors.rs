@@ -53,7 +53,7 @@ pub fn from_provider(err: &ProviderError) -> GatewayError {
         ProviderErrorKind::Unsupported => ErrorClass::InvalidRequest,
         ProviderErrorKind::Connect => ErrorClass::UpstreamUnavailable,
         ProviderErrorKind::Timeout(_) => ErrorClass::UpstreamTimeout,
-        ProviderErrorKind::Protocol => ErrorClass::UpstreamError,
+        ProviderErrorKind::Protocol | ProviderErrorKind::Interrupted => ErrorClass::UpstreamError,
         ProviderErrorKind::Status(s) => match s {
             400 | 422 => ErrorClass::InvalidRequest,
             413 => ErrorClass::PayloadTooLarge,

@@ -236,7 +236,7 @@ impl FrameDecoder {
         if self.stopped {
             return Ok(());
         }
-        Err(ProviderError::protocol(
+        Err(ProviderError::interrupted(
             "upstream stream ended before messageStop",
         ))
     }

@@ -204,7 +204,7 @@ impl EventDecoder {
         if self.done {
             return Ok(());
         }
-        Err(ProviderError::protocol(
+        Err(ProviderError::interrupted(
             "upstream closed the stream before the answer was complete",
         ))
     }

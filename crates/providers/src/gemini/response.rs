@@ -212,7 +212,7 @@ impl ChunkDecoder {
             return Ok(());
         }
         let Some(reason) = self.finish.take() else {
-            return Err(ProviderError::protocol(
+            return Err(ProviderError::interrupted(
                 "upstream closed the stream before the answer was complete",
             ));
         };

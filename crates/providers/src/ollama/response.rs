@@ -165,7 +165,7 @@ impl LineDecoder {
         if self.done {
             return Ok(());
         }
-        Err(ProviderError::protocol(
+        Err(ProviderError::interrupted(
             "upstream closed the stream before the answer was complete",
         ))
     }

@@ -194,7 +194,7 @@ impl ChunkDecoder {
     /// is incomplete and that is an error, not a normal end.
     pub fn on_eof(&mut self, out: &mut VecDeque<StreamEvent>) -> Result<(), ProviderError> {
         if self.stop.is_none() && !self.done {
-            return Err(ProviderError::protocol(
+            return Err(ProviderError::interrupted(
                 "upstream closed the stream before the answer was complete",
             ));
         }

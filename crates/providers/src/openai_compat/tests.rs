@@ -194,7 +194,7 @@ async fn reset_mid_stream_is_an_error_after_the_content_so_far() {
     let p = OpenAiCompat::new(&config(ProviderKind::OpenAi, &mock.base_url())).unwrap();
     let (events, err) = collect(p.chat_stream(&request(true), "m").await.unwrap()).await;
     assert_eq!(text_of(&events), "one ");
-    assert_eq!(err.unwrap().kind, ProviderErrorKind::Protocol);
+    assert_eq!(err.unwrap().kind, ProviderErrorKind::Interrupted);
 }
 
 #[tokio::test]
@@ -205,7 +205,7 @@ async fn clean_close_without_done_or_finish_is_an_error() {
     mock.push(Reply::sse_events(events));
     let p = OpenAiCompat::new(&config(ProviderKind::OpenAi, &mock.base_url())).unwrap();
     let (_, err) = collect(p.chat_stream(&request(true), "m").await.unwrap()).await;
-    assert_eq!(err.unwrap().kind, ProviderErrorKind::Protocol);
+    assert_eq!(err.unwrap().kind, ProviderErrorKind::Interrupted);
 }
 
 #[tokio::test]
