@@ -71,7 +71,7 @@ fn reload(path: &Path, live: &Live, listen: SocketAddr) {
         return;
     }
     // Loading local models reads hundreds of megabytes: keep it off the async workers.
-    match tokio::task::block_in_place(|| AppState::build(&config)) {
+    match tokio::task::block_in_place(|| AppState::rebuild(&config, &live.current())) {
         Ok(state) => {
             if live.replace(state) {
                 tracing::info!(

@@ -170,6 +170,9 @@ pub struct RawRouting {
     pub retry_backoff_s: Option<f64>,
     /// Retries allowed per request over a 10 s window, as a fraction (default 0.2).
     pub retry_budget: Option<f64>,
+    /// Seconds between active health checks of each remote deployment (a one-token
+    /// request); absent or 0: no active checks, health is learned from traffic only.
+    pub health_check_interval_s: Option<f64>,
 }
 
 /// Parses TOML text, naming the exact key path of the first problem.

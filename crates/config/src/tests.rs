@@ -318,6 +318,7 @@ fn routes_take_a_strategy_weights_and_catalog_overrides() {
 [routing]
 breaker_failures = 3
 breaker_open_s = 10
+health_check_interval_s = 15
 
 [[providers]]
 id = "a"
@@ -334,6 +335,15 @@ route = [
 "#;
     let config = load_str(text, &no_env).unwrap();
     assert_eq!(config.routing.breaker_failures, 3);
+    assert_eq!(
+        config.routing.health_check,
+        Some(std::time::Duration::from_secs(15))
+    );
+    let off = text.replace(
+        "health_check_interval_s = 15",
+        "health_check_interval_s = 0",
+    );
+    assert_eq!(load_str(&off, &no_env).unwrap().routing.health_check, None);
     let m = &config.models[0];
     assert_eq!(m.strategy, RouteStrategy::Weighted);
     assert_eq!((m.route[0].weight, m.route[1].weight), (3, 1));
@@ -357,6 +367,13 @@ route = [
     assert_eq!(
         bad("breaker_failures = 3", "breaker_failures = 0"),
         "routing.breaker_failures"
+    );
+    assert_eq!(
+        bad(
+            "health_check_interval_s = 15",
+            "health_check_interval_s = 0.01"
+        ),
+        "routing.health_check_interval_s"
     );
     assert!(load_str(&text.replace("weight = 3, ", "weight = 0, "), &no_env).is_ok());
     let all_zero = text

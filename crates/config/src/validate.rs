@@ -145,6 +145,16 @@ fn routing_config(raw: Option<&RawRouting>) -> Result<RoutingConfig, ConfigError
         }
         routing.retry_budget_permille = (f * 1000.0).round() as u32;
     }
+    if let Some(s) = raw.health_check_interval_s.filter(|s| *s != 0.0) {
+        let interval = seconds("routing.health_check_interval_s", s)?;
+        if interval < Duration::from_millis(100) {
+            return Err(ConfigError::invalid(
+                "routing.health_check_interval_s",
+                "must be 0 (off) or at least 0.1 seconds",
+            ));
+        }
+        routing.health_check = Some(interval);
+    }
     Ok(routing)
 }
 

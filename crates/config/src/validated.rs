@@ -298,6 +298,8 @@ pub struct RoutingConfig {
     pub retry_backoff: Duration,
     /// Retries per request allowed over a window (0.2: one retry per five requests).
     pub retry_budget_permille: u32,
+    /// Active health checks: how often each remote deployment is sent a one-token request.
+    pub health_check: Option<Duration>,
 }
 
 impl Default for RoutingConfig {
@@ -308,6 +310,7 @@ impl Default for RoutingConfig {
             max_retries: 2,
             retry_backoff: Duration::from_millis(100),
             retry_budget_permille: 200,
+            health_check: None,
         }
     }
 }

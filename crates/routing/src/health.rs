@@ -44,6 +44,8 @@ pub struct DeploymentHealth {
     pub in_flight: u32,
     /// Exponentially weighted mean time to first token, if any request has been timed.
     pub ttft_ewma_ms: Option<f64>,
+    /// The last active health check: when, and whether the deployment answered.
+    pub last_check: Option<(u64, bool)>,
 }
 
 impl Default for DeploymentHealth {
@@ -53,6 +55,7 @@ impl Default for DeploymentHealth {
             cooldown_until_ms: 0,
             in_flight: 0,
             ttft_ewma_ms: None,
+            last_check: None,
         }
     }
 }
@@ -123,6 +126,35 @@ impl DeploymentHealth {
     /// `retry_after_ms` is a 429's reset time, which cools the deployment down instead.
     pub fn on_failure(&mut self, now_ms: u64, retry_after_ms: Option<u64>, config: &BreakerConfig) {
         self.in_flight = self.in_flight.saturating_sub(1);
+        self.count_failure(now_ms, retry_after_ms, config);
+    }
+
+    /// An active health check's outcome: `Ok` when the deployment answered (a success, or a
+    /// client error, which a live deployment sends), closing an open breaker at once; `Err`
+    /// counts like a failed request (`Some(ms)`: a 429's reset time). It is not a request:
+    /// the in-flight count and a half-open probe's slot are left alone.
+    pub fn on_check(
+        &mut self,
+        now_ms: u64,
+        outcome: Result<(), Option<u64>>,
+        config: &BreakerConfig,
+    ) {
+        self.last_check = Some((now_ms, outcome.is_ok()));
+        match outcome {
+            Ok(()) => {
+                if matches!(self.breaker, BreakerState::Open { .. }) {
+                    self.breaker = BreakerState::Closed { failures: 0 };
+                }
+            }
+            Err(retry_after_ms) => {
+                if self.breaker != BreakerState::HalfOpen {
+                    self.count_failure(now_ms, retry_after_ms, config);
+                }
+            }
+        }
+    }
+
+    fn count_failure(&mut self, now_ms: u64, retry_after_ms: Option<u64>, config: &BreakerConfig) {
         if let Some(wait) = retry_after_ms {
             self.cooldown_until_ms = self.cooldown_until_ms.max(now_ms + wait);
             return;
@@ -201,6 +233,29 @@ mod tests {
         h.on_failure(100, Some(2_000), &config);
         assert_eq!(h.admission(500), Admission::CoolingDown { until_ms: 2_100 });
         assert_eq!(h.admission(2_100), Admission::Yes);
+        assert_eq!(h.breaker, BreakerState::Closed { failures: 0 });
+    }
+
+    #[test]
+    fn active_checks_eject_and_restore_without_touching_requests() {
+        let config = BreakerConfig {
+            failures_to_open: 2,
+            open_ms: 10_000,
+        };
+        let mut h = DeploymentHealth::default();
+        h.on_start(0);
+        h.on_check(1, Err(None), &config);
+        h.on_check(2, Err(None), &config);
+        assert_eq!(h.admission(3), Admission::Ejected { until_ms: 10_002 });
+        assert_eq!(h.in_flight, 1, "a check is not a request");
+        h.on_check(500, Ok(()), &config);
+        assert_eq!(
+            h.admission(501),
+            Admission::Yes,
+            "a good check ends ejection early"
+        );
+        h.on_check(600, Err(Some(3_000)), &config);
+        assert_eq!(h.admission(601), Admission::CoolingDown { until_ms: 3_600 });
         assert_eq!(h.breaker, BreakerState::Closed { failures: 0 });
     }
 

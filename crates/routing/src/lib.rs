@@ -42,6 +42,7 @@ static FRESH: DeploymentHealth = DeploymentHealth {
     cooldown_until_ms: 0,
     in_flight: 0,
     ttft_ewma_ms: None,
+    last_check: None,
 };
 
 /// Output tokens assumed for a cost estimate when the request does not cap them.

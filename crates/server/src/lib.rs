@@ -10,6 +10,7 @@ pub mod errors;
 pub mod live;
 pub mod metrics;
 pub mod pipeline;
+pub mod probe;
 pub mod retry;
 pub mod routes;
 pub mod serve;

@@ -46,6 +46,7 @@ struct Registry {
     ttft: HashMap<Pair, Histogram>,
     input_tokens: HashMap<Pair, u64>,
     output_tokens: HashMap<Pair, u64>,
+    cost_usd: HashMap<Pair, f64>,
 }
 
 /// What one finished request contributes.
@@ -61,6 +62,8 @@ pub struct RequestRecord {
     pub ttft: Option<Duration>,
     pub input_tokens: u64,
     pub output_tokens: u64,
+    /// At the serving deployment's price; 0 when unknown.
+    pub cost_usd: f64,
 }
 
 pub struct Metrics {
@@ -107,6 +110,9 @@ impl Metrics {
         }
         if r.output_tokens > 0 {
             *reg.output_tokens.entry(pair).or_default() += r.output_tokens;
+        }
+        if r.cost_usd > 0.0 {
+            *reg.cost_usd.entry(pair).or_default() += r.cost_usd;
         }
     }
 
@@ -165,6 +171,15 @@ impl Metrics {
                 .chain(reg.output_tokens.iter().map(|(pair, n)| (pair, "output", n)))
                 .map(|(pair, direction, n)| {
                     format!("switchyard_tokens_total{{{},direction=\"{direction}\"}} {n}\n", self.labels(*pair))
+                })
+                .collect(),
+        );
+        sorted(
+            "# HELP switchyard_cost_usd_total What answers cost at their deployments' prices, by model and provider.\n# TYPE switchyard_cost_usd_total counter\n",
+            reg.cost_usd
+                .iter()
+                .map(|(pair, usd)| {
+                    format!("switchyard_cost_usd_total{{{}}} {usd}\n", self.labels(*pair))
                 })
                 .collect(),
         );
@@ -229,6 +244,7 @@ mod tests {
             ttft: Some(Duration::from_millis(1)),
             input_tokens: 10,
             output_tokens: 4,
+            cost_usd: 0.25,
         });
         m.request_started();
         m.record(&RequestRecord {
@@ -241,6 +257,7 @@ mod tests {
             ttft: None,
             input_tokens: 0,
             output_tokens: 0,
+            cost_usd: 0.0,
         });
         let text = m.render();
         assert!(text.contains("switchyard_requests_total{model=\"chat\",provider=\"up\",dialect=\"openai\",status=\"200\"} 1"), "{text}");
@@ -256,5 +273,9 @@ mod tests {
             "switchyard_time_to_first_token_seconds_count{model=\"chat\",provider=\"up\"} 1"
         ));
         assert!(text.contains("switchyard_requests_in_flight 0"));
+        assert!(
+            text.contains("switchyard_cost_usd_total{model=\"chat\",provider=\"up\"} 0.25"),
+            "{text}"
+        );
     }
 }

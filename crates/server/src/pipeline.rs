@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use switchyard_dialects::{ErrorClass, GatewayError};
 use switchyard_providers::{EventStream, Provider, ProviderError, ProviderErrorKind};
+use switchyard_routing::catalog::Price;
 use switchyard_routing::health::Admission;
 use switchyard_routing::needs::Needs;
 use switchyard_routing::{Ranking, Why};
@@ -37,6 +38,8 @@ pub struct RequestContext {
     pub model: u32,
     /// Index of the provider that served (or last failed), `NONE` if none was tried.
     pub provider: u32,
+    /// The serving deployment's price per million tokens, once one serves and if known.
+    pub price: Option<Price>,
     recorded: bool,
 }
 
@@ -49,6 +52,7 @@ impl RequestContext {
             started: Instant::now(),
             model: NONE,
             provider: NONE,
+            price: None,
             recorded: false,
         }
     }
@@ -67,6 +71,7 @@ impl RequestContext {
         }
         self.recorded = true;
         let latency = self.started.elapsed();
+        let cost_usd = self.cost(&usage);
         state.inner.metrics.record(&RequestRecord {
             model: self.model,
             provider: self.provider,
@@ -77,6 +82,7 @@ impl RequestContext {
             ttft,
             input_tokens: usage.input_tokens,
             output_tokens: usage.output_tokens,
+            cost_usd: cost_usd.unwrap_or(0.0),
         });
         let model = state
             .inner
@@ -103,8 +109,22 @@ impl RequestContext {
             ttft_ms = ttft.map(|t| t.as_secs_f64() * 1000.0).unwrap_or(0.0),
             input_tokens = usage.input_tokens,
             output_tokens = usage.output_tokens,
+            cost_usd = cost_usd.unwrap_or(0.0),
             "request finished"
         );
+    }
+}
+
+impl RequestContext {
+    /// What `usage` cost at the serving deployment's price, when a deployment served and its
+    /// price is known (the built-in catalog or the config).
+    pub fn cost(&self, usage: &Usage) -> Option<f64> {
+        let price = self.price?;
+        Some(price.cost(
+            usage.input_tokens,
+            usage.cache_read_tokens,
+            usage.output_tokens,
+        ))
     }
 }
 
@@ -122,7 +142,7 @@ pub struct Served {
     /// The deployment's place in its model's route (for its price).
     pub position: usize,
     /// What the answer cost at the deployment's price, when both are known (not for
-    /// streams: their usage arrives after the headers).
+    /// streams: their usage arrives after the headers, and their cost in the stream's end).
     pub cost_usd: Option<f64>,
 }
 
@@ -191,16 +211,8 @@ pub async fn chat(
     .await?;
     Ok(match answer {
         Answer::Complete(response) => {
-            let u = &response.usage;
             let served = Served {
-                cost_usd: cost(
-                    state,
-                    ctx,
-                    &served,
-                    u.input_tokens,
-                    u.cache_read_tokens,
-                    u.output_tokens,
-                ),
+                cost_usd: ctx.cost(&response.usage),
                 ..served
             };
             ChatAnswer::Complete(response, served)
@@ -211,23 +223,6 @@ pub async fn chat(
             served,
         },
     })
-}
-
-/// The cost in USD of these tokens at the served deployment's price, if it is known.
-fn cost(
-    state: &AppState,
-    ctx: &RequestContext,
-    served: &Served,
-    input: u64,
-    cached: u64,
-    output: u64,
-) -> Option<f64> {
-    let price = state
-        .inner
-        .routes
-        .info(ctx.model as usize, served.position)?
-        .price?;
-    Some(price.cost(input, cached, output))
 }
 
 enum Answer {
@@ -250,8 +245,12 @@ pub async fn embed(
         |provider, model| async move { provider.embed(request, &model).await },
     )
     .await?;
+    let usage = Usage {
+        input_tokens: response.input_tokens,
+        ..Usage::default()
+    };
     let served = Served {
-        cost_usd: cost(state, ctx, &served, response.input_tokens, 0, 0),
+        cost_usd: ctx.cost(&usage),
         ..served
     };
     Ok((response, served))
@@ -422,6 +421,10 @@ where
         match attempt(provider.clone(), deployment.upstream_model.clone()).await {
             Ok(value) => {
                 guard.success(started.elapsed());
+                ctx.price = inner
+                    .routes
+                    .info(model_index, candidate.position)
+                    .and_then(|info| info.price);
                 let served = Served {
                     deployment_id: deployment.id.clone(),
                     provider_id: deployment.provider_id.clone(),
@@ -563,7 +566,10 @@ impl<'a> HealthGuard<'a> {
                     &breaker,
                 )
             }
-            _ if err.is_retryable() => h.on_failure(now, None, &breaker),
+            // Failed, or answered with something that cannot be understood.
+            _ if err.is_retryable() || err.kind == ProviderErrorKind::Protocol => {
+                h.on_failure(now, None, &breaker)
+            }
             // A client error answered by a live deployment.
             _ => h.on_success(None),
         });

@@ -71,6 +71,7 @@ pub async fn serve_live(
         .header_read_timeout(header_read_timeout);
     builder.http2().timer(TokioTimer::new());
     let graceful = GracefulShutdown::new();
+    let probes = tokio::spawn(crate::probe::run(live.clone()));
 
     loop {
         let accepted = tokio::select! {
@@ -102,6 +103,7 @@ pub async fn serve_live(
     }
 
     drop(listener);
+    probes.abort();
     let state = live.begin_shutdown();
     tracing::info!(
         in_flight = state.inner.metrics.in_flight(),

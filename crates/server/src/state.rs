@@ -31,8 +31,18 @@ pub struct Inner {
     pub metrics: Metrics,
     /// Fetches image and document URLs for providers that only take them inline.
     pub media: MediaFetcher,
-    /// Per model, per deployment (configured order): what routing knows of its health.
-    pub health: Vec<Vec<Mutex<DeploymentHealth>>>,
+    /// What routing knows of each distinct deployment's health: one record per upstream
+    /// endpoint and model, shared by every route that lists it, and carried over a config
+    /// reload while the deployment stays the same (in-flight requests keep counting on it).
+    pub health: Vec<Arc<Mutex<DeploymentHealth>>>,
+    /// Per model, per deployment (configured order): its index in `health`.
+    pub health_slots: Vec<Vec<usize>>,
+    /// Per `health` record: the deployment it tracks (for probes and metrics).
+    pub health_deployments: Vec<Deployment>,
+    /// What identifies each `health` record across reloads.
+    health_keys: Vec<String>,
+    /// Active health checks: how often each remote deployment gets a one-token request.
+    pub health_check: Option<std::time::Duration>,
     pub breaker: BreakerConfig,
     pub max_retries: u32,
     pub retry_backoff: std::time::Duration,
@@ -55,6 +65,16 @@ pub struct BuildError {
 
 impl AppState {
     pub fn build(config: &Config) -> Result<AppState, BuildError> {
+        AppState::build_after(config, None)
+    }
+
+    /// Builds the state a reloaded config serves from: deployments that are still the same
+    /// (same id, upstream address and region) keep the health the running state learned.
+    pub fn rebuild(config: &Config, previous: &AppState) -> Result<AppState, BuildError> {
+        AppState::build_after(config, Some(previous))
+    }
+
+    fn build_after(config: &Config, previous: Option<&AppState>) -> Result<AppState, BuildError> {
         let mut providers = Vec::with_capacity(config.providers.len());
         for (i, p) in config.providers.iter().enumerate() {
             let built = match p.kind {
@@ -103,20 +123,37 @@ impl AppState {
             models.push(auto_route(&models, &auto.name, auto.min_tier));
         }
         let model_names = models.iter().map(|m| m.name.clone()).collect();
-        let health = models
-            .iter()
-            .map(|m| {
-                m.deployments
-                    .iter()
-                    .map(|_| Mutex::new(DeploymentHealth::default()))
-                    .collect()
-            })
-            .collect();
+        let mut health: Vec<Arc<Mutex<DeploymentHealth>>> = Vec::new();
+        let mut health_keys: Vec<String> = Vec::new();
+        let mut health_deployments: Vec<Deployment> = Vec::new();
+        let mut health_slots = Vec::with_capacity(models.len());
+        for model in &models {
+            let mut slots = Vec::with_capacity(model.deployments.len());
+            for deployment in &model.deployments {
+                let key = health_key(config, deployment);
+                let slot = match health_keys.iter().position(|k| *k == key) {
+                    Some(slot) => slot,
+                    None => {
+                        let carried = previous.and_then(|p| p.inner.health_record(&key));
+                        health.push(carried.unwrap_or_default());
+                        health_keys.push(key);
+                        health_deployments.push(deployment.clone());
+                        health_keys.len() - 1
+                    }
+                };
+                slots.push(slot);
+            }
+            health_slots.push(slots);
+        }
         let provider_ids: Vec<String> = config.providers.iter().map(|p| p.id.clone()).collect();
         Ok(AppState {
             inner: Arc::new(Inner {
                 routes: RouteTable::new(models),
                 health,
+                health_slots,
+                health_deployments,
+                health_keys,
+                health_check: config.routing.health_check,
                 breaker: BreakerConfig {
                     failures_to_open: config.routing.breaker_failures,
                     open_ms: u64::try_from(config.routing.breaker_open.as_millis())
@@ -170,6 +207,20 @@ fn auto_route(models: &[ModelRoute], name: &str, min_tier: u8) -> ModelRoute {
     route
 }
 
+/// What makes two deployments the same one for health: the id and where requests go.
+fn health_key(config: &Config, deployment: &Deployment) -> String {
+    let p = config.providers.get(deployment.provider_index);
+    format!(
+        "{}\u{1f}{}\u{1f}{}\u{1f}{}",
+        deployment.id,
+        p.and_then(|p| p.base_url.as_deref()).unwrap_or(""),
+        p.and_then(|p| p.aws.as_ref())
+            .map_or("", |a| a.region.as_str()),
+        p.and_then(|p| p.gcp.as_ref())
+            .map_or(String::new(), |g| format!("{}/{}", g.project, g.location)),
+    )
+}
+
 /// What the config says of a deployment, over the built-in catalog.
 fn info_override(target: &RouteTarget) -> InfoOverride {
     let c = &target.capabilities;
@@ -207,30 +258,52 @@ impl Inner {
 
     /// A copy of model `model_index`'s deployment health, in configured order.
     pub fn health_snapshot(&self, model_index: usize) -> Vec<DeploymentHealth> {
-        self.health
+        self.health_slots
             .get(model_index)
-            .map(|list| {
-                list.iter()
-                    .map(|h| h.lock().map(|h| *h).unwrap_or_default())
-                    .collect()
+            .map(|slots| slots.iter().map(|&slot| self.health_of(slot)).collect())
+            .unwrap_or_default()
+    }
+
+    /// A copy of one health record.
+    pub fn health_of(&self, slot: usize) -> DeploymentHealth {
+        self.health
+            .get(slot)
+            .map(|h| match h.lock() {
+                Ok(h) => *h,
+                Err(poisoned) => *poisoned.into_inner(),
             })
             .unwrap_or_default()
     }
 
-    /// Updates one deployment's health.
+    /// Updates the health of model `model_index`'s deployment at `position`.
     pub fn with_health(
         &self,
         model_index: usize,
         position: usize,
         update: impl FnOnce(&mut DeploymentHealth),
     ) {
-        if let Some(Ok(mut h)) = self
-            .health
+        if let Some(&slot) = self
+            .health_slots
             .get(model_index)
-            .and_then(|list| list.get(position))
-            .map(|m| m.lock())
+            .and_then(|slots| slots.get(position))
         {
-            update(&mut h);
+            self.with_health_slot(slot, update);
         }
+    }
+
+    /// Updates one health record.
+    pub fn with_health_slot(&self, slot: usize, update: impl FnOnce(&mut DeploymentHealth)) {
+        if let Some(h) = self.health.get(slot) {
+            match h.lock() {
+                Ok(mut h) => update(&mut h),
+                Err(poisoned) => update(&mut poisoned.into_inner()),
+            }
+        }
+    }
+
+    /// The health record for a deployment with this key, to carry over a reload.
+    fn health_record(&self, key: &str) -> Option<Arc<Mutex<DeploymentHealth>>> {
+        let slot = self.health_keys.iter().position(|k| k == key)?;
+        self.health.get(slot).cloned()
     }
 }

@@ -45,10 +45,10 @@ fn messages(stream: bool) -> Value {
     })
 }
 
-/// `(event name, data)` pairs of an SSE body.
+/// `(event name, data)` pairs of an SSE body (comments skipped, as every SSE parser does).
 fn events(text: &str) -> Vec<(String, Value)> {
     text.split("\n\n")
-        .filter(|e| !e.is_empty())
+        .filter(|e| !e.is_empty() && !e.starts_with(':'))
         .map(|e| {
             let mut lines = e.lines();
             let name = lines.next().unwrap().strip_prefix("event: ").unwrap();

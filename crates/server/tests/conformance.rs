@@ -826,6 +826,9 @@ fn transcript(door: Door, stream: bool, body: &[u8]) -> Value {
                 .split("\n\n")
                 .filter(|e| !e.trim().is_empty())
                 .map(|e| {
+                    if let Some(comment) = e.strip_prefix(':') {
+                        return json!({ "comment": comment.trim() });
+                    }
                     let event = e.lines().find_map(|l| l.strip_prefix("event: "));
                     let data = e
                         .lines()

@@ -344,3 +344,187 @@ async fn auto_picks_the_cheapest_deployment_that_meets_the_request_and_the_tier(
     assert_eq!(resp.headers()["x-switchyard-deployment"], "a/gpt-4o");
     assert_eq!(a.request_count(), 1);
 }
+
+async fn health_of(gw: &Gateway, deployment: &str) -> Value {
+    let all: Value = reqwest::get(format!("{}/v1/route/health", gw.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    all["deployments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["deployment"] == deployment)
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+#[tokio::test]
+async fn a_deployment_shared_by_two_models_has_one_health() {
+    let (a, _b, gw) = gateway(
+        "[[models]]\nname = \"m\"\nroute = [{ provider = \"a\", model = \"gpt-4o-mini\" }, { provider = \"b\", model = \"gpt-4o-mini\" }]\n\n\
+         [[models]]\nname = \"only-a\"\nroute = [{ provider = \"a\", model = \"gpt-4o-mini\" }]\n",
+        "[routing]\nbreaker_failures = 1\nbreaker_open_s = 60",
+    )
+    .await;
+    a.push(Reply::error(500, "server_error", "boom", None));
+    let resp = gw
+        .post("/v1/chat/completions", chat("m"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["x-switchyard-provider"], "b");
+    // Ejected through `m`, so `only-a` does not send it traffic either.
+    let resp = gw
+        .post("/v1/chat/completions", chat("only-a"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 503);
+    assert_eq!(a.request_count(), 1);
+    let health = health_of(&gw, "a/gpt-4o-mini").await;
+    assert_eq!(health["status"], "ejected");
+    assert_eq!(health["models"], json!(["m", "only-a"]));
+    assert!(health["retry_in_s"].as_f64().unwrap() > 50.0);
+    let metrics = reqwest::get(format!("{}/metrics", gw.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let series: Vec<&str> = metrics
+        .lines()
+        .filter(|l| l.starts_with("switchyard_deployment_state{deployment=\"a/"))
+        .collect();
+    assert_eq!(
+        series,
+        ["switchyard_deployment_state{deployment=\"a/gpt-4o-mini\",provider=\"a\"} 1"]
+    );
+}
+
+/// Requests a mock got from clients, not from health checks.
+fn client_requests(mock: &MockOpenAi) -> usize {
+    mock.requests()
+        .iter()
+        .filter(|r| r.json()["messages"][0]["content"] != "ping")
+        .count()
+}
+
+#[tokio::test]
+async fn active_health_checks_eject_and_restore_a_deployment_without_client_traffic() {
+    let (a, b, gw) = gateway(
+        "[[models]]\nname = \"m\"\nroute = [{ provider = \"b\", model = \"gpt-4o-mini\" }]\n\n\
+         [[models]]\nname = \"other\"\nroute = [{ provider = \"a\", model = \"gpt-4o-mini\" }]\n",
+        "[routing]\nbreaker_failures = 2\nbreaker_open_s = 60\nhealth_check_interval_s = 0.2",
+    )
+    .await;
+    for _ in 0..4 {
+        b.push(Reply::error(503, "server_error", "down", None));
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    while health_of(&gw, "b/gpt-4o-mini").await["status"] != "ejected" {
+        assert!(std::time::Instant::now() < deadline, "never ejected");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(client_requests(&b), 0, "ejected by checks alone");
+    let resp = gw
+        .post("/v1/chat/completions", chat("m"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 503);
+    assert_eq!(client_requests(&b), 0, "no client traffic while ejected");
+    // The breaker would stay open for a minute; a passing check brings it back at once.
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    loop {
+        let health = health_of(&gw, "b/gpt-4o-mini").await;
+        if health["status"] == "healthy" {
+            assert_eq!(health["last_check"]["ok"], true);
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never restored: {health}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let resp = gw
+        .post("/v1/chat/completions", chat("m"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    // Checks are one-token requests to every remote deployment.
+    let ping = a.requests().into_iter().next().unwrap().json();
+    assert_eq!(ping["max_completion_tokens"], 1, "{ping}");
+    assert_eq!(
+        health_of(&gw, "a/gpt-4o-mini").await["last_check"]["ok"],
+        true
+    );
+}
+
+#[tokio::test]
+async fn a_streamed_answer_reports_its_cost_at_the_end() {
+    let (_a, _b, gw) = gateway(
+        "[[models]]\nname = \"m\"\nroute = [{ provider = \"a\", model = \"gpt-4o-mini\" }]\n",
+        "",
+    )
+    .await;
+    let mut body = chat("m");
+    body["stream"] = json!(true);
+    let resp = gw.post("/v1/chat/completions", body).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["x-switchyard-deployment"], "a/gpt-4o-mini");
+    let text = resp.text().await.unwrap();
+    let comment = text
+        .lines()
+        .find_map(|l| l.strip_prefix(": x-switchyard-cost-usd="))
+        .unwrap_or_else(|| panic!("no cost comment: {text}"));
+    let cost: f64 = comment.parse().unwrap();
+    assert!(cost > 0.0, "{cost}");
+    assert!(text.ends_with("data: [DONE]\n\n"), "{text}");
+    let metrics = reqwest::get(format!("{}/metrics", gw.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let total: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("switchyard_cost_usd_total{model=\"m\",provider=\"a\"} "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((total - cost).abs() < 1e-8, "{total} vs {cost}");
+}
+
+#[test]
+fn a_reload_keeps_the_health_of_deployments_that_stay_the_same() {
+    let text = |url: &str| {
+        format!(
+            "[[providers]]\nid = \"a\"\ntype = \"openai\"\nbase_url = \"{url}\"\n\n\
+             [[models]]\nname = \"m\"\nroute = [{{ provider = \"a\", model = \"x\" }}]\n"
+        )
+    };
+    let load = |t: &str| switchyard_config::load_str(t, &|_| None).unwrap();
+    let first = switchyard_server::AppState::build(&load(&text("http://127.0.0.1:9/v1"))).unwrap();
+    let breaker = first.inner.breaker;
+    first
+        .inner
+        .with_health(0, 0, |h| h.on_failure(0, None, &breaker));
+    let failures = |s: &switchyard_server::AppState| s.inner.health_snapshot(0)[0].breaker;
+    let same = switchyard_server::AppState::rebuild(&load(&text("http://127.0.0.1:9/v1")), &first)
+        .unwrap();
+    assert_eq!(failures(&same), failures(&first));
+    assert_ne!(same.inner.health_snapshot(0)[0], Default::default());
+    let moved =
+        switchyard_server::AppState::rebuild(&load(&text("http://127.0.0.1:10/v1")), &first)
+            .unwrap();
+    assert_eq!(
+        moved.inner.health_snapshot(0)[0],
+        Default::default(),
+        "a deployment at a new address starts fresh"
+    );
+}

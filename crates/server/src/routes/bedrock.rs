@@ -182,6 +182,8 @@ impl StreamEncoder for bedrock::ConverseStreamEncoder {
     fn usage(&self) -> Option<Usage> {
         bedrock::ConverseStreamEncoder::usage(self)
     }
+    /// Binary event stream: no place for a comment.
+    fn cost(&mut self, _usd: f64, _out: &mut BytesMut) {}
 }
 
 impl StreamEncoder for bedrock::InvokeStreamEncoder {
@@ -197,4 +199,6 @@ impl StreamEncoder for bedrock::InvokeStreamEncoder {
     fn usage(&self) -> Option<Usage> {
         bedrock::InvokeStreamEncoder::usage(self)
     }
+    /// Binary event stream: no place for a comment.
+    fn cost(&mut self, _usd: f64, _out: &mut BytesMut) {}
 }

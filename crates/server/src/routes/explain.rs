@@ -2,6 +2,9 @@
 //! try them now, and the ones it would skip, each with the reason (capabilities, breaker,
 //! cool-down, strategy). Optional query parameters describe the request: `tools`, `vision`,
 //! `json_schema`, `reasoning` (`true`/`false`), `prompt_tokens`, `max_output`.
+//!
+//! `GET /v1/route/health`: every distinct deployment's health (breaker, cool-down, in-flight
+//! requests, TTFT average, last active check) and the models that route to it.
 
 use std::collections::HashMap;
 
@@ -11,6 +14,7 @@ use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use serde_json::json;
 use switchyard_dialects::{openai, ErrorClass, GatewayError};
+use switchyard_routing::health::{Admission, BreakerState};
 use switchyard_routing::needs::Needs;
 use switchyard_routing::Ranked;
 use switchyard_types::Usage;
@@ -128,4 +132,76 @@ fn body(
     serde_json::to_vec(&body)
         .map(Bytes::from)
         .map_err(|e| GatewayError::new(ErrorClass::Internal, e.to_string()))
+}
+
+pub async fn health(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let mut ctx = RequestContext::start(&state, "openai");
+    let body = state.inner.auth.check(&headers).and_then(|()| {
+        serde_json::to_vec(&health_body(&state))
+            .map(Bytes::from)
+            .map_err(|e| GatewayError::new(ErrorClass::Internal, e.to_string()))
+    });
+    match body {
+        Ok(body) => {
+            ctx.finish(&state, 200, None, None, Usage::default());
+            respond::json(StatusCode::OK, body, &ctx, None)
+        }
+        Err(err) => {
+            let status = errors::status(err.class);
+            respond::error(&state, &mut ctx, &err, status, openai::encode_error(&err))
+        }
+    }
+}
+
+fn health_body(state: &AppState) -> serde_json::Value {
+    let inner = &state.inner;
+    let now = inner.now_ms();
+    let seconds = |ms: u64| ms as f64 / 1000.0;
+    let deployments: Vec<serde_json::Value> = inner
+        .health_deployments
+        .iter()
+        .enumerate()
+        .map(|(slot, d)| {
+            let h = inner.health_of(slot);
+            let models: Vec<&str> = inner
+                .routes
+                .models()
+                .iter()
+                .zip(&inner.health_slots)
+                .filter(|(_, slots)| slots.contains(&slot))
+                .map(|(m, _)| m.name.as_str())
+                .collect();
+            let (status, until) = match h.admission(now) {
+                Admission::Yes => ("healthy", None),
+                Admission::Probe => ("probe_due", None),
+                Admission::Ejected { until_ms } => ("ejected", Some(until_ms)),
+                Admission::ProbeInFlight => ("half_open", None),
+                Admission::CoolingDown { until_ms } => ("cooling_down", Some(until_ms)),
+            };
+            let failures = match h.breaker {
+                BreakerState::Closed { failures } => failures,
+                _ => inner.breaker.failures_to_open,
+            };
+            json!({
+                "deployment": d.id,
+                "provider": d.provider_id,
+                "upstream_model": d.upstream_model,
+                "jurisdiction": d.jurisdiction.0,
+                "models": models,
+                "status": status,
+                "retry_in_s": until.map(|u| seconds(u.saturating_sub(now))),
+                "consecutive_failures": failures,
+                "in_flight": h.in_flight,
+                "ttft_ewma_ms": h.ttft_ewma_ms,
+                "last_check": h.last_check.map(|(at, ok)| json!({
+                    "ok": ok,
+                    "seconds_ago": seconds(now.saturating_sub(at)),
+                })),
+            })
+        })
+        .collect();
+    json!({
+        "active_checks_interval_s": inner.health_check.map(|d| d.as_secs_f64()),
+        "deployments": deployments,
+    })
 }

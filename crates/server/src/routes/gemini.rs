@@ -180,4 +180,6 @@ impl StreamEncoder for GeminiStream {
     fn usage(&self) -> Option<Usage> {
         self.0.usage()
     }
+    /// Google's SDKs read every non-`data:` line of a stream as JSON: no comment for them.
+    fn cost(&mut self, _usd: f64, _out: &mut BytesMut) {}
 }

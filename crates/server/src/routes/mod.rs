@@ -40,6 +40,7 @@ pub fn router(live: Live) -> Router {
         .route("/v1beta/models/{target}", post(gemini::model_method))
         .route("/v1/models/{target}", post(gemini::model_method))
         .route("/v1/route/explain", get(explain::explain))
+        .route("/v1/route/health", get(explain::health))
         .route("/metrics", get(ops::metrics))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))

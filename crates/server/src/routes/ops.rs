@@ -22,41 +22,53 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-/// Each deployment's routing health: breaker state, requests in flight, TTFT average.
+/// Each deployment's routing health: breaker state, requests in flight, TTFT average, the
+/// last active check. One series per distinct deployment (shared by the models routing to it).
 fn health(state: &AppState) -> String {
     let inner = &state.inner;
     let now = inner.now_ms();
     let mut states = String::from("# HELP switchyard_deployment_state Routing state per deployment: 0 taking traffic, 1 ejected by its circuit breaker, 2 half-open (probe), 3 cooling down after an upstream 429.\n# TYPE switchyard_deployment_state gauge\n");
     let mut busy = String::from("# HELP switchyard_deployment_in_flight Requests in flight per deployment.\n# TYPE switchyard_deployment_in_flight gauge\n");
     let mut ttft = String::from("# HELP switchyard_deployment_ttft_seconds Moving average of time to first token (whole answer when not streamed) per deployment.\n# TYPE switchyard_deployment_ttft_seconds gauge\n");
-    for (index, model) in inner.routes.models().iter().enumerate() {
-        let snapshot = inner.health_snapshot(index);
-        for (deployment, h) in model.deployments.iter().zip(&snapshot) {
-            let labels = format!(
-                "model=\"{}\",deployment=\"{}\"",
-                escape(&model.name),
-                escape(&deployment.id)
-            );
-            let code = match h.admission(now) {
-                Admission::Yes | Admission::Probe => 0,
-                Admission::Ejected { .. } => 1,
-                Admission::ProbeInFlight => 2,
-                Admission::CoolingDown { .. } => 3,
-            };
-            states.push_str(&format!("switchyard_deployment_state{{{labels}}} {code}\n"));
-            busy.push_str(&format!(
-                "switchyard_deployment_in_flight{{{labels}}} {}\n",
-                h.in_flight
+    let mut checks = String::from("# HELP switchyard_deployment_check_ok Whether the last active health check got an answer (1) or failed (0).\n# TYPE switchyard_deployment_check_ok gauge\n");
+    for (slot, deployment) in inner.health_deployments.iter().enumerate() {
+        let h = inner.health_of(slot);
+        let labels = format!(
+            "deployment=\"{}\",provider=\"{}\"",
+            escape(&deployment.id),
+            escape(&deployment.provider_id)
+        );
+        states.push_str(&format!(
+            "switchyard_deployment_state{{{labels}}} {}\n",
+            state_code(h.admission(now))
+        ));
+        busy.push_str(&format!(
+            "switchyard_deployment_in_flight{{{labels}}} {}\n",
+            h.in_flight
+        ));
+        if let Some(ms) = h.ttft_ewma_ms {
+            ttft.push_str(&format!(
+                "switchyard_deployment_ttft_seconds{{{labels}}} {:.4}\n",
+                ms / 1000.0
             ));
-            if let Some(ms) = h.ttft_ewma_ms {
-                ttft.push_str(&format!(
-                    "switchyard_deployment_ttft_seconds{{{labels}}} {:.4}\n",
-                    ms / 1000.0
-                ));
-            }
+        }
+        if let Some((_, ok)) = h.last_check {
+            checks.push_str(&format!(
+                "switchyard_deployment_check_ok{{{labels}}} {}\n",
+                u8::from(ok)
+            ));
         }
     }
-    states + &busy + &ttft
+    states + &busy + &ttft + &checks
+}
+
+fn state_code(admission: Admission) -> u8 {
+    match admission {
+        Admission::Yes | Admission::Probe => 0,
+        Admission::Ejected { .. } => 1,
+        Admission::ProbeInFlight => 2,
+        Admission::CoolingDown { .. } => 3,
+    }
 }
 
 /// Alive: the process answers.

@@ -27,6 +27,12 @@ pub trait StreamEncoder: Send + 'static {
     /// The normal end of the stream.
     fn finish(&mut self, out: &mut BytesMut);
     fn usage(&self) -> Option<Usage>;
+    /// The answer's cost, known only at the end: an SSE comment
+    /// (`: x-switchyard-cost-usd=0.000123`), which every SSE parser skips and a client that
+    /// wants the figure can read. Formats without comments write nothing.
+    fn cost(&mut self, usd: f64, out: &mut BytesMut) {
+        out.extend_from_slice(format!(": x-switchyard-cost-usd={usd:.8}\n\n").as_bytes());
+    }
 }
 
 impl StreamEncoder for openai::ChatStreamEncoder {
@@ -144,6 +150,7 @@ impl<E: StreamEncoder> SseBody<E> {
                     return Some((Ok(out.freeze()), self));
                 }
                 None => {
+                    self.cost_comment(&mut out);
                     self.encoder.finish(&mut out);
                     self.end(None);
                     return Some((Ok(out.freeze()), self));
@@ -158,6 +165,17 @@ impl<E: StreamEncoder> SseBody<E> {
                 None if out.is_empty() => item = self.upstream.next().await,
                 None => return Some((Ok(out.freeze()), self)),
             }
+        }
+    }
+
+    /// The stream's cost, known only now that its usage has arrived, just before the
+    /// dialect's last event.
+    fn cost_comment(&mut self, out: &mut BytesMut) {
+        let Some(usage) = self.encoder.usage() else {
+            return;
+        };
+        if let Some(cost) = self.ctx.cost(&usage) {
+            self.encoder.cost(cost, out);
         }
     }
 

@@ -110,6 +110,8 @@ pub struct Recorded {
     pub path: String,
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// When it arrived (to order requests across several mocks).
+    pub at: std::time::Instant,
 }
 
 impl Recorded {
@@ -262,6 +264,7 @@ async fn handle(
                     .unwrap_or_default(),
                 headers: headers.clone(),
                 body: body.clone(),
+                at: std::time::Instant::now(),
             })
         })
         .ok();
