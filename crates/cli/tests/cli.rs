@@ -348,6 +348,18 @@ async fn serve_reloads_its_config_and_keeps_it_when_the_new_one_is_invalid() {
         .unwrap();
     assert_eq!(resp.status(), 200);
 
+    // The route commands read the running server.
+    let explain = switchyard(&["route", "explain", "third", "--url", &url], &[]);
+    let text = String::from_utf8_lossy(&explain.stdout);
+    assert!(explain.status.success(), "{explain:?}");
+    assert!(text.contains("model third (strategy priority)"), "{text}");
+    assert!(text.contains("up/gpt-4o-mini"), "{text}");
+    let health = switchyard(&["route", "health", "--url", &url], &[]);
+    let text = String::from_utf8_lossy(&health.stdout);
+    assert!(health.status.success(), "{health:?}");
+    let row = text.lines().find(|l| l.starts_with("up/gpt-4o-mini")).unwrap();
+    assert!(row.contains("healthy"), "{text}");
+
     let _ = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
