@@ -357,7 +357,10 @@ async fn serve_reloads_its_config_and_keeps_it_when_the_new_one_is_invalid() {
     let health = switchyard(&["route", "health", "--url", &url], &[]);
     let text = String::from_utf8_lossy(&health.stdout);
     assert!(health.status.success(), "{health:?}");
-    let row = text.lines().find(|l| l.starts_with("up/gpt-4o-mini")).unwrap();
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("up/gpt-4o-mini"))
+        .unwrap();
     assert!(row.contains("healthy"), "{text}");
 
     let _ = std::process::Command::new("kill")
