@@ -24,6 +24,7 @@ pub mod transport;
 pub use switchyard_sse as sse;
 
 mod error;
+mod retry_after;
 #[cfg(test)]
 mod test_support;
 mod upstream;

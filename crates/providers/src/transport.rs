@@ -235,21 +235,4 @@ pub(crate) fn describe(err: &dyn std::error::Error) -> String {
     parts.join(": ")
 }
 
-/// `retry-after-ms`, then `retry-after` in seconds (an HTTP-date is treated as unknown).
-pub fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {
-    let text = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-    };
-    if let Some(ms) = text("retry-after-ms").and_then(|v| v.parse::<f64>().ok()) {
-        if ms.is_finite() && ms >= 0.0 {
-            return Some(Duration::from_secs_f64(ms / 1000.0));
-        }
-    }
-    text("retry-after")
-        .and_then(|v| v.parse::<f64>().ok())
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(Duration::from_secs_f64)
-}
+pub use crate::retry_after::retry_after;
