@@ -1,0 +1,136 @@
+//! Virtual keys as stored: the HMAC of the secret (never the secret), a display prefix, and
+//! what the key may do. Revoking sets `revoked_at`; rows are never deleted, so the ledger's
+//! key ids always resolve.
+
+use sqlx::any::AnyRow;
+
+use crate::{column, now_ms, within, Store, StoreError};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRow {
+    pub id: String,
+    pub name: String,
+    /// The first characters of the secret, to recognise it in lists.
+    pub prefix: String,
+    /// Hex HMAC-SHA256 of the secret under the pepper.
+    pub hash: String,
+    pub tenant_id: Option<String>,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+    /// Model names the key may call; empty: all.
+    pub allowed_models: Vec<String>,
+    /// The creator's own JSON object, kept as given.
+    pub metadata: Option<String>,
+    /// Changes whenever the row does (creation, revocation): replicas poll for it.
+    pub updated_at: i64,
+}
+
+const COLUMNS: &str = "id, name, prefix, hash, tenant_id, created_at, expires_at, revoked_at, allowed_models, metadata, updated_at";
+
+fn from_row(row: &AnyRow) -> Result<KeyRow, StoreError> {
+    let models: Option<String> = column(row, "allowed_models")?;
+    Ok(KeyRow {
+        id: column(row, "id")?,
+        name: column(row, "name")?,
+        prefix: column(row, "prefix")?,
+        hash: column(row, "hash")?,
+        tenant_id: column(row, "tenant_id")?,
+        created_at: column(row, "created_at")?,
+        expires_at: column(row, "expires_at")?,
+        revoked_at: column(row, "revoked_at")?,
+        allowed_models: models
+            .map(|m| {
+                m.split('\n')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default(),
+        metadata: column(row, "metadata")?,
+        updated_at: column(row, "updated_at")?,
+    })
+}
+
+impl Store {
+    pub async fn insert_key(&self, key: &KeyRow) -> Result<(), StoreError> {
+        if key.allowed_models.iter().any(|m| m.contains('\n')) {
+            return Err(StoreError::Invalid(
+                "a model name cannot hold a newline".into(),
+            ));
+        }
+        let models = (!key.allowed_models.is_empty()).then(|| key.allowed_models.join("\n"));
+        within(
+            sqlx::query(&format!(
+                "INSERT INTO api_keys ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+            ))
+            .bind(&key.id)
+            .bind(&key.name)
+            .bind(&key.prefix)
+            .bind(&key.hash)
+            .bind(&key.tenant_id)
+            .bind(key.created_at)
+            .bind(key.expires_at)
+            .bind(key.revoked_at)
+            .bind(models)
+            .bind(&key.metadata)
+            .bind(key.updated_at)
+            .execute(self.pool()),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Every key, newest first.
+    pub async fn list_keys(&self) -> Result<Vec<KeyRow>, StoreError> {
+        let rows = within(
+            sqlx::query(&format!(
+                "SELECT {COLUMNS} FROM api_keys ORDER BY created_at DESC, id"
+            ))
+            .fetch_all(self.pool()),
+        )
+        .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// Keys changed after `since` (Unix ms), oldest change first: what a replica's cache
+    /// polls for (with an overlap, as a change may commit a little after its timestamp).
+    pub async fn keys_changed_since(&self, since: i64) -> Result<Vec<KeyRow>, StoreError> {
+        let rows = within(
+            sqlx::query(&format!(
+                "SELECT {COLUMNS} FROM api_keys WHERE updated_at > $1 ORDER BY updated_at"
+            ))
+            .bind(since)
+            .fetch_all(self.pool()),
+        )
+        .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// Whether any key was ever created (revoked ones included: once keys are in use, the
+    /// gateway never falls back to running open).
+    pub async fn any_key(&self) -> Result<bool, StoreError> {
+        let found: Option<String> = within(
+            sqlx::query_scalar("SELECT id FROM api_keys LIMIT 1").fetch_optional(self.pool()),
+        )
+        .await?;
+        Ok(found.is_some())
+    }
+
+    /// Revokes a key by id (or by its display prefix); `false` when no such key exists.
+    /// Revoking twice keeps the first time.
+    pub async fn revoke_key(&self, id_or_prefix: &str) -> Result<bool, StoreError> {
+        let now = now_ms();
+        let done = within(
+            sqlx::query(
+                "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $1), updated_at = $2 WHERE id = $3 OR prefix = $3",
+            )
+            .bind(now)
+            .bind(now)
+            .bind(id_or_prefix)
+            .execute(self.pool()),
+        )
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+}

@@ -1,0 +1,216 @@
+//! One suite for both backends: SQLite always (in memory and in a file), PostgreSQL when
+//! `SWITCHYARD_TEST_POSTGRES_URL` names a database (scripts/test starts one).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use switchyard_store::keys::KeyRow;
+use switchyard_store::ledger::{LedgerFilter, LedgerRow};
+use switchyard_store::Store;
+
+/// Every backend to run against, each in a fresh database or file.
+async fn stores() -> Vec<(String, Store, Option<tempdir::Dir>)> {
+    let mut out = Vec::new();
+    out.push((
+        "sqlite memory".to_owned(),
+        Store::open("sqlite::memory:").await.unwrap(),
+        None,
+    ));
+    let dir = tempdir::Dir::new();
+    let file = Store::open_file(&dir.path.join("nested").join("switchyard.db"))
+        .await
+        .unwrap();
+    out.push(("sqlite file".to_owned(), file, Some(dir)));
+    if let Ok(url) = std::env::var("SWITCHYARD_TEST_POSTGRES_URL") {
+        out.push(("postgres".to_owned(), fresh_postgres(&url).await, None));
+    }
+    out
+}
+
+/// A database of its own on the test server, so tests run in parallel.
+async fn fresh_postgres(url: &str) -> Store {
+    let admin = Store::open(url).await.unwrap();
+    let name = format!("sy_test_{:016x}", fastrand::u64(..));
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(admin.pool())
+        .await
+        .unwrap();
+    admin.close().await;
+    let base = url.rsplit_once('/').map_or(url, |(base, _)| base);
+    Store::open(&format!("{base}/{name}")).await.unwrap()
+}
+
+fn key(id: &str, updated_at: i64) -> KeyRow {
+    KeyRow {
+        id: id.to_owned(),
+        name: format!("name of {id}"),
+        prefix: format!("sy_{id}"),
+        hash: format!("hash-{id}"),
+        tenant_id: None,
+        created_at: updated_at,
+        expires_at: Some(updated_at + 1_000),
+        revoked_at: None,
+        allowed_models: vec!["chat".into(), "auto".into()],
+        metadata: Some(r#"{"team":"search"}"#.into()),
+        updated_at,
+    }
+}
+
+fn row(id: &str, at: i64, key: &str, cost: i64) -> LedgerRow {
+    LedgerRow {
+        request_id: id.to_owned(),
+        at,
+        key_id: Some(key.to_owned()),
+        model: "chat".into(),
+        deployment: Some("openai/gpt-4o-mini".into()),
+        provider: Some("openai".into()),
+        jurisdiction: Some("US".into()),
+        input_tokens: 10,
+        output_tokens: 5,
+        cached_tokens: 2,
+        cost_nano_usd: cost,
+        latency_ms: 42,
+        status: 200,
+        ..LedgerRow::default()
+    }
+}
+
+#[tokio::test]
+async fn keys_round_trip_list_and_revoke() {
+    for (name, store, _dir) in stores().await {
+        assert!(!store.any_key().await.unwrap(), "{name}");
+        store.insert_key(&key("a", 1_000)).await.unwrap();
+        store.insert_key(&key("b", 2_000)).await.unwrap();
+        assert!(store.any_key().await.unwrap());
+        let listed = store.list_keys().await.unwrap();
+        assert_eq!(listed, vec![key("b", 2_000), key("a", 1_000)], "{name}");
+        // The hash is unique.
+        let mut clash = key("c", 3_000);
+        clash.hash = "hash-a".into();
+        assert!(store.insert_key(&clash).await.is_err(), "{name}");
+
+        assert_eq!(store.keys_changed_since(1_500).await.unwrap().len(), 1);
+        assert!(store.revoke_key("a").await.unwrap());
+        assert!(store.revoke_key("sy_b").await.unwrap(), "by prefix");
+        assert!(!store.revoke_key("nope").await.unwrap());
+        let changed = store.keys_changed_since(2_500).await.unwrap();
+        assert_eq!(changed.len(), 2, "{name}");
+        assert!(changed.iter().all(|k| k.revoked_at.is_some()));
+        // Revoking again keeps the first revocation time.
+        let first = changed.iter().find(|k| k.id == "a").unwrap().revoked_at;
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        store.revoke_key("a").await.unwrap();
+        let again = store.list_keys().await.unwrap();
+        assert_eq!(
+            again.iter().find(|k| k.id == "a").unwrap().revoked_at,
+            first,
+            "{name}"
+        );
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn the_ledger_never_duplicates_and_sums_exactly() {
+    for (name, store, _dir) in stores().await {
+        let rows: Vec<LedgerRow> = (0..50)
+            .map(|i| {
+                let key = if i % 2 == 0 { "k1" } else { "k2" };
+                row(
+                    &format!("req_{i:03}"),
+                    1_000 + i,
+                    key,
+                    1_000_000_007 * (i + 1),
+                )
+            })
+            .collect();
+        store.append_usage(&rows[..30]).await.unwrap();
+        // A batch written again (a retry) plus new rows: nothing doubles.
+        store.append_usage(&rows[20..]).await.unwrap();
+        let all = store
+            .usage_rows(&LedgerFilter::default(), 1_000)
+            .await
+            .unwrap();
+        assert_eq!(all, rows, "{name}");
+        let totals = store.usage_totals(&LedgerFilter::default()).await.unwrap();
+        assert_eq!(totals.requests, 50);
+        assert_eq!(totals.input_tokens, 500);
+        assert_eq!(
+            totals.cost_nano_usd,
+            1_000_000_007 * (50 * 51 / 2),
+            "{name}"
+        );
+        let k1 = LedgerFilter {
+            key_id: Some("k1".into()),
+            from: Some(1_010),
+            to: Some(1_020),
+            ..LedgerFilter::default()
+        };
+        let picked = store.usage_rows(&k1, 1_000).await.unwrap();
+        assert_eq!(
+            picked
+                .iter()
+                .map(|r| r.request_id.as_str())
+                .collect::<Vec<_>>(),
+            ["req_010", "req_012", "req_014", "req_016", "req_018"],
+            "{name}"
+        );
+        assert_eq!(store.usage_totals(&k1).await.unwrap().requests, 5);
+        assert_eq!(
+            store
+                .usage_rows(&LedgerFilter::default(), 3)
+                .await
+                .unwrap()
+                .len(),
+            3
+        );
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn a_reopened_file_keeps_its_data_and_migrations_run_once() {
+    let dir = tempdir::Dir::new();
+    let path = dir.path.join("switchyard.db");
+    let store = Store::open_file(&path).await.unwrap();
+    store.insert_key(&key("a", 1)).await.unwrap();
+    store.close().await;
+    let store = Store::open_file(&path).await.unwrap();
+    assert_eq!(store.list_keys().await.unwrap().len(), 1);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn bad_urls_are_clear_and_never_show_a_password() {
+    let err = Store::open("mysql://u:hunter2@localhost/x")
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("unsupported store URL scheme"),
+        "{err}"
+    );
+    assert!(!err.to_string().contains("hunter2"), "{err}");
+    let err = Store::open("postgres://u:hunter2@127.0.0.1:9/x")
+        .await
+        .unwrap_err();
+    assert!(!err.to_string().contains("hunter2"), "{err}");
+}
+
+mod tempdir {
+    pub struct Dir {
+        pub path: std::path::PathBuf,
+    }
+
+    impl Dir {
+        pub fn new() -> Dir {
+            let path = std::env::temp_dir().join(format!("sy-store-{:016x}", fastrand::u64(..)));
+            std::fs::create_dir_all(&path).unwrap();
+            Dir { path }
+        }
+    }
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+}

@@ -1,0 +1,37 @@
+# Sourced by scripts/test: a throwaway PostgreSQL server for the store's shared test suite
+# (installing the Debian package if missing), stopped when the script exits. Exports
+# SWITCHYARD_TEST_POSTGRES_URL. Without root or apt, and no PostgreSQL already installed,
+# the PostgreSQL half of the suite is skipped with a warning (CI runs as root).
+
+start_test_postgres() {
+  local bin
+  bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+  if [ -z "$bin" ]; then
+    if [ "$(id -u)" = 0 ] && have apt-get; then
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+      bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+    fi
+  fi
+  if [ -z "$bin" ]; then
+    echo "switchyard: PostgreSQL not installed; the store tests run on SQLite only" >&2
+    return 0
+  fi
+  local dir port run
+  dir=$(mktemp -d /tmp/switchyard-pg.XXXXXX)
+  port=$((20000 + RANDOM % 20000))
+  # PostgreSQL refuses to run as root: the cluster belongs to the postgres user when we are root.
+  run=()
+  if [ "$(id -u)" = 0 ]; then
+    chown postgres "$dir"
+    run=(runuser -u postgres --)
+  fi
+  "${run[@]}" "$bin/initdb" -D "$dir/data" -A trust -U postgres >/dev/null
+  "${run[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w \
+    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" start >/dev/null
+  SWITCHYARD_TEST_PG_STOP="${run[*]} $bin/pg_ctl -D $dir/data -m immediate stop"
+  trap 'eval "$SWITCHYARD_TEST_PG_STOP" >/dev/null 2>&1 || true; rm -rf "'"$dir"'"' EXIT
+  export SWITCHYARD_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$port/postgres"
+  echo "PostgreSQL for the tests on 127.0.0.1:$port"
+}
+
+start_test_postgres
