@@ -6,6 +6,8 @@
 
 mod bench;
 mod chat;
+mod governed;
+mod keys;
 mod local;
 mod logging;
 mod models;
@@ -49,6 +51,13 @@ enum Command {
         #[command(subcommand)]
         command: route::RouteCommand,
     },
+    /// Create, list and revoke virtual keys (on the store the config names).
+    Keys {
+        #[command(subcommand)]
+        command: keys::KeysCommand,
+    },
+    /// Usage totals from the ledger, or every row as CSV.
+    Usage(keys::UsageArgs),
     /// Measure the embedded engine (prompt and decode speed, TTFT, concurrency, memory).
     Bench {
         #[command(subcommand)]
@@ -128,6 +137,8 @@ fn main() -> ExitCode {
             Command::Models(args) => models::run(args).await,
             Command::Route { command } => route::run(command).await,
             Command::Bench { command } => bench::run(command).await,
+            Command::Keys { command } => keys::run(command).await,
+            Command::Usage(args) => keys::usage(args).await,
         }
     });
     match result {

@@ -63,10 +63,16 @@ fn reload(path: &Path, live: &Live, listen: SocketAddr) {
             "the listen address changes only with a restart; still listening on the running one"
         );
     }
-    if config.api_keys.is_empty() && !listen.ip().is_loopback() {
+    let virtual_keys = live
+        .current()
+        .inner
+        .governance
+        .as_ref()
+        .is_some_and(|g| g.keys.has_keys());
+    if config.api_keys.is_empty() && !virtual_keys && !listen.ip().is_loopback() {
         tracing::error!(
             %listen,
-            "config reload rejected: it has no api_keys, and this server listens on a non-loopback address; the running config stays"
+            "config reload rejected: it has no api_keys, no virtual key exists, and this server listens on a non-loopback address; the running config stays"
         );
         return;
     }

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use switchyard_config::{Config, LogConfig, LogFormat};
+use switchyard_governance::Governance;
 use switchyard_server::AppState;
 
 use crate::{load, logging, Failure};
@@ -35,13 +36,20 @@ pub async fn run(args: ServeArgs) -> Result<(), Failure> {
             ))
         })?;
     }
-    if config.api_keys.is_empty() && !config.listen.ip().is_loopback() {
+    logging::init(&config.log, false);
+    let store = crate::governed::open_store(&config).await?;
+    let governance = Governance::start(store, crate::governed::pepper()?)
+        .await
+        .map_err(|e| Failure::usage(e.to_string()))?;
+    if config.api_keys.is_empty()
+        && !governance.keys.has_keys()
+        && !config.listen.ip().is_loopback()
+    {
         return Err(Failure::usage(format!(
-            "refusing to serve without API keys on the non-loopback address {}: set `api_keys` in the config or listen on 127.0.0.1",
+            "refusing to serve without API keys on the non-loopback address {}: create a key (`switchyard keys create`), set `api_keys` in the config, or listen on 127.0.0.1",
             config.listen
         )));
     }
-    logging::init(&config.log, false);
     if args.config.is_none() {
         let store = switchyard_models::Store::from_env();
         config = crate::local::default_config(config, &store, args.offline).await?;
@@ -50,12 +58,13 @@ pub async fn run(args: ServeArgs) -> Result<(), Failure> {
         tracing::info!("loading the local models");
     }
     // Loading local models reads hundreds of megabytes: keep it off the async workers.
-    let state = tokio::task::block_in_place(|| AppState::build(&config))
-        .map_err(|e| Failure::usage(e.to_string()))?;
+    let state =
+        tokio::task::block_in_place(|| AppState::build_governed(&config, Some(governance.clone())))
+            .map_err(|e| Failure::usage(e.to_string()))?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| Failure::failed(format!("cannot listen on {}: {e}", config.listen)))?;
-    announce(&config, args.config.as_deref());
+    announce(&config, args.config.as_deref(), &governance);
     let live = switchyard_server::Live::new(state);
     if let Some(path) = &args.config {
         tokio::spawn(crate::reload::watch(
@@ -64,7 +73,7 @@ pub async fn run(args: ServeArgs) -> Result<(), Failure> {
             config.listen,
         ));
     }
-    switchyard_server::serve_live(
+    let served = switchyard_server::serve_live(
         live,
         listener,
         Box::pin(shutdown_signal()),
@@ -72,10 +81,20 @@ pub async fn run(args: ServeArgs) -> Result<(), Failure> {
         switchyard_server::serve::HEADER_READ_TIMEOUT,
     )
     .await
-    .map_err(|e| Failure::failed(format!("server error: {e}")))
+    .map_err(|e| Failure::failed(format!("server error: {e}")));
+    // Every answered request's usage row reaches the store before the process ends.
+    governance.shutdown(LEDGER_DRAIN).await;
+    tracing::info!(
+        ledger_rows = governance.ledger.written(),
+        "shutdown complete"
+    );
+    served
 }
 
-fn announce(config: &Config, path: Option<&Path>) {
+/// How long shutdown waits for the usage ledger to be written.
+const LEDGER_DRAIN: std::time::Duration = std::time::Duration::from_secs(30);
+
+fn announce(config: &Config, path: Option<&Path>, governance: &Governance) {
     tracing::info!(
         listen = %config.listen,
         config = %path.map(|p| p.display().to_string()).unwrap_or_else(|| "(none)".to_owned()),
@@ -84,8 +103,15 @@ fn announce(config: &Config, path: Option<&Path>) {
         "switchyard listening on http://{}/v1",
         config.listen
     );
-    if config.api_keys.is_empty() {
-        tracing::warn!("no api_keys configured: open to any client on loopback only");
+    tracing::info!(
+        store = %switchyard_store::redact(&crate::governed::store_url(config)),
+        virtual_keys = governance.keys.has_keys(),
+        "store open"
+    );
+    if config.api_keys.is_empty() && !governance.keys.has_keys() {
+        tracing::warn!(
+            "no API keys (none in the config, none created with `switchyard keys create`): open to any client on loopback only"
+        );
     }
     if config.models.is_empty() {
         tracing::warn!(

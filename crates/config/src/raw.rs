@@ -21,6 +21,7 @@ pub struct RawConfig {
     pub media: Option<RawMedia>,
     pub routing: Option<RawRouting>,
     pub auto: Option<RawAuto>,
+    pub store: Option<RawStore>,
     #[serde(default)]
     pub providers: Vec<RawProvider>,
     #[serde(default)]
@@ -154,6 +155,15 @@ pub struct RawAuto {
     pub name: Option<String>,
     /// Lowest quality tier, 1-5, a deployment needs to be picked (default 1).
     pub min_tier: Option<u8>,
+}
+
+/// Where keys, tenants and the usage ledger live.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawStore {
+    /// `sqlite:///path/switchyard.db` or `postgres://user:password@host/db` (`${ENV}`
+    /// references allowed). Default: `switchyard.db` under `$SWITCHYARD_HOME`.
+    pub url: Option<String>,
 }
 
 /// Health tracking of deployments.

@@ -409,3 +409,22 @@ fn auto_is_named_and_tiered() {
     );
     assert_eq!(load_str(&base, &env_with_key).unwrap().auto, None);
 }
+
+#[test]
+fn the_store_url_comes_from_the_environment_and_is_checked() {
+    let text = "[store]\nurl = \"${DATABASE_URL}\"\n";
+    let env = |name: &str| {
+        (name == "DATABASE_URL")
+            .then(|| "postgres://sy:s3cret-pw@db.internal/switchyard".to_owned())
+    };
+    let config = load_str(text, &env).unwrap();
+    let url = config.store_url.as_ref().unwrap();
+    assert_eq!(
+        url.expose(),
+        "postgres://sy:s3cret-pw@db.internal/switchyard"
+    );
+    assert!(!format!("{config:?}").contains("s3cret-pw"));
+    assert_eq!(load_str("", &no_env).unwrap().store_url, None);
+    assert_eq!(invalid_key("[store]\nurl = \"mysql://x\"\n"), "store.url");
+    assert_eq!(invalid_key("[store]\nadress = \"x\"\n"), "store.adress");
+}

@@ -40,6 +40,20 @@ pub fn validate(raw: RawConfig, env: Env<'_>) -> Result<Config, ConfigError> {
     let log = log_config(raw.log.as_ref())?;
     let media = media_config(raw.media.as_ref())?;
     let routing = routing_config(raw.routing.as_ref())?;
+    let store_url = match raw.store.as_ref().and_then(|s| s.url.as_deref()) {
+        None => None,
+        Some(value) => {
+            let url = resolve_env("store.url", value, env)?;
+            let known = ["sqlite:", "postgres://", "postgresql://"];
+            if !known.iter().any(|scheme| url.starts_with(scheme)) {
+                return Err(ConfigError::invalid(
+                    "store.url",
+                    "must start with sqlite:, postgres:// or postgresql://",
+                ));
+            }
+            Some(Secret::new(url))
+        }
+    };
 
     let mut providers = Vec::with_capacity(raw.providers.len());
     let mut seen = HashSet::new();
@@ -105,6 +119,7 @@ pub fn validate(raw: RawConfig, env: Env<'_>) -> Result<Config, ConfigError> {
         media,
         routing,
         auto,
+        store_url,
         providers,
         models,
     })

@@ -17,6 +17,8 @@ pub struct Config {
     pub routing: RoutingConfig,
     /// `Some` when the config has an `[auto]` section.
     pub auto: Option<AutoConfig>,
+    /// `None`: the default SQLite file under `$SWITCHYARD_HOME`.
+    pub store_url: Option<Secret>,
     pub providers: Vec<ProviderConfig>,
     pub models: Vec<ModelConfig>,
 }

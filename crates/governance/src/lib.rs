@@ -4,8 +4,12 @@
 //! The hot path never waits for the database: keys are checked against an in-memory cache
 //! that follows the store, and ledger rows leave through a bounded queue.
 
+pub mod governance;
 pub mod key_cache;
 pub mod keys;
+pub mod ledger;
 
+pub use governance::Governance;
 pub use key_cache::{Caller, KeyCache};
 pub use keys::{KeySecret, Pepper};
+pub use ledger::LedgerWriter;

@@ -1,35 +1,50 @@
-//! Client authentication against the configured API keys.
+//! Client authentication: the API keys in the config file, and the virtual keys in the store
+//! (through governance's key cache).
 //!
-//! Keys are held only as SHA-256 digests and compared in constant time. Unknown and missing
-//! keys are told apart (as OpenAI does), but no answer repeats any part of the key.
+//! Config keys are held only as SHA-256 digests and compared in constant time; virtual keys
+//! as HMACs under the pepper. Unknown and missing keys are told apart (as OpenAI does), but
+//! unknown, revoked, expired and malformed keys get the same answer, and no answer repeats
+//! any part of the key. With no key anywhere the gateway is open (loopback only, checked at
+//! start).
+
+use std::sync::Arc;
 
 use http::HeaderMap;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use switchyard_config::Secret;
 use switchyard_dialects::{ErrorClass, GatewayError};
+use switchyard_governance::{Caller, KeyCache};
 
 pub struct Auth {
     digests: Vec<[u8; 32]>,
+    virtual_keys: Option<Arc<KeyCache>>,
 }
 
 impl Auth {
     pub fn new(keys: &[Secret]) -> Self {
+        Auth::with_virtual_keys(keys, None)
+    }
+
+    pub fn with_virtual_keys(keys: &[Secret], virtual_keys: Option<Arc<KeyCache>>) -> Self {
         Auth {
             digests: keys.iter().map(|k| digest(k.expose())).collect(),
+            virtual_keys,
         }
     }
 
-    /// Whether keys are required at all.
+    /// Whether keys are required at all: none in the config and none ever created.
     pub fn is_open(&self) -> bool {
-        self.digests.is_empty()
+        self.digests.is_empty() && !self.virtual_keys.as_ref().is_some_and(|k| k.has_keys())
     }
 
     /// Checks the key a client sent: `Authorization: Bearer`, `api-key` (Azure clients),
-    /// `x-api-key` (Anthropic clients) or `x-goog-api-key` (Gemini clients).
-    pub fn check(&self, headers: &HeaderMap) -> Result<(), GatewayError> {
+    /// `x-api-key` (Anthropic clients), `x-goog-api-key` (Gemini clients) or the SigV4
+    /// access key id (AWS clients). A virtual key names its caller; a config key and an open
+    /// gateway name none.
+    pub fn check(&self, headers: &HeaderMap) -> Result<Option<Arc<Caller>>, GatewayError> {
         if self.is_open() {
-            return Ok(());
+            return Ok(None);
         }
         let Some(key) = presented_key(headers) else {
             return Err(GatewayError::new(
@@ -37,13 +52,20 @@ impl Auth {
                 "You didn't provide an API key. Send it in the Authorization header as `Bearer YOUR_KEY`.",
             ));
         };
+        if let Some(caller) = self
+            .virtual_keys
+            .as_ref()
+            .and_then(|keys| keys.check(key, switchyard_store::now_ms()))
+        {
+            return Ok(Some(caller));
+        }
         let candidate = digest(key);
         let mut matched = subtle::Choice::from(0u8);
         for known in &self.digests {
             matched |= known.ct_eq(&candidate);
         }
         if bool::from(matched) {
-            Ok(())
+            Ok(None)
         } else {
             Err(
                 GatewayError::new(ErrorClass::Authentication, "Incorrect API key provided.")

@@ -13,6 +13,7 @@
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use std::sync::Arc;
 use switchyard_dialects::{ErrorClass, GatewayError};
 use switchyard_providers::{EventStream, Provider, ProviderError, ProviderErrorKind};
 use switchyard_routing::catalog::Price;
@@ -22,6 +23,9 @@ use switchyard_routing::{Ranking, Why};
 use switchyard_types::{
     ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse, StreamEvent, Usage,
 };
+
+use switchyard_governance::Caller;
+use switchyard_store::ledger::LedgerRow;
 use tokio::sync::OnceCell;
 
 use crate::errors;
@@ -40,6 +44,12 @@ pub struct RequestContext {
     pub provider: u32,
     /// The serving deployment's price per million tokens, once one serves and if known.
     pub price: Option<Price>,
+    /// The serving (or last tried) deployment's place in its model's route, `NONE` if none.
+    pub position: u32,
+    /// The virtual key that called, if any (config keys and an open gateway name none).
+    pub caller: Option<Arc<Caller>>,
+    /// Whether this request goes into the usage ledger (inference requests do).
+    pub billable: bool,
     recorded: bool,
 }
 
@@ -53,6 +63,9 @@ impl RequestContext {
             model: NONE,
             provider: NONE,
             price: None,
+            position: NONE,
+            caller: None,
+            billable: false,
             recorded: false,
         }
     }
@@ -97,6 +110,9 @@ impl RequestContext {
             .get(self.provider as usize)
             .map(String::as_str)
             .unwrap_or("-");
+        if self.billable {
+            self.ledger(state, status, latency, &usage, cost_usd);
+        }
         tracing::info!(
             target: "switchyard::request",
             request_id = %self.id,
@@ -116,6 +132,40 @@ impl RequestContext {
 }
 
 impl RequestContext {
+    /// Hands this request's row to the usage ledger (when governance runs).
+    fn ledger(
+        &self,
+        state: &AppState,
+        status: u16,
+        latency: Duration,
+        usage: &Usage,
+        cost_usd: Option<f64>,
+    ) {
+        let Some(governance) = &state.inner.governance else {
+            return;
+        };
+        let inner = &state.inner;
+        let route = inner.routes.models().get(self.model as usize);
+        let deployment = route.and_then(|m| m.deployments.get(self.position as usize));
+        let clamp = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        governance.ledger.record(LedgerRow {
+            request_id: self.id.clone(),
+            at: switchyard_store::now_ms(),
+            tenant_id: self.caller.as_ref().and_then(|c| c.tenant_id.clone()),
+            key_id: self.caller.as_ref().map(|c| c.key_id.clone()),
+            model: route.map_or_else(String::new, |m| m.name.clone()),
+            deployment: deployment.map(|d| d.id.clone()),
+            provider: deployment.map(|d| d.provider_id.clone()),
+            jurisdiction: deployment.map(|d| d.jurisdiction.0.clone()),
+            input_tokens: clamp(usage.input_tokens),
+            output_tokens: clamp(usage.output_tokens),
+            cached_tokens: clamp(usage.cache_read_tokens),
+            cost_nano_usd: cost_usd.map_or(0, nano_usd),
+            latency_ms: i64::try_from(latency.as_millis()).unwrap_or(i64::MAX),
+            status: i32::from(status),
+        });
+    }
+
     /// What `usage` cost at the serving deployment's price, when a deployment served and its
     /// price is known (the built-in catalog or the config).
     pub fn cost(&self, usage: &Usage) -> Option<f64> {
@@ -125,6 +175,16 @@ impl RequestContext {
             usage.cache_read_tokens,
             usage.output_tokens,
         ))
+    }
+}
+
+/// Dollars as whole billionths, rounded to nearest.
+pub fn nano_usd(usd: f64) -> i64 {
+    let nano = (usd * 1e9).round();
+    if nano.is_finite() && nano >= 0.0 {
+        nano.min(i64::MAX as f64) as i64
+    } else {
+        0
     }
 }
 
@@ -269,6 +329,7 @@ pub async fn count_tokens(
         .plan(&request.model)
         .map_err(|_| unknown_model(&request.model))?;
     ctx.model = plan.model_index as u32;
+    allowed(ctx, &request.model)?;
     let mut last_error = None;
     let inlined = OnceCell::new();
     for (position, candidate) in plan.candidates.iter().enumerate() {
@@ -353,11 +414,13 @@ where
     Fut: std::future::Future<Output = Result<T, ProviderError>>,
 {
     let inner = &state.inner;
+    ctx.billable = true;
     let model_index = inner
         .routes
         .index_of(model)
         .ok_or_else(|| unknown_model(model))?;
     ctx.model = model_index as u32;
+    allowed(ctx, model)?;
     let snapshot = inner.health_snapshot(model_index);
     let now_ms = inner.now_ms();
     let ranking = inner
@@ -416,6 +479,7 @@ where
             continue;
         };
         ctx.provider = deployment.provider_index as u32;
+        ctx.position = candidate.position as u32;
         let mut guard = HealthGuard::start(state, model_index, candidate.position);
         let started = Instant::now();
         match attempt(provider.clone(), deployment.upstream_model.clone()).await {
@@ -469,6 +533,22 @@ where
                 "no deployment could serve the request",
             )
         }))
+}
+
+/// A virtual key limited to some models may call only those.
+fn allowed(ctx: &RequestContext, model: &str) -> Result<(), GatewayError> {
+    match ctx.caller.as_ref().filter(|c| !c.may_use(model)) {
+        Some(caller) => Err(GatewayError::new(
+            ErrorClass::PermissionDenied,
+            format!(
+                "The key `{}` may not use the model `{model}`.",
+                caller.key_name
+            ),
+        )
+        .with_param("model")
+        .with_code("model_not_allowed")),
+        None => Ok(()),
+    }
 }
 
 /// Nothing admitted: a 400 when no deployment can take this kind of request; a 429 with

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use switchyard_config::{Config, ProviderKind, RouteStrategy, RouteTarget};
+use switchyard_governance::Governance;
 use switchyard_providers::{
     Anthropic, Bedrock, Cohere, Gemini, Local, MediaFetcher, OllamaNative, OpenAiCompat, Provider,
 };
@@ -28,6 +29,8 @@ pub struct Inner {
     pub providers: Vec<Provider>,
     pub provider_ids: Vec<String>,
     pub auth: Auth,
+    /// The store, virtual keys and the usage ledger (absent in tests that need none).
+    pub governance: Option<Arc<Governance>>,
     pub metrics: Metrics,
     /// Fetches image and document URLs for providers that only take them inline.
     pub media: MediaFetcher,
@@ -65,16 +68,29 @@ pub struct BuildError {
 
 impl AppState {
     pub fn build(config: &Config) -> Result<AppState, BuildError> {
-        AppState::build_after(config, None)
+        AppState::build_after(config, None, None)
+    }
+
+    /// With governance: virtual keys accepted, usage recorded in the ledger.
+    pub fn build_governed(
+        config: &Config,
+        governance: Option<Arc<Governance>>,
+    ) -> Result<AppState, BuildError> {
+        AppState::build_after(config, None, governance)
     }
 
     /// Builds the state a reloaded config serves from: deployments that are still the same
-    /// (same id, upstream address and region) keep the health the running state learned.
+    /// (same id, upstream address and region) keep the health the running state learned,
+    /// and governance (store, keys, ledger) stays the one opened at start.
     pub fn rebuild(config: &Config, previous: &AppState) -> Result<AppState, BuildError> {
-        AppState::build_after(config, Some(previous))
+        AppState::build_after(config, Some(previous), previous.inner.governance.clone())
     }
 
-    fn build_after(config: &Config, previous: Option<&AppState>) -> Result<AppState, BuildError> {
+    fn build_after(
+        config: &Config,
+        previous: Option<&AppState>,
+        governance: Option<Arc<Governance>>,
+    ) -> Result<AppState, BuildError> {
         let mut providers = Vec::with_capacity(config.providers.len());
         for (i, p) in config.providers.iter().enumerate() {
             let built = match p.kind {
@@ -166,7 +182,11 @@ impl AppState {
                 providers,
                 metrics: Metrics::new(model_names, provider_ids.clone()),
                 provider_ids,
-                auth: Auth::new(&config.api_keys),
+                auth: Auth::with_virtual_keys(
+                    &config.api_keys,
+                    governance.as_ref().map(|g| g.keys.clone()),
+                ),
+                governance,
                 media: MediaFetcher::new(config.media).map_err(|e| BuildError {
                     key: "media".to_owned(),
                     message: e.message,

@@ -136,7 +136,7 @@ fn body(
 
 pub async fn health(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let mut ctx = RequestContext::start(&state, "openai");
-    let body = state.inner.auth.check(&headers).and_then(|()| {
+    let body = state.inner.auth.check(&headers).and_then(|_| {
         serde_json::to_vec(&health_body(&state))
             .map(Bytes::from)
             .map_err(|e| GatewayError::new(ErrorClass::Internal, e.to_string()))

@@ -1,0 +1,187 @@
+//! The usage ledger's writer: requests hand their row to a bounded queue and go on; one task
+//! writes rows to the store in batches (one transaction each). A failed write is retried with
+//! backoff, never dropped, and never duplicated (the store ignores a request id it already
+//! has). On shutdown the queue is closed and drained before the process exits.
+//!
+//! When the queue is full (the database is slower than the traffic, or down), a row waits in
+//! an overflow task instead of being dropped, up to [`OVERFLOW`] rows; beyond that rows are
+//! counted as lost and logged loudly, so memory stays bounded during a long outage.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use switchyard_store::ledger::LedgerRow;
+use switchyard_store::Store;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// Rows held in the queue.
+pub const CAPACITY: usize = 8_192;
+/// Rows allowed to wait beyond a full queue.
+pub const OVERFLOW: usize = 65_536;
+/// Rows per transaction.
+const BATCH: usize = 512;
+
+pub struct LedgerWriter {
+    sender: Mutex<Option<mpsc::Sender<LedgerRow>>>,
+    task: Mutex<Option<JoinHandle<()>>>,
+    stats: Arc<Stats>,
+}
+
+#[derive(Default)]
+struct Stats {
+    written: AtomicU64,
+    lost: AtomicU64,
+    overflow: AtomicUsize,
+}
+
+impl LedgerWriter {
+    pub fn start(store: Store) -> LedgerWriter {
+        let (sender, receiver) = mpsc::channel(CAPACITY);
+        let stats = Arc::new(Stats::default());
+        let task = tokio::spawn(write_loop(store, receiver, stats.clone()));
+        LedgerWriter {
+            sender: Mutex::new(Some(sender)),
+            task: Mutex::new(Some(task)),
+            stats,
+        }
+    }
+
+    /// Queues a row; never waits.
+    pub fn record(&self, row: LedgerRow) {
+        let sender = match self.sender.lock() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        let Some(sender) = sender else {
+            self.lose(&row, "the ledger is shut down");
+            return;
+        };
+        match sender.try_send(row) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(row)) => {
+                if self.stats.overflow.fetch_add(1, Ordering::Relaxed) >= OVERFLOW {
+                    self.stats.overflow.fetch_sub(1, Ordering::Relaxed);
+                    self.lose(&row, "the ledger queue and its overflow are full");
+                    return;
+                }
+                let stats = self.stats.clone();
+                tokio::spawn(async move {
+                    let result = sender.send(row).await;
+                    stats.overflow.fetch_sub(1, Ordering::Relaxed);
+                    if let Err(mpsc::error::SendError(row)) = result {
+                        stats.lost.fetch_add(1, Ordering::Relaxed);
+                        tracing::error!(request_id = %row.request_id, "usage row lost: the ledger closed");
+                    }
+                });
+            }
+            Err(mpsc::error::TrySendError::Closed(row)) => {
+                self.lose(&row, "the ledger is shut down")
+            }
+        }
+    }
+
+    fn lose(&self, row: &LedgerRow, why: &str) {
+        self.stats.lost.fetch_add(1, Ordering::Relaxed);
+        tracing::error!(request_id = %row.request_id, why, "usage row lost");
+    }
+
+    /// Rows written to the store so far.
+    pub fn written(&self) -> u64 {
+        self.stats.written.load(Ordering::Relaxed)
+    }
+
+    /// Rows that could not be queued.
+    pub fn lost(&self) -> u64 {
+        self.stats.lost.load(Ordering::Relaxed)
+    }
+
+    /// Closes the queue and waits until every queued row is written (or `limit` passes).
+    pub async fn shutdown(&self, limit: Duration) {
+        // Rows waiting in overflow tasks go in first.
+        let deadline = tokio::time::Instant::now() + limit;
+        while self.stats.overflow.load(Ordering::Relaxed) > 0
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        match self.sender.lock() {
+            Ok(mut guard) => *guard = None,
+            Err(poisoned) => *poisoned.into_inner() = None,
+        }
+        let task = match self.task.lock() {
+            Ok(mut guard) => guard.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+        if let Some(task) = task {
+            if tokio::time::timeout_at(deadline, task).await.is_err() {
+                tracing::error!("the usage ledger could not be written before shutdown ended");
+            }
+        }
+    }
+}
+
+async fn write_loop(store: Store, mut receiver: mpsc::Receiver<LedgerRow>, stats: Arc<Stats>) {
+    let mut batch = Vec::with_capacity(BATCH);
+    while let Some(row) = receiver.recv().await {
+        batch.push(row);
+        while batch.len() < BATCH {
+            match receiver.try_recv() {
+                Ok(row) => batch.push(row),
+                Err(_) => break,
+            }
+        }
+        let mut wait = Duration::from_millis(50);
+        loop {
+            match store.append_usage(&batch).await {
+                Ok(()) => break,
+                Err(err) => {
+                    tracing::error!(error = %err, rows = batch.len(), retry_in_ms = wait.as_millis() as u64, "cannot write usage rows; retrying");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+        stats
+            .written
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        batch.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use switchyard_store::ledger::LedgerFilter;
+
+    fn row(i: usize) -> LedgerRow {
+        LedgerRow {
+            request_id: format!("req_{i:06}"),
+            at: i as i64,
+            model: "chat".into(),
+            cost_nano_usd: 7,
+            status: 200,
+            ..LedgerRow::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn every_row_is_written_once_by_shutdown_even_past_the_queue() {
+        let store = Store::open("sqlite::memory:").await.unwrap();
+        let writer = LedgerWriter::start(store.clone());
+        let n = CAPACITY + 3_000;
+        for i in 0..n {
+            writer.record(row(i));
+        }
+        writer.record(row(0)); // a duplicate id is ignored by the store
+        writer.shutdown(Duration::from_secs(30)).await;
+        assert_eq!(writer.lost(), 0);
+        let totals = store.usage_totals(&LedgerFilter::default()).await.unwrap();
+        assert_eq!(totals.requests, n as i64);
+        assert_eq!(totals.cost_nano_usd, 7 * n as i64);
+        // After shutdown nothing is accepted silently.
+        writer.record(row(n));
+        assert_eq!(writer.lost(), 1);
+    }
+}

@@ -1,0 +1,246 @@
+//! Virtual keys and the usage ledger through the real server: keys from the store are
+//! accepted in every dialect's header, unknown, revoked, expired and malformed keys get the
+//! same 401, a revocation reaches the server within seconds, a key limited to some models
+//! gets a 403 elsewhere, and every answered request leaves exactly one ledger row with the
+//! cost the client was told.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use switchyard_governance::keys::{self, KeySecret};
+use switchyard_governance::{Governance, Pepper};
+use switchyard_server::AppState;
+use switchyard_store::keys::KeyRow;
+use switchyard_store::ledger::LedgerFilter;
+use switchyard_store::Store;
+use switchyard_testkit::MockOpenAi;
+use tokio::sync::oneshot;
+
+const PEPPER: &str = "canary-pepper-7f3a9c1e5b2d8f4a6c0e9b1d3f5a7c9e";
+
+fn pepper() -> Pepper {
+    Pepper::new(PEPPER).unwrap()
+}
+
+struct Setup {
+    url: String,
+    store: Store,
+    governance: Arc<Governance>,
+    _mock: MockOpenAi,
+    _shutdown: oneshot::Sender<()>,
+}
+
+async fn key(store: &Store, id: &str, edit: impl FnOnce(&mut KeyRow)) -> KeySecret {
+    let secret = KeySecret::generate().unwrap();
+    let now = switchyard_store::now_ms();
+    let mut row = KeyRow {
+        id: id.into(),
+        name: format!("{id}-name"),
+        prefix: secret.display_prefix().into(),
+        hash: keys::to_hex(&pepper().hash(secret.expose())),
+        tenant_id: None,
+        created_at: now,
+        expires_at: None,
+        revoked_at: None,
+        allowed_models: vec![],
+        metadata: None,
+        updated_at: now,
+    };
+    edit(&mut row);
+    store.insert_key(&row).await.unwrap();
+    secret
+}
+
+async fn setup(store: Store) -> Setup {
+    let mock = MockOpenAi::start().await.unwrap();
+    let text = format!(
+        "[[providers]]\nid = \"up\"\ntype = \"openai\"\nbase_url = \"{}\"\napi_key = \"sk-upstream-canary-123456\"\njurisdiction = \"EU\"\n\n\
+         [[models]]\nname = \"chat\"\nroute = [{{ provider = \"up\", model = \"gpt-4o-mini\" }}]\n\n\
+         [[models]]\nname = \"other\"\nroute = [{{ provider = \"up\", model = \"gpt-4o\" }}]\n",
+        mock.base_url()
+    );
+    let config = switchyard_config::load_str(&text, &|_| None).unwrap();
+    let governance = Governance::start(store.clone(), Some(pepper()))
+        .await
+        .unwrap();
+    let state = AppState::build_governed(&config, Some(governance.clone())).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = oneshot::channel::<()>();
+    tokio::spawn(switchyard_server::serve(
+        state,
+        listener,
+        Box::pin(async move {
+            let _ = rx.await;
+        }),
+        Duration::from_secs(5),
+    ));
+    Setup {
+        url,
+        store,
+        governance,
+        _mock: mock,
+        _shutdown: tx,
+    }
+}
+
+async fn chat(url: &str, model: &str, key: Option<&str>) -> (u16, String, Option<String>) {
+    let mut request = reqwest::Client::new()
+        .post(format!("{url}/v1/chat/completions"))
+        .json(&json!({"model": model, "messages": [{"role": "user", "content": "hi"}]}));
+    if let Some(key) = key {
+        request = request.bearer_auth(key);
+    }
+    let resp = request.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let cost = resp
+        .headers()
+        .get("x-switchyard-cost-usd")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (status, resp.text().await.unwrap(), cost)
+}
+
+#[tokio::test]
+async fn virtual_keys_admit_their_callers_and_refuse_everyone_else_alike() {
+    let store = Store::open("sqlite::memory:").await.unwrap();
+    let live = key(&store, "key_live", |_| {}).await;
+    let limited = key(&store, "key_limited", |k| {
+        k.allowed_models = vec!["chat".into()]
+    })
+    .await;
+    let revoked = key(&store, "key_revoked", |k| k.revoked_at = Some(1)).await;
+    let expired = key(&store, "key_expired", |k| k.expires_at = Some(1)).await;
+    let s = setup(store).await;
+
+    let (status, body, _) = chat(&s.url, "chat", None).await;
+    assert_eq!(
+        status, 401,
+        "once keys exist, every request needs one: {body}"
+    );
+    assert!(body.contains("didn't provide an API key"));
+
+    // Unknown, revoked, expired and malformed keys: byte-identical answers.
+    let unknown = KeySecret::generate().unwrap();
+    let mut bodies = Vec::new();
+    for presented in [
+        unknown.expose(),
+        revoked.expose(),
+        expired.expose(),
+        "sy_tooshort",
+        "sk-some-other-vendor-key",
+    ] {
+        let (status, body, _) = chat(&s.url, "chat", Some(presented)).await;
+        assert_eq!(status, 401);
+        assert!(!body.contains(presented), "{body}");
+        bodies.push(body);
+    }
+    assert!(bodies.windows(2).all(|w| w[0] == w[1]), "{bodies:#?}");
+
+    // The live key in each dialect's own header.
+    assert_eq!(chat(&s.url, "chat", Some(live.expose())).await.0, 200);
+    let client = reqwest::Client::new();
+    let anthropic = client
+        .post(format!("{}/v1/messages", s.url))
+        .header("x-api-key", live.expose())
+        .header("anthropic-version", "2023-06-01")
+        .json(&json!({"model": "chat", "max_tokens": 20, "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anthropic.status(), 200);
+    let gemini = client
+        .post(format!("{}/v1beta/models/chat:generateContent", s.url))
+        .header("x-goog-api-key", live.expose())
+        .json(&json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gemini.status(), 200);
+
+    // A key limited to `chat` may not call `other`.
+    assert_eq!(chat(&s.url, "chat", Some(limited.expose())).await.0, 200);
+    let (status, body, _) = chat(&s.url, "other", Some(limited.expose())).await;
+    assert_eq!(status, 403, "{body}");
+    let err: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(err["error"]["code"], "model_not_allowed");
+
+    // Revoked in the store (as another replica or the CLI would): refused within seconds.
+    assert!(s.store.revoke_key("key_live").await.unwrap());
+    let started = Instant::now();
+    loop {
+        let (status, _, _) = chat(&s.url, "chat", Some(live.expose())).await;
+        if status == 401 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "still accepted");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // Neither the pepper, nor a key, nor the upstream key shows in metrics.
+    let metrics = reqwest::get(format!("{}/metrics", s.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for secret in [
+        PEPPER,
+        live.expose(),
+        limited.expose(),
+        "sk-upstream-canary",
+    ] {
+        assert!(!metrics.contains(secret));
+    }
+    drop(s.governance);
+}
+
+#[tokio::test]
+async fn each_answered_request_leaves_one_ledger_row_with_its_cost() {
+    let store = Store::open("sqlite::memory:").await.unwrap();
+    let live = key(&store, "key_live", |k| k.tenant_id = None).await;
+    let s = setup(store).await;
+    let mut told = 0i64;
+    for _ in 0..5 {
+        let (status, _, cost) = chat(&s.url, "chat", Some(live.expose())).await;
+        assert_eq!(status, 200);
+        let usd: f64 = cost.unwrap().parse().unwrap();
+        told += switchyard_server::pipeline::nano_usd(usd);
+    }
+    // A refused request (no key) is not usage.
+    assert_eq!(chat(&s.url, "chat", None).await.0, 401);
+    s.governance.ledger.shutdown(Duration::from_secs(5)).await;
+    let rows = s
+        .store
+        .usage_rows(&LedgerFilter::default(), 100)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 5);
+    for row in &rows {
+        assert_eq!(row.key_id.as_deref(), Some("key_live"));
+        assert_eq!(row.model, "chat");
+        assert_eq!(row.deployment.as_deref(), Some("up/gpt-4o-mini"));
+        assert_eq!(row.provider.as_deref(), Some("up"));
+        assert_eq!(row.jurisdiction.as_deref(), Some("EU"));
+        assert_eq!(row.status, 200);
+        assert!(row.input_tokens > 0 && row.output_tokens > 0);
+    }
+    let totals = s
+        .store
+        .usage_totals(&LedgerFilter::default())
+        .await
+        .unwrap();
+    // Each header carries 8 decimals (0.01 micro-dollar); the ledger keeps nano-dollars.
+    assert!(
+        (totals.cost_nano_usd - told).abs() <= 5 * 5,
+        "{totals:?} vs {told}"
+    );
+    assert!(totals.cost_nano_usd > 0);
+}
