@@ -370,3 +370,125 @@ async fn serve_reloads_its_config_and_keeps_it_when_the_new_one_is_invalid() {
     assert_eq!(status.code(), Some(0));
     let _ = child.stdout.take();
 }
+
+/// `keys create|list|revoke` and `usage` on the default store under $SWITCHYARD_HOME, with a
+/// real `switchyard serve` between them: the key works until revoked, its usage is in the
+/// ledger after shutdown, and neither the key nor the pepper is ever printed again or logged.
+#[tokio::test(flavor = "multi_thread")]
+async fn keys_and_usage_through_a_running_server() {
+    const PEPPER: &str = "cli-canary-pepper-0a1b2c3d4e5f6a7b8c9d";
+    let home = tempdir::Dir::new();
+    let home_path = home.path.display().to_string();
+    let env = [
+        ("SWITCHYARD_HOME", home_path.as_str()),
+        ("SWITCHYARD_KEY_PEPPER", PEPPER),
+    ];
+    let no_pepper = switchyard(
+        &["keys", "create", "--name", "x"],
+        &[("SWITCHYARD_HOME", home_path.as_str())],
+    );
+    assert_eq!(no_pepper.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&no_pepper.stderr).contains("SWITCHYARD_KEY_PEPPER"));
+
+    let created = switchyard(
+        &["keys", "create", "--name", "search-team", "--models", "m"],
+        &env,
+    );
+    assert!(created.status.success(), "{created:?}");
+    let out = String::from_utf8_lossy(&created.stdout).into_owned();
+    let field = |name: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim().to_owned())
+            .unwrap()
+    };
+    let (id, secret) = (field("id:"), field("key:"));
+    assert!(secret.starts_with("sy_") && secret.len() == 31, "{secret}");
+    let listed = switchyard(&["keys", "list"], &env);
+    let text = String::from_utf8_lossy(&listed.stdout);
+    assert!(text.contains(&id) && text.contains("search-team") && text.contains("active"));
+    assert!(
+        text.contains(&secret[..12]) && !text.contains(&secret[12..]),
+        "{text}"
+    );
+
+    let mock = switchyard_testkit::MockOpenAi::start().await.unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (_dir, path) = write_config(&format!(
+        "listen = \"127.0.0.1:{port}\"\n[log]\nformat = \"json\"\n\
+         [[providers]]\nid = \"up\"\ntype = \"openai\"\nbase_url = \"{}\"\n\
+         [[models]]\nname = \"m\"\nroute = [{{ provider = \"up\", model = \"gpt-4o-mini\" }}]\n",
+        mock.base_url()
+    ));
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(["serve", "--config", &path])
+        .envs(env)
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let mut ready = false;
+    for _ in 0..200 {
+        if client.get(format!("{url}/healthz")).send().await.is_ok() {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(ready, "server did not start");
+    let chat = |key: Option<String>| {
+        let mut request = client
+            .post(format!("{url}/v1/chat/completions"))
+            .header("content-type", "application/json")
+            .body(r#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#);
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(chat(None).await, 401, "a key exists: requests need one");
+    assert_eq!(chat(Some(secret.clone())).await, 200);
+
+    let revoked = switchyard(&["keys", "revoke", &id], &env);
+    assert!(revoked.status.success(), "{revoked:?}");
+    let started = std::time::Instant::now();
+    let mut served = 1;
+    while chat(Some(secret.clone())).await != 401 {
+        served += 1;
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        String::from_utf8_lossy(&switchyard(&["keys", "list"], &env).stdout).contains("revoked")
+    );
+
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let logs = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !logs.contains(PEPPER) && !logs.contains(&secret[12..]),
+        "{logs}"
+    );
+
+    let usage = switchyard(&["usage"], &env);
+    let text = String::from_utf8_lossy(&usage.stdout);
+    assert!(text.contains(&format!("requests:       {served}\n")), "{text}");
+    let csv = switchyard(&["usage", "--csv", "--key", &id], &env);
+    let text = String::from_utf8_lossy(&csv.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1 + served, "{text}");
+    assert!(
+        lines[1].contains(&id) && lines[1].contains(",m,up/gpt-4o-mini,up,"),
+        "{text}"
+    );
+}
