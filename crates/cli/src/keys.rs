@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use switchyard_governance::keys::{self, KeySecret};
+use switchyard_governance::limits::Period;
 use switchyard_store::keys::KeyRow;
 use switchyard_store::ledger::LedgerFilter;
 
@@ -34,6 +35,18 @@ pub enum KeysCommand {
         /// Free-form JSON object kept with the key (team, owner, ticket...).
         #[arg(long)]
         metadata: Option<String>,
+        /// Spending limit in USD over --budget-period.
+        #[arg(long)]
+        budget_usd: Option<f64>,
+        /// `daily`, `monthly` (UTC calendar) or `total`.
+        #[arg(long, default_value = "monthly")]
+        budget_period: String,
+        /// Requests per minute.
+        #[arg(long)]
+        rpm: Option<u32>,
+        /// Tokens (input + output) per minute.
+        #[arg(long)]
+        tpm: Option<u32>,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -85,8 +98,15 @@ pub async fn run(command: KeysCommand) -> Result<(), Failure> {
             models,
             expires_in_days,
             metadata,
+            budget_usd,
+            budget_period,
+            rpm,
+            tpm,
             store,
-        } => create(name, models, expires_in_days, metadata, &store).await,
+        } => {
+            let limits = limits(budget_usd, &budget_period, rpm, tpm)?;
+            create(name, models, expires_in_days, metadata, limits, &store).await
+        }
         KeysCommand::List { store } => list(&store).await,
         KeysCommand::Revoke { id, store } => {
             let store = open(&store).await?;
@@ -105,11 +125,44 @@ pub async fn run(command: KeysCommand) -> Result<(), Failure> {
     }
 }
 
+/// A new key's limits as stored: (budget in nano-dollars, period, rpm, tpm).
+type NewLimits = (Option<i64>, Option<String>, Option<i64>, Option<i64>);
+
+fn limits(
+    budget_usd: Option<f64>,
+    period: &str,
+    rpm: Option<u32>,
+    tpm: Option<u32>,
+) -> Result<NewLimits, Failure> {
+    if Period::parse(period).is_none() {
+        return Err(Failure::usage(
+            "--budget-period must be daily, monthly or total",
+        ));
+    }
+    let budget = match budget_usd {
+        None => None,
+        Some(usd) if usd.is_finite() && (0.0..=1e9).contains(&usd) => {
+            Some((usd * 1e9).round() as i64)
+        }
+        Some(_) => return Err(Failure::usage("--budget-usd must be between 0 and 1e9")),
+    };
+    if rpm == Some(0) || tpm == Some(0) {
+        return Err(Failure::usage("--rpm and --tpm must be at least 1"));
+    }
+    Ok((
+        budget,
+        budget.map(|_| period.to_owned()),
+        rpm.map(i64::from),
+        tpm.map(i64::from),
+    ))
+}
+
 async fn create(
     name: String,
     models: Vec<String>,
     expires_in_days: Option<f64>,
     metadata: Option<String>,
+    (budget_nano_usd, budget_period, rpm, tpm): NewLimits,
     args: &StoreArgs,
 ) -> Result<(), Failure> {
     let pepper = governed::required_pepper()?;
@@ -153,6 +206,10 @@ async fn create(
         allowed_models: models,
         metadata,
         updated_at: now,
+        budget_nano_usd,
+        budget_period,
+        rpm,
+        tpm,
     };
     let store = open(args).await?;
     let inserted = store.insert_key(&row).await;
@@ -172,8 +229,8 @@ async fn list(args: &StoreArgs) -> Result<(), Failure> {
     let rows = listed.map_err(|e| Failure::failed(e.to_string()))?;
     let now = switchyard_store::now_ms();
     println!(
-        "{:<21} {:<24} {:<13} {:<8} {:<20} MODELS",
-        "ID", "NAME", "PREFIX", "STATUS", "EXPIRES"
+        "{:<21} {:<24} {:<13} {:<8} {:<20} {:<22} {:<8} {:<9} MODELS",
+        "ID", "NAME", "PREFIX", "STATUS", "EXPIRES", "BUDGET", "RPM", "TPM"
     );
     for k in rows {
         let status = if k.revoked_at.is_some() {
@@ -183,13 +240,24 @@ async fn list(args: &StoreArgs) -> Result<(), Failure> {
         } else {
             "active"
         };
+        let budget = k.budget_nano_usd.map_or("-".to_owned(), |b| {
+            format!(
+                "${} {}",
+                dollars(b),
+                k.budget_period.as_deref().unwrap_or("total")
+            )
+        });
+        let per_minute = |n: Option<i64>| n.map_or("-".to_owned(), |n| n.to_string());
         println!(
-            "{:<21} {:<24} {:<13} {:<8} {:<20} {}",
+            "{:<21} {:<24} {:<13} {:<8} {:<20} {:<22} {:<8} {:<9} {}",
             k.id,
             k.name,
             k.prefix,
             status,
             k.expires_at.map_or("never".to_owned(), utc),
+            budget,
+            per_minute(k.rpm),
+            per_minute(k.tpm),
             if k.allowed_models.is_empty() {
                 "all".to_owned()
             } else {

@@ -482,7 +482,10 @@ async fn keys_and_usage_through_a_running_server() {
 
     let usage = switchyard(&["usage"], &env);
     let text = String::from_utf8_lossy(&usage.stdout);
-    assert!(text.contains(&format!("requests:       {served}\n")), "{text}");
+    assert!(
+        text.contains(&format!("requests:       {served}\n")),
+        "{text}"
+    );
     let csv = switchyard(&["usage", "--csv", "--key", &id], &env);
     let text = String::from_utf8_lossy(&csv.stdout);
     let lines: Vec<&str> = text.lines().collect();

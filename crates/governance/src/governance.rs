@@ -7,12 +7,16 @@ use std::time::Duration;
 use switchyard_store::{Store, StoreError};
 use tokio::task::JoinHandle;
 
+use crate::budget::Budgets;
+use crate::rate::RateLimits;
 use crate::{KeyCache, LedgerWriter, Pepper};
 
 pub struct Governance {
     pub store: Store,
     pub keys: Arc<KeyCache>,
     pub ledger: LedgerWriter,
+    pub budgets: Budgets,
+    pub rates: RateLimits,
     follower: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -31,6 +35,8 @@ impl Governance {
         let follower = tokio::spawn(keys.clone().follow(store.clone()));
         Ok(Arc::new(Governance {
             ledger: LedgerWriter::start(store.clone()),
+            budgets: Budgets::new(store.clone()),
+            rates: RateLimits::default(),
             store,
             keys,
             follower: Mutex::new(Some(follower)),

@@ -16,6 +16,23 @@ use switchyard_store::keys::KeyRow;
 use switchyard_store::{Store, StoreError};
 
 use crate::keys::{self, Pepper};
+use crate::limits::{Limits, Period};
+
+/// A stored key's limits. An unreadable period fails closed: the budget counts for ever.
+fn limits(row: &KeyRow) -> Limits {
+    let per_minute = |n: Option<i64>| n.map(|n| u32::try_from(n.max(0)).unwrap_or(u32::MAX));
+    Limits {
+        budget: row.budget_nano_usd.map(|limit| {
+            let period = row.budget_period.as_deref().map_or(Some(Period::Total), Period::parse);
+            if period.is_none() {
+                tracing::warn!(key_id = %row.id, "unknown budget period; counting the budget as a total");
+            }
+            (limit, period.unwrap_or(Period::Total))
+        }),
+        rpm: per_minute(row.rpm),
+        tpm: per_minute(row.tpm),
+    }
+}
 
 /// How often replicas look for changed keys: a revocation reaches every replica within this
 /// plus one database round trip.
@@ -31,6 +48,7 @@ pub struct Caller {
     pub tenant_id: Option<String>,
     /// Empty: every model.
     pub allowed_models: Vec<String>,
+    pub limits: Limits,
 }
 
 impl Caller {
@@ -120,6 +138,7 @@ impl KeyCache {
                         key_name: row.name.clone(),
                         tenant_id: row.tenant_id.clone(),
                         allowed_models: row.allowed_models.clone(),
+                        limits: limits(row),
                     }),
                     expires_at: row.expires_at,
                     revoked: row.revoked_at.is_some(),
@@ -180,6 +199,7 @@ mod tests {
             allowed_models: vec![],
             metadata: None,
             updated_at,
+            ..KeyRow::default()
         }
     }
 
@@ -228,6 +248,7 @@ mod tests {
             key_name: "k".into(),
             tenant_id: None,
             allowed_models: vec!["chat".into()],
+            limits: Limits::default(),
         };
         assert!(caller.may_use("chat"));
         assert!(!caller.may_use("auto"));

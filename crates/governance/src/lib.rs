@@ -4,10 +4,13 @@
 //! The hot path never waits for the database: keys are checked against an in-memory cache
 //! that follows the store, and ledger rows leave through a bounded queue.
 
+pub mod budget;
 pub mod governance;
 pub mod key_cache;
 pub mod keys;
 pub mod ledger;
+pub mod limits;
+pub mod rate;
 
 pub use governance::Governance;
 pub use key_cache::{Caller, KeyCache};

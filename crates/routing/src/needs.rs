@@ -1,6 +1,6 @@
 //! What a request needs from a deployment, read from the canonical request.
 
-use switchyard_types::{ChatRequest, ContentBlock, ResponseFormat};
+use switchyard_types::{ChatRequest, ContentBlock, ImageSource, ResponseFormat};
 
 use crate::catalog::Capabilities;
 
@@ -17,25 +17,57 @@ pub struct Needs {
     pub max_output: u32,
     /// The lowest quality tier acceptable (0: any; set by the `auto` route).
     pub min_tier: u8,
+    /// The most tokens the prompt can be: every byte a token, plus framing per message and
+    /// a generous allowance per image (for budget reservations, which must not fall short).
+    pub prompt_tokens_max: u64,
 }
+
+/// Tokens assumed for a document the gateway has not seen the bytes of.
+const DOCUMENT_TOKENS_UNSEEN: u64 = 100_000;
+
+/// A document's most tokens: its inline bytes (base64, so more than the file's bytes) plus
+/// an image allowance for scanned pages; a generous allowance when only a reference is given.
+fn unknown_size(source: &ImageSource) -> u64 {
+    match source {
+        ImageSource::Base64 { data, .. } => data.len() as u64 + IMAGE_TOKENS_MAX,
+        ImageSource::Url { .. } | ImageSource::FileRef { .. } => DOCUMENT_TOKENS_UNSEEN,
+    }
+}
+
+/// Tokens a provider may add around each message (role markers, separators).
+const MESSAGE_FRAMING: u64 = 16;
+/// The most tokens an image costs at any provider (Anthropic ~1,600, OpenAI high detail
+/// ~1,100 per 512-px tile, Gemini 258 per tile), with room to spare.
+const IMAGE_TOKENS_MAX: u64 = 8_000;
 
 impl Needs {
     pub fn of(request: &ChatRequest) -> Needs {
         let mut bytes = 0usize;
         let mut vision = false;
+        let mut images = 0u64;
+        // Tokens of documents and audio, bounded by their size where it is known.
+        let mut extra = 0u64;
         for message in &request.messages {
             for block in &message.content {
                 match block {
                     ContentBlock::Text { text, .. } | ContentBlock::Refusal { text } => {
                         bytes += text.len()
                     }
-                    ContentBlock::Image { .. } => vision = true,
+                    ContentBlock::Image { .. } => {
+                        vision = true;
+                        images += 1;
+                    }
+                    ContentBlock::Document { source, .. } => extra += unknown_size(source),
+                    ContentBlock::Audio { data, .. } => extra += data.len() as u64,
                     ContentBlock::ToolUse { arguments, .. } => bytes += arguments.len(),
                     ContentBlock::ToolResult { content, .. } => {
                         for inner in content {
                             match inner {
                                 ContentBlock::Text { text, .. } => bytes += text.len(),
-                                ContentBlock::Image { .. } => vision = true,
+                                ContentBlock::Image { .. } => {
+                                    vision = true;
+                                    images += 1;
+                                }
                                 _ => {}
                             }
                         }
@@ -64,6 +96,10 @@ impl Needs {
             prompt_tokens: u32::try_from(bytes / 4).unwrap_or(u32::MAX),
             max_output: request.sampling.max_output_tokens.unwrap_or(0),
             min_tier: 0,
+            prompt_tokens_max: bytes as u64
+                + MESSAGE_FRAMING * (request.messages.len() as u64 + 1)
+                + IMAGE_TOKENS_MAX * images
+                + extra,
         }
     }
 

@@ -24,6 +24,7 @@ use switchyard_types::{
     ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse, StreamEvent, Usage,
 };
 
+use switchyard_governance::budget::Reservation;
 use switchyard_governance::Caller;
 use switchyard_store::ledger::LedgerRow;
 use tokio::sync::OnceCell;
@@ -50,6 +51,10 @@ pub struct RequestContext {
     pub caller: Option<Arc<Caller>>,
     /// Whether this request goes into the usage ledger (inference requests do).
     pub billable: bool,
+    /// The key's rate windows after admission (for `x-ratelimit-*` headers).
+    pub rate: crate::admission::Windows,
+    /// Budget held for this request, settled in [`RequestContext::finish`].
+    pub reservation: Option<Reservation>,
     recorded: bool,
 }
 
@@ -66,6 +71,8 @@ impl RequestContext {
             position: NONE,
             caller: None,
             billable: false,
+            rate: (None, None),
+            reservation: None,
             recorded: false,
         }
     }
@@ -110,6 +117,18 @@ impl RequestContext {
             .get(self.provider as usize)
             .map(String::as_str)
             .unwrap_or("-");
+        if let Some(reservation) = self.reservation.take() {
+            reservation.settle(cost_usd.map_or(0, nano_usd));
+        }
+        if let (Some(governance), Some(caller)) = (&state.inner.governance, &self.caller) {
+            if caller.limits.tpm.is_some() {
+                governance.rates.charge_tokens(
+                    &caller.key_id,
+                    usage.input_tokens + usage.output_tokens,
+                    crate::admission::now_ns(),
+                );
+            }
+        }
         if self.billable {
             self.ledger(state, status, latency, &usage, cost_usd);
         }
@@ -421,6 +440,7 @@ where
         .ok_or_else(|| unknown_model(model))?;
     ctx.model = model_index as u32;
     allowed(ctx, model)?;
+    crate::admission::admit(state, ctx, model_index, needs).await?;
     let snapshot = inner.health_snapshot(model_index);
     let now_ms = inner.now_ms();
     let ranking = inner

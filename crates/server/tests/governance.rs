@@ -48,6 +48,7 @@ async fn key(store: &Store, id: &str, edit: impl FnOnce(&mut KeyRow)) -> KeySecr
         allowed_models: vec![],
         metadata: None,
         updated_at: now,
+        ..KeyRow::default()
     };
     edit(&mut row);
     store.insert_key(&row).await.unwrap();
@@ -243,4 +244,100 @@ async fn each_answered_request_leaves_one_ledger_row_with_its_cost() {
         "{totals:?} vs {told}"
     );
     assert!(totals.cost_nano_usd > 0);
+}
+
+#[tokio::test]
+async fn a_key_over_its_rate_gets_a_429_with_the_window_in_headers() {
+    let store = Store::open("sqlite::memory:").await.unwrap();
+    let limited = key(&store, "key_rpm", |k| k.rpm = Some(3)).await;
+    let s = setup(store).await;
+    let client = reqwest::Client::new();
+    let send = || {
+        client
+            .post(format!("{}/v1/chat/completions", s.url))
+            .bearer_auth(limited.expose())
+            .json(&json!({"model": "chat", "messages": [{"role": "user", "content": "hi"}]}))
+            .send()
+    };
+    for remaining in ["2", "1", "0"] {
+        let resp = send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.headers()["x-ratelimit-limit-requests"], "3");
+        assert_eq!(resp.headers()["x-ratelimit-remaining-requests"], remaining);
+    }
+    let resp = send().await.unwrap();
+    assert_eq!(resp.status(), 429);
+    assert_eq!(resp.headers()["x-ratelimit-remaining-requests"], "0");
+    let after: u64 = resp.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((55..=60).contains(&after), "{after}");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "rate_limit_exceeded");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("3 requests per minute"));
+}
+
+#[tokio::test]
+async fn concurrent_requests_never_spend_past_the_budget_and_leave_nothing_reserved() {
+    let store = Store::open("sqlite::memory:").await.unwrap();
+    // gpt-4o-mini at $0.15 / $0.60 per million; the mock bills 12 + 9 tokens ($0.0000072).
+    let budget = 50_000; // nano-dollars: room for about six answers
+    let key_secret = key(&store, "key_budget", |k| {
+        k.budget_nano_usd = Some(budget);
+        k.budget_period = Some("daily".into());
+    })
+    .await;
+    let s = setup(store).await;
+    let client = reqwest::Client::new();
+    let url = format!("{}/v1/chat/completions", s.url);
+    // Three waves of 40 at once: each wave admits what the open reservations leave room
+    // for, and later waves see the earlier ones settled to their real (lower) cost.
+    let mut answers = Vec::new();
+    for _ in 0..3 {
+        let wave = (0..40).map(|_| {
+            client
+                .post(&url)
+                .bearer_auth(key_secret.expose())
+                .json(&json!({"model": "chat", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}))
+                .send()
+        });
+        answers.extend(futures::future::join_all(wave).await);
+    }
+    let mut served = 0;
+    for answer in answers {
+        let resp = answer.unwrap();
+        match resp.status().as_u16() {
+            200 => served += 1,
+            429 => {
+                assert!(
+                    resp.headers().contains_key("retry-after"),
+                    "a daily budget resets"
+                );
+                let body: Value = resp.json().await.unwrap();
+                assert_eq!(body["error"]["code"], "budget_exceeded");
+            }
+            other => panic!("status {other}"),
+        }
+    }
+    let (spent, reserved) = s.governance.budgets.standing("key_budget");
+    assert_eq!(reserved, 0, "no reservation left open");
+    assert_eq!(spent, served * 7_200);
+    // The reservation is a true maximum here, so the budget holds exactly.
+    assert!(spent <= budget, "spent {spent} of {budget}");
+    assert!(served >= 5, "{served}");
+    s.governance.ledger.shutdown(Duration::from_secs(5)).await;
+    let ledger = s
+        .store
+        .usage_totals(&LedgerFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        ledger.cost_nano_usd, spent,
+        "the ledger holds what was charged"
+    );
 }

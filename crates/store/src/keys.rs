@@ -6,7 +6,7 @@ use sqlx::any::AnyRow;
 
 use crate::{column, now_ms, within, Store, StoreError};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct KeyRow {
     pub id: String,
     pub name: String,
@@ -24,9 +24,17 @@ pub struct KeyRow {
     pub metadata: Option<String>,
     /// Changes whenever the row does (creation, revocation): replicas poll for it.
     pub updated_at: i64,
+    /// Spending limit in nano-dollars over `budget_period`.
+    pub budget_nano_usd: Option<i64>,
+    /// `daily`, `monthly` (UTC calendar) or `total`.
+    pub budget_period: Option<String>,
+    /// Requests per minute.
+    pub rpm: Option<i64>,
+    /// Tokens (input + output) per minute.
+    pub tpm: Option<i64>,
 }
 
-const COLUMNS: &str = "id, name, prefix, hash, tenant_id, created_at, expires_at, revoked_at, allowed_models, metadata, updated_at";
+const COLUMNS: &str = "id, name, prefix, hash, tenant_id, created_at, expires_at, revoked_at, allowed_models, metadata, updated_at, budget_nano_usd, budget_period, rpm, tpm";
 
 fn from_row(row: &AnyRow) -> Result<KeyRow, StoreError> {
     let models: Option<String> = column(row, "allowed_models")?;
@@ -49,6 +57,10 @@ fn from_row(row: &AnyRow) -> Result<KeyRow, StoreError> {
             .unwrap_or_default(),
         metadata: column(row, "metadata")?,
         updated_at: column(row, "updated_at")?,
+        budget_nano_usd: column(row, "budget_nano_usd")?,
+        budget_period: column(row, "budget_period")?,
+        rpm: column(row, "rpm")?,
+        tpm: column(row, "tpm")?,
     })
 }
 
@@ -62,7 +74,7 @@ impl Store {
         let models = (!key.allowed_models.is_empty()).then(|| key.allowed_models.join("\n"));
         within(
             sqlx::query(&format!(
-                "INSERT INTO api_keys ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+                "INSERT INTO api_keys ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
             ))
             .bind(&key.id)
             .bind(&key.name)
@@ -75,6 +87,10 @@ impl Store {
             .bind(models)
             .bind(&key.metadata)
             .bind(key.updated_at)
+            .bind(key.budget_nano_usd)
+            .bind(&key.budget_period)
+            .bind(key.rpm)
+            .bind(key.tpm)
             .execute(self.pool()),
         )
         .await?;

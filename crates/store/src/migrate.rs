@@ -4,7 +4,10 @@
 use crate::{within, Store, StoreError};
 
 /// `(version, SQL)`, in order. Append only: a released migration never changes.
-const MIGRATIONS: [(i64, &str); 1] = [(1, include_str!("../migrations/0001_governance.sql"))];
+const MIGRATIONS: [(i64, &str); 2] = [
+    (1, include_str!("../migrations/0001_governance.sql")),
+    (2, include_str!("../migrations/0002_key_limits.sql")),
+];
 
 pub async fn run(store: &Store) -> Result<(), StoreError> {
     let pool = store.pool();

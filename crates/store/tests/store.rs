@@ -52,6 +52,10 @@ fn key(id: &str, updated_at: i64) -> KeyRow {
         allowed_models: vec!["chat".into(), "auto".into()],
         metadata: Some(r#"{"team":"search"}"#.into()),
         updated_at,
+        budget_nano_usd: Some(5_000_000_000),
+        budget_period: Some("monthly".into()),
+        rpm: Some(100),
+        tpm: None,
     }
 }
 

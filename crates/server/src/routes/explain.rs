@@ -90,6 +90,7 @@ fn body(
         prompt_tokens: number("prompt_tokens")?,
         max_output: number("max_output")?,
         min_tier: 0,
+        prompt_tokens_max: 0,
     };
     let snapshot = inner.health_snapshot(index);
     let now = inner.now_ms();

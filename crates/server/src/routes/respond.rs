@@ -61,6 +61,7 @@ pub fn with_headers(
     if let Ok(v) = HeaderValue::from_str(&ctx.id) {
         headers.insert("x-request-id", v);
     }
+    rate_headers(headers, ctx);
     if let Some(served) = served {
         if let Ok(v) = HeaderValue::from_str(&served.provider_id) {
             headers.insert("x-switchyard-provider", v);
@@ -76,4 +77,26 @@ pub fn with_headers(
         }
     }
     response
+}
+
+/// `x-ratelimit-{limit,remaining,reset}-{requests,tokens}` for a key with rate limits, as
+/// OpenAI sends them (reset as a duration such as `0.6s`).
+fn rate_headers(headers: &mut http::HeaderMap, ctx: &RequestContext) {
+    let (requests, tokens) = ctx.rate;
+    for (window, kind) in [(requests, "requests"), (tokens, "tokens")] {
+        let Some(w) = window else { continue };
+        let reset = format!("{:.3}s", w.reset_ns as f64 / 1e9);
+        for (name, value) in [
+            ("limit", w.limit.to_string()),
+            ("remaining", w.remaining.to_string()),
+            ("reset", reset),
+        ] {
+            if let (Ok(n), Ok(v)) = (
+                http::HeaderName::try_from(format!("x-ratelimit-{name}-{kind}")),
+                HeaderValue::from_str(&value),
+            ) {
+                headers.insert(n, v);
+            }
+        }
+    }
 }
