@@ -65,6 +65,8 @@ pub async fn run(args: ServeArgs) -> Result<(), Failure> {
         .await
         .map_err(|e| Failure::failed(format!("cannot listen on {}: {e}", config.listen)))?;
     announce(&config, args.config.as_deref(), &governance);
+    let (admin_stop, admin_stopped) = tokio::sync::oneshot::channel::<()>();
+    let admin = start_admin(&config, &governance, admin_stopped).await?;
     let live = switchyard_server::Live::new(state);
     if let Some(path) = &args.config {
         tokio::spawn(crate::reload::watch(
@@ -82,6 +84,10 @@ pub async fn run(args: ServeArgs) -> Result<(), Failure> {
     )
     .await
     .map_err(|e| Failure::failed(format!("server error: {e}")));
+    let _ = admin_stop.send(());
+    if let Some(admin) = admin {
+        let _ = admin.await;
+    }
     // Every answered request's usage row reaches the store before the process ends.
     governance.shutdown(LEDGER_DRAIN).await;
     tracing::info!(
@@ -89,6 +95,46 @@ pub async fn run(args: ServeArgs) -> Result<(), Failure> {
         "shutdown complete"
     );
     served
+}
+
+/// The admin API on its own listener, when `SWITCHYARD_ADMIN_TOKEN` is set.
+async fn start_admin(
+    config: &Config,
+    governance: &std::sync::Arc<Governance>,
+    stop: tokio::sync::oneshot::Receiver<()>,
+) -> Result<Option<tokio::task::JoinHandle<std::io::Result<()>>>, Failure> {
+    let Some(token) = std::env::var("SWITCHYARD_ADMIN_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty())
+    else {
+        tracing::info!("admin API off: set SWITCHYARD_ADMIN_TOKEN to turn it on");
+        return Ok(None);
+    };
+    let viewer = std::env::var("SWITCHYARD_VIEWER_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty());
+    let state =
+        switchyard_server::admin::AdminState::new(governance.clone(), &token, viewer.as_deref())
+            .map_err(Failure::usage)?;
+    let listener = tokio::net::TcpListener::bind(config.admin_listen)
+        .await
+        .map_err(|e| {
+            Failure::failed(format!(
+                "cannot listen on {} for the admin API: {e} (set [admin] listen)",
+                config.admin_listen
+            ))
+        })?;
+    if !config.admin_listen.ip().is_loopback() {
+        tracing::warn!(listen = %config.admin_listen, "the admin API listens beyond loopback");
+    }
+    tracing::info!(listen = %config.admin_listen, "admin API on http://{}/admin", config.admin_listen);
+    Ok(Some(tokio::spawn(switchyard_server::admin::serve(
+        state,
+        listener,
+        Box::pin(async move {
+            let _ = stop.await;
+        }),
+    ))))
 }
 
 /// How long shutdown waits for the usage ledger to be written.

@@ -22,6 +22,7 @@ pub struct RawConfig {
     pub routing: Option<RawRouting>,
     pub auto: Option<RawAuto>,
     pub store: Option<RawStore>,
+    pub admin: Option<RawAdmin>,
     #[serde(default)]
     pub providers: Vec<RawProvider>,
     #[serde(default)]
@@ -155,6 +156,14 @@ pub struct RawAuto {
     pub name: Option<String>,
     /// Lowest quality tier, 1-5, a deployment needs to be picked (default 1).
     pub min_tier: Option<u8>,
+}
+
+/// The admin API's own listener.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawAdmin {
+    /// `host:port` (default `127.0.0.1:4001`); the API runs when `SWITCHYARD_ADMIN_TOKEN` is set.
+    pub listen: Option<String>,
 }
 
 /// Where keys, tenants and the usage ledger live.

@@ -428,3 +428,16 @@ fn the_store_url_comes_from_the_environment_and_is_checked() {
     assert_eq!(invalid_key("[store]\nurl = \"mysql://x\"\n"), "store.url");
     assert_eq!(invalid_key("[store]\nadress = \"x\"\n"), "store.adress");
 }
+
+#[test]
+fn the_admin_api_has_its_own_listener() {
+    let config = load_str("", &no_env).unwrap();
+    assert_eq!(config.admin_listen.to_string(), "127.0.0.1:4001");
+    let config = load_str("[admin]\nlisten = \"127.0.0.1:9400\"\n", &no_env).unwrap();
+    assert_eq!(config.admin_listen.port(), 9400);
+    assert_eq!(
+        invalid_key("listen = \"127.0.0.1:9400\"\n[admin]\nlisten = \"127.0.0.1:9400\"\n"),
+        "admin.listen"
+    );
+    assert_eq!(invalid_key("[admin]\nlisten = \"everywhere\"\n"), "admin.listen");
+}

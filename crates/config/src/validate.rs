@@ -19,6 +19,16 @@ type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 pub fn validate(raw: RawConfig, env: Env<'_>) -> Result<Config, ConfigError> {
     let listen = parse_listen("listen", raw.listen.as_deref())?;
+    let admin_listen = match raw.admin.as_ref().and_then(|a| a.listen.as_deref()) {
+        None => parse_listen("admin.listen", Some(Config::DEFAULT_ADMIN_LISTEN))?,
+        Some(value) => parse_listen("admin.listen", Some(value))?,
+    };
+    if admin_listen == listen {
+        return Err(ConfigError::invalid(
+            "admin.listen",
+            "must differ from `listen`: the admin API has its own listener",
+        ));
+    }
     let api_keys = raw
         .api_keys
         .iter()
@@ -120,6 +130,7 @@ pub fn validate(raw: RawConfig, env: Env<'_>) -> Result<Config, ConfigError> {
         routing,
         auto,
         store_url,
+        admin_listen,
         providers,
         models,
     })

@@ -19,6 +19,8 @@ pub struct Config {
     pub auto: Option<AutoConfig>,
     /// `None`: the default SQLite file under `$SWITCHYARD_HOME`.
     pub store_url: Option<Secret>,
+    /// Where the admin API listens (when `SWITCHYARD_ADMIN_TOKEN` is set).
+    pub admin_listen: SocketAddr,
     pub providers: Vec<ProviderConfig>,
     pub models: Vec<ModelConfig>,
 }
@@ -43,6 +45,7 @@ impl Default for MediaConfig {
 
 impl Config {
     pub const DEFAULT_LISTEN: &'static str = "127.0.0.1:4000";
+    pub const DEFAULT_ADMIN_LISTEN: &'static str = "127.0.0.1:4001";
 
     pub fn provider(&self, id: &str) -> Option<&ProviderConfig> {
         self.providers.iter().find(|p| p.id == id)

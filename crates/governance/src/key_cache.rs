@@ -97,6 +97,11 @@ impl KeyCache {
         Ok(cache)
     }
 
+    /// The pepper keys are hashed under, if set (to make new keys).
+    pub fn pepper(&self) -> Option<&Pepper> {
+        self.pepper.as_ref()
+    }
+
     /// Whether any key exists (revoked ones included): once keys are in use, every
     /// request needs one.
     pub fn has_keys(&self) -> bool {

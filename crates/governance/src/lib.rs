@@ -6,11 +6,13 @@
 
 pub mod budget;
 pub mod governance;
+pub mod issue;
 pub mod key_cache;
 pub mod keys;
 pub mod ledger;
 pub mod limits;
 pub mod rate;
+pub mod report;
 
 pub use governance::Governance;
 pub use key_cache::{Caller, KeyCache};

@@ -5,6 +5,7 @@
 //! request to the canonical answer, in the order of DESIGN.md §2. The [`routes`] modules are
 //! the thin HTTP edges around it, one per client dialect.
 
+pub mod admin;
 pub mod admission;
 pub mod auth;
 pub mod errors;

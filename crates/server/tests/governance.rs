@@ -341,3 +341,179 @@ async fn concurrent_requests_never_spend_past_the_budget_and_leave_nothing_reser
         "the ledger holds what was charged"
     );
 }
+
+const ADMIN_TOKEN: &str = "admin-canary-token-5b2d8f4a6c0e";
+const VIEWER_TOKEN: &str = "viewer-token-0123456789";
+
+async fn admin(governance: Arc<Governance>) -> String {
+    let state =
+        switchyard_server::admin::AdminState::new(governance, ADMIN_TOKEN, Some(VIEWER_TOKEN))
+            .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(switchyard_server::admin::serve(
+        state,
+        listener,
+        Box::pin(std::future::pending()),
+    ));
+    url
+}
+
+#[tokio::test]
+async fn the_admin_api_makes_lists_and_revokes_keys_and_reports_usage() {
+    let store = Store::open("sqlite::memory:").await.unwrap();
+    let s = setup(store).await;
+    let admin_url = admin(s.governance.clone()).await;
+    let client = reqwest::Client::new();
+    let call = |method: reqwest::Method, path: &str, token: Option<&str>| {
+        let mut request = client.request(method, format!("{admin_url}{path}"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request
+    };
+    use reqwest::Method;
+
+    // Who may do what.
+    let resp = call(Method::GET, "/admin/keys", None).send().await.unwrap();
+    assert_eq!(resp.status(), 401);
+    let resp = call(Method::GET, "/admin/keys", Some("not-the-token-at-all"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    let resp = call(Method::POST, "/admin/keys", Some(VIEWER_TOKEN))
+        .json(&json!({"name": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    let resp = call(Method::POST, "/admin/keys", Some(ADMIN_TOKEN))
+        .json(&json!({"name": "x", "rpm": 0}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let body: Value = resp.json().await.unwrap();
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("rpm:"));
+    let resp = call(Method::POST, "/admin/keys", Some(ADMIN_TOKEN))
+        .json(&json!({"name": "x", "colour": "red"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400, "unknown fields are refused");
+
+    // Create: the secret once, and it works on this server at once.
+    let resp = call(Method::POST, "/admin/keys", Some(ADMIN_TOKEN))
+        .json(
+            &json!({"name": "search", "models": ["chat"], "budget_usd": 12.5,
+                      "budget_period": "daily", "rpm": 100, "metadata": {"owner": "ana"}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let created: Value = resp.json().await.unwrap();
+    let secret = created["key"].as_str().unwrap().to_owned();
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(created["budget_usd"], "12.500000000");
+    assert_eq!(created["metadata"]["owner"], "ana");
+    assert_eq!(chat(&s.url, "chat", Some(&secret)).await.0, 200);
+    assert_eq!(chat(&s.url, "other", Some(&secret)).await.0, 403);
+
+    // Listing and reading show the prefix, never the secret or its hash.
+    let listed = call(Method::GET, "/admin/keys", Some(VIEWER_TOKEN))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(listed.contains(&secret[..12]) && !listed.contains(&secret[12..]));
+    assert!(!listed.contains("hash"));
+    let one: Value = call(
+        Method::GET,
+        &format!("/admin/keys/{id}"),
+        Some(VIEWER_TOKEN),
+    )
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(one["status"], "active");
+    assert_eq!(one["rpm"], 100);
+    let missing = call(Method::GET, "/admin/keys/key_nope", Some(VIEWER_TOKEN))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+
+    // Usage, as JSON and as CSV.
+    s.governance.ledger.shutdown(Duration::from_secs(5)).await;
+    let usage: Value = call(
+        Method::GET,
+        &format!("/admin/usage?key_id={id}"),
+        Some(VIEWER_TOKEN),
+    )
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    // The answer and the refusal (403) are both recorded; only the answer cost anything.
+    assert_eq!(usage["totals"]["requests"], 2);
+    assert_eq!(usage["totals"]["cost_usd"], "0.000007200");
+    let rows = usage["rows"].as_array().unwrap();
+    let answered = rows.iter().find(|r| r["status"] == 200).unwrap();
+    assert_eq!(answered["deployment"], "up/gpt-4o-mini");
+    assert!(rows.iter().any(|r| r["status"] == 403));
+    let csv = call(Method::GET, "/admin/usage?format=csv", Some(VIEWER_TOKEN))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+    let text = csv.text().await.unwrap();
+    assert!(text.starts_with("request_id,time,"), "{text}");
+    assert_eq!(text.lines().count(), 3, "{text}");
+    let bad = call(
+        Method::GET,
+        "/admin/usage?from=yesterday",
+        Some(VIEWER_TOKEN),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(bad.status(), 400);
+
+    // Revoke: refused on this server at once.
+    let revoked: Value = call(
+        Method::DELETE,
+        &format!("/admin/keys/{id}"),
+        Some(ADMIN_TOKEN),
+    )
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(revoked["status"], "revoked");
+    assert_eq!(chat(&s.url, "chat", Some(&secret)).await.0, 401);
+
+    let openapi: Value = reqwest::get(format!("{admin_url}/admin/openapi.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(openapi["openapi"], "3.1.0");
+    for path in ["/admin/keys", "/admin/keys/{id}", "/admin/usage"] {
+        assert!(openapi["paths"][path].is_object(), "{path}");
+    }
+}
