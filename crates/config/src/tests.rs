@@ -439,5 +439,8 @@ fn the_admin_api_has_its_own_listener() {
         invalid_key("listen = \"127.0.0.1:9400\"\n[admin]\nlisten = \"127.0.0.1:9400\"\n"),
         "admin.listen"
     );
-    assert_eq!(invalid_key("[admin]\nlisten = \"everywhere\"\n"), "admin.listen");
+    assert_eq!(
+        invalid_key("[admin]\nlisten = \"everywhere\"\n"),
+        "admin.listen"
+    );
 }

@@ -3,7 +3,7 @@
 //! (OpenAI and Azure `x-ratelimit-remaining-*` / `x-ratelimit-reset-*` with durations such
 //! as `6m0s`; Anthropic `anthropic-ratelimit-*-remaining` / `-reset` with RFC 3339 times).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 /// Limits whose exhaustion the reset headers report: (remaining header, reset header).
 const RESET_PAIRS: [(&str, &str); 6] = [
@@ -66,7 +66,7 @@ fn retry_after_at(headers: &http::HeaderMap, now: SystemTime) -> Option<Duration
         .filter_map(|(_, reset)| {
             let value = text(reset)?;
             go_duration(value).or_else(|| {
-                let at = rfc3339(value)?;
+                let at = switchyard_types::calendar::parse_rfc3339(value)?;
                 Some(at.duration_since(now).unwrap_or(Duration::ZERO))
             })
         })
@@ -105,69 +105,10 @@ fn go_duration(text: &str) -> Option<Duration> {
     total.is_finite().then(|| Duration::from_secs_f64(total))
 }
 
-/// `2025-01-02T03:04:05Z`, with optional fractional seconds and a `±HH:MM` offset.
-fn rfc3339(text: &str) -> Option<SystemTime> {
-    let b = text.as_bytes();
-    let num = |range: std::ops::Range<usize>| -> Option<i64> { text.get(range)?.parse().ok() };
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
-        return None;
-    }
-    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&month)
-        || !(1..=31).contains(&day)
-        || hour > 23
-        || minute > 59
-        || second > 60
-    {
-        return None;
-    }
-    let mut rest = text.get(19..)?;
-    let mut nanos = 0u32;
-    if let Some(fraction) = rest.strip_prefix('.') {
-        let digits = fraction
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(fraction.len());
-        let kept = fraction.get(..digits.min(9))?;
-        nanos = format!("{kept:0<9}").parse().ok()?;
-        rest = fraction.get(digits..)?;
-    }
-    let offset = match rest {
-        "Z" | "z" => 0,
-        _ => {
-            let sign = match rest.get(..1)? {
-                "+" => 1,
-                "-" => -1,
-                _ => return None,
-            };
-            let h: i64 = rest.get(1..3)?.parse().ok()?;
-            let m: i64 = rest.get(4..6)?.parse().ok()?;
-            if rest.len() != 6 || rest.get(3..4)? != ":" {
-                return None;
-            }
-            sign * (h * 3600 + m * 60)
-        }
-    };
-    let seconds =
-        days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset;
-    let seconds = u64::try_from(seconds).ok()?;
-    Some(UNIX_EPOCH + Duration::new(seconds, nanos))
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::UNIX_EPOCH;
 
     fn headers(pairs: &[(&'static str, &str)]) -> http::HeaderMap {
         let mut h = http::HeaderMap::new();
@@ -248,17 +189,5 @@ mod tests {
             ]),
             None
         );
-    }
-
-    #[test]
-    fn dates_are_exact() {
-        assert_eq!(days_from_civil(1970, 1, 1), 0);
-        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
-        assert_eq!(
-            rfc3339("2023-11-14T22:13:20Z"),
-            Some(UNIX_EPOCH + Duration::from_secs(1_700_000_000))
-        );
-        assert_eq!(rfc3339("2023-13-14T22:13:20Z"), None);
-        assert_eq!(rfc3339("not a date at all...."), None);
     }
 }

@@ -6,6 +6,7 @@
 //! parameters, structured-output schemas) are held as `serde_json::Value` because JSON Schema
 //! is itself the canonical form every vendor accepts some version of.
 
+pub mod calendar;
 mod content;
 mod deployment;
 mod embedding;

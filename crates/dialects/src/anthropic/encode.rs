@@ -144,24 +144,8 @@ pub(crate) fn citation_to_wire(c: &Citation) -> Value {
 }
 
 fn rfc3339(unix: u64) -> String {
-    // Days since the epoch -> civil date (Howard Hinnant's algorithm).
-    let days = (unix / 86_400) as i64;
-    let secs = unix % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
+    let ms = i64::try_from(unix.saturating_mul(1000)).unwrap_or(i64::MAX);
+    switchyard_types::calendar::format_rfc3339(ms, false)
 }
 
 fn to_bytes<T: serde::Serialize>(value: &T) -> Bytes {

@@ -456,44 +456,7 @@ fn form_encode(text: &str) -> String {
 /// An ISO 8601 / RFC 3339 UTC timestamp (`2026-11-28T12:00:00Z`, fractions and numeric
 /// offsets allowed).
 pub(crate) fn parse_timestamp(text: &str) -> Option<SystemTime> {
-    let text = text.trim();
-    let (date, time) = text.split_once(['T', 't', ' '])?;
-    let mut d = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
-    let (year, month, day) = (d.next()??, d.next()??, d.next()??);
-    let (clock, offset) = match time.find(['Z', 'z', '+', '-']) {
-        Some(i) => (&time[..i], &time[i..]),
-        None => (time, "Z"),
-    };
-    let mut c = clock.splitn(3, ':');
-    let hour: i64 = c.next()?.parse().ok()?;
-    let minute: i64 = c.next()?.parse().ok()?;
-    let second: i64 = c.next()?.split('.').next()?.parse().ok()?;
-    let offset_secs = match offset.as_bytes().first() {
-        Some(b'+') | Some(b'-') => {
-            let sign = if offset.starts_with('-') { -1 } else { 1 };
-            let (h, m) = offset[1..].split_once(':').unwrap_or((&offset[1..], "0"));
-            sign * (h.parse::<i64>().ok()? * 3600 + m.parse::<i64>().ok()? * 60)
-        }
-        _ => 0,
-    };
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 {
-        return None;
-    }
-    let secs = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second
-        - offset_secs;
-    let secs = u64::try_from(secs).ok()?;
-    SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(secs))
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    switchyard_types::calendar::parse_rfc3339(text)
 }
 
 #[cfg(test)]
@@ -507,7 +470,7 @@ mod tests {
         assert_eq!(secs, 1_795_867_200);
         assert_eq!(
             parse_timestamp("2026-11-28T13:00:00.123+01:00"),
-            Some(at),
+            Some(at + Duration::from_millis(123)),
             "offsets and fractions"
         );
         assert_eq!(
