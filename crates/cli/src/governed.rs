@@ -20,6 +20,11 @@ pub fn store_url(config: &Config) -> String {
     }
 }
 
+/// Where this machine's ledger spool lives: `$SWITCHYARD_HOME/spool`.
+pub fn spool_dir() -> PathBuf {
+    switchyard_models::Store::from_env().home().join("spool")
+}
+
 fn default_file() -> PathBuf {
     switchyard_models::Store::from_env()
         .home()

@@ -495,3 +495,126 @@ async fn keys_and_usage_through_a_running_server() {
         "{text}"
     );
 }
+
+/// `kill -9` of a server under load loses no usage row of an answer that was delivered in
+/// full (its spool is replayed at the next start), and duplicates none.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_server_loses_no_usage_row_of_a_delivered_answer() {
+    const PEPPER: &str = "crash-test-pepper-0a1b2c3d4e5f6a7b8c9d";
+    let home = tempdir::Dir::new();
+    let home_path = home.path.display().to_string();
+    let env = [
+        ("SWITCHYARD_HOME", home_path.as_str()),
+        ("SWITCHYARD_KEY_PEPPER", PEPPER),
+    ];
+    let created = switchyard(&["keys", "create", "--name", "load"], &env);
+    let out = String::from_utf8_lossy(&created.stdout).into_owned();
+    let secret = out
+        .lines()
+        .find_map(|l| l.strip_prefix("key:"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let mock = switchyard_testkit::MockOpenAi::start().await.unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (_dir, path) = write_config(&format!(
+        "listen = \"127.0.0.1:{port}\"\n\
+         [[providers]]\nid = \"up\"\ntype = \"openai\"\nbase_url = \"{}\"\n\
+         [[models]]\nname = \"m\"\nroute = [{{ provider = \"up\", model = \"gpt-4o-mini\" }}]\n",
+        mock.base_url()
+    ));
+    let url = format!("http://127.0.0.1:{port}");
+    let start = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
+            .args(["serve", "--config", &path])
+            .envs(env)
+            .env_remove("RUST_LOG")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let client = reqwest::Client::new();
+    let ready = || async {
+        for _ in 0..200 {
+            if client.get(format!("{url}/healthz")).send().await.is_ok() {
+                return true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        false
+    };
+    let mut child = start();
+    assert!(ready().await, "server did not start");
+
+    // Load from 8 clients; each answer read in full is "delivered".
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut workers = Vec::new();
+    for _ in 0..8 {
+        let (client, url, secret, stop) =
+            (client.clone(), url.clone(), secret.clone(), stop.clone());
+        workers.push(tokio::spawn(async move {
+            let mut delivered = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let sent = client
+                    .post(format!("{url}/v1/chat/completions"))
+                    .bearer_auth(&secret)
+                    .header("content-type", "application/json")
+                    .body(r#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#)
+                    .send()
+                    .await;
+                let Ok(resp) = sent else { break };
+                let id = resp
+                    .headers()
+                    .get("x-request-id")
+                    .map(|v| v.to_str().unwrap().to_owned());
+                if resp.status() == 200 && resp.bytes().await.is_ok() {
+                    delivered.extend(id);
+                }
+            }
+            delivered
+        }));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    let _ = std::process::Command::new("kill")
+        .args(["-KILL", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut delivered = Vec::new();
+    for w in workers {
+        delivered.extend(w.await.unwrap());
+    }
+    assert!(delivered.len() > 20, "too little load: {}", delivered.len());
+
+    // The next start replays what the killed process spooled.
+    let child = start();
+    assert!(ready().await, "server did not restart");
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait_with_output();
+    let csv = switchyard(&["usage", "--csv"], &env);
+    let text = String::from_utf8_lossy(&csv.stdout);
+    let ids: Vec<&str> = text
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(',').next())
+        .collect();
+    let unique: std::collections::HashSet<&str> = ids.iter().copied().collect();
+    assert_eq!(unique.len(), ids.len(), "no duplicate rows");
+    let missing: Vec<&String> = delivered
+        .iter()
+        .filter(|id| !unique.contains(id.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} delivered answers have no row",
+        missing.len(),
+        delivered.len()
+    );
+}

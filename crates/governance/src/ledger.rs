@@ -3,10 +3,14 @@
 //! backoff, never dropped, and never duplicated (the store ignores a request id it already
 //! has). On shutdown the queue is closed and drained before the process exits.
 //!
+//! With a [`Spool`], each row is first appended to a local file, so that rows of answers
+//! already delivered survive a killed process (replayed at the next start).
+//!
 //! When the queue is full (the database is slower than the traffic, or down), a row waits in
 //! an overflow task instead of being dropped, up to [`OVERFLOW`] rows; beyond that rows are
 //! counted as lost and logged loudly, so memory stays bounded during a long outage.
 
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -16,6 +20,8 @@ use switchyard_store::Store;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use crate::spool::Spool;
+
 /// Rows held in the queue.
 pub const CAPACITY: usize = 8_192;
 /// Rows allowed to wait beyond a full queue.
@@ -23,8 +29,12 @@ pub const OVERFLOW: usize = 65_536;
 /// Rows per transaction.
 const BATCH: usize = 512;
 
+/// A row and its spool sequence number (0: not spooled).
+type Queued = (u64, LedgerRow);
+
 pub struct LedgerWriter {
-    sender: Mutex<Option<mpsc::Sender<LedgerRow>>>,
+    sender: Mutex<Option<mpsc::Sender<Queued>>>,
+    spool: Option<Arc<Spool>>,
     task: Mutex<Option<JoinHandle<()>>>,
     stats: Arc<Stats>,
 }
@@ -37,12 +47,13 @@ struct Stats {
 }
 
 impl LedgerWriter {
-    pub fn start(store: Store) -> LedgerWriter {
+    pub fn start(store: Store, spool: Option<Arc<Spool>>) -> LedgerWriter {
         let (sender, receiver) = mpsc::channel(CAPACITY);
         let stats = Arc::new(Stats::default());
-        let task = tokio::spawn(write_loop(store, receiver, stats.clone()));
+        let task = tokio::spawn(write_loop(store, receiver, stats.clone(), spool.clone()));
         LedgerWriter {
             sender: Mutex::new(Some(sender)),
+            spool,
             task: Mutex::new(Some(task)),
             stats,
         }
@@ -58,25 +69,32 @@ impl LedgerWriter {
             self.lose(&row, "the ledger is shut down");
             return;
         };
-        match sender.try_send(row) {
+        let seq = match &self.spool {
+            None => 0,
+            Some(spool) => spool.append(&row).unwrap_or_else(|err| {
+                tracing::error!(%err, "cannot append a usage row to the spool; it goes to the store only");
+                0
+            }),
+        };
+        match sender.try_send((seq, row)) {
             Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(row)) => {
+            Err(mpsc::error::TrySendError::Full(queued)) => {
                 if self.stats.overflow.fetch_add(1, Ordering::Relaxed) >= OVERFLOW {
                     self.stats.overflow.fetch_sub(1, Ordering::Relaxed);
-                    self.lose(&row, "the ledger queue and its overflow are full");
+                    self.lose(&queued.1, "the ledger queue and its overflow are full");
                     return;
                 }
                 let stats = self.stats.clone();
                 tokio::spawn(async move {
-                    let result = sender.send(row).await;
+                    let result = sender.send(queued).await;
                     stats.overflow.fetch_sub(1, Ordering::Relaxed);
-                    if let Err(mpsc::error::SendError(row)) = result {
+                    if let Err(mpsc::error::SendError((_, row))) = result {
                         stats.lost.fetch_add(1, Ordering::Relaxed);
                         tracing::error!(request_id = %row.request_id, "usage row lost: the ledger closed");
                     }
                 });
             }
-            Err(mpsc::error::TrySendError::Closed(row)) => {
+            Err(mpsc::error::TrySendError::Closed((_, row))) => {
                 self.lose(&row, "the ledger is shut down")
             }
         }
@@ -115,29 +133,48 @@ impl LedgerWriter {
             Err(poisoned) => poisoned.into_inner().take(),
         };
         if let Some(task) = task {
-            if tokio::time::timeout_at(deadline, task).await.is_err() {
-                tracing::error!("the usage ledger could not be written before shutdown ended");
+            match tokio::time::timeout_at(deadline, task).await {
+                Ok(_) => {
+                    // Every row is in the store: the spool has nothing left to keep.
+                    if let Some(spool) = &self.spool {
+                        spool.close();
+                    }
+                }
+                Err(_) => tracing::error!(
+                    "the usage ledger could not be written before shutdown ended; its spool keeps the rest for the next start"
+                ),
             }
         }
     }
 }
 
-async fn write_loop(store: Store, mut receiver: mpsc::Receiver<LedgerRow>, stats: Arc<Stats>) {
-    let mut batch = Vec::with_capacity(BATCH);
-    while let Some(row) = receiver.recv().await {
-        batch.push(row);
+async fn write_loop(
+    store: Store,
+    mut receiver: mpsc::Receiver<Queued>,
+    stats: Arc<Stats>,
+    spool: Option<Arc<Spool>>,
+) {
+    let mut batch: Vec<Queued> = Vec::with_capacity(BATCH);
+    let mut rows: Vec<LedgerRow> = Vec::with_capacity(BATCH);
+    // Spool sequence numbers committed out of order, and the highest one below which all are.
+    let mut done = BTreeSet::new();
+    let mut watermark = 0u64;
+    while let Some(first) = receiver.recv().await {
+        batch.push(first);
         while batch.len() < BATCH {
             match receiver.try_recv() {
-                Ok(row) => batch.push(row),
+                Ok(queued) => batch.push(queued),
                 Err(_) => break,
             }
         }
+        rows.clear();
+        rows.extend(batch.iter().map(|(_, row)| row.clone()));
         let mut wait = Duration::from_millis(50);
         loop {
-            match store.append_usage(&batch).await {
+            match store.append_usage(&rows).await {
                 Ok(()) => break,
                 Err(err) => {
-                    tracing::error!(error = %err, rows = batch.len(), retry_in_ms = wait.as_millis() as u64, "cannot write usage rows; retrying");
+                    tracing::error!(error = %err, rows = rows.len(), retry_in_ms = wait.as_millis() as u64, "cannot write usage rows; retrying");
                     tokio::time::sleep(wait).await;
                     wait = (wait * 2).min(Duration::from_secs(5));
                 }
@@ -145,7 +182,14 @@ async fn write_loop(store: Store, mut receiver: mpsc::Receiver<LedgerRow>, stats
         }
         stats
             .written
-            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+            .fetch_add(rows.len() as u64, Ordering::Relaxed);
+        if let Some(spool) = &spool {
+            done.extend(batch.iter().map(|(seq, _)| *seq).filter(|seq| *seq > 0));
+            while done.remove(&(watermark + 1)) {
+                watermark += 1;
+            }
+            spool.committed(watermark);
+        }
         batch.clear();
     }
 }
@@ -169,7 +213,7 @@ mod tests {
     #[tokio::test]
     async fn every_row_is_written_once_by_shutdown_even_past_the_queue() {
         let store = Store::open("sqlite::memory:").await.unwrap();
-        let writer = LedgerWriter::start(store.clone());
+        let writer = LedgerWriter::start(store.clone(), None);
         let n = CAPACITY + 3_000;
         for i in 0..n {
             writer.record(row(i));
