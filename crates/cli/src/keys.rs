@@ -1,5 +1,6 @@
 //! `switchyard keys create|list|revoke` and `switchyard usage`, on the store the config
-//! names. A created key's secret is printed once and never stored.
+//! names, or through a running server's admin API (`--admin-url`). A created key's secret is
+//! printed once and never stored.
 
 use std::path::PathBuf;
 
@@ -8,6 +9,7 @@ use switchyard_governance::issue::{issue, KeySpec};
 use switchyard_governance::report::{self, dollars, utc};
 use switchyard_store::ledger::LedgerFilter;
 
+use crate::admin_client::AdminClient;
 use crate::{governed, Failure};
 
 #[derive(Args, Debug)]
@@ -16,6 +18,16 @@ pub struct StoreArgs {
     /// under $SWITCHYARD_HOME.
     #[arg(long, short = 'c', env = "SWITCHYARD_CONFIG")]
     config: Option<PathBuf>,
+    /// Act through a running server's admin API (e.g. http://127.0.0.1:4001) instead of
+    /// the store; the token comes from SWITCHYARD_ADMIN_TOKEN.
+    #[arg(long, env = "SWITCHYARD_ADMIN_URL", conflicts_with = "config")]
+    admin_url: Option<String>,
+}
+
+impl StoreArgs {
+    fn admin(&self) -> Result<Option<AdminClient>, Failure> {
+        self.admin_url.as_deref().map(AdminClient::new).transpose()
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -118,6 +130,11 @@ pub async fn run(command: KeysCommand) -> Result<(), Failure> {
         }
         KeysCommand::List { store } => list(&store).await,
         KeysCommand::Revoke { id, store } => {
+            if let Some(admin) = store.admin()? {
+                admin.revoke(&id).await?;
+                println!("revoked {id}");
+                return Ok(());
+            }
             let store = open(&store).await?;
             let done = store
                 .revoke_key(&id)
@@ -135,6 +152,14 @@ pub async fn run(command: KeysCommand) -> Result<(), Failure> {
 }
 
 async fn create(spec: KeySpec, args: &StoreArgs) -> Result<(), Failure> {
+    if let Some(admin) = args.admin()? {
+        let (id, name, key) = admin.create(&spec).await?;
+        println!("id:     {id}");
+        println!("name:   {name}");
+        println!("key:    {key}");
+        eprintln!("(the key is shown only now; Switchyard keeps only its hash)");
+        return Ok(());
+    }
     let pepper = governed::required_pepper()?;
     let (row, secret) = issue(&pepper, &spec, switchyard_store::now_ms())
         .map_err(|e| Failure::usage(format!("--{}", e.to_string().replace('_', "-"))))?;
@@ -150,10 +175,15 @@ async fn create(spec: KeySpec, args: &StoreArgs) -> Result<(), Failure> {
 }
 
 async fn list(args: &StoreArgs) -> Result<(), Failure> {
-    let store = open(args).await?;
-    let listed = store.list_keys().await;
-    store.close().await;
-    let rows = listed.map_err(|e| Failure::failed(e.to_string()))?;
+    let rows = match args.admin()? {
+        Some(admin) => admin.list().await?,
+        None => {
+            let store = open(args).await?;
+            let listed = store.list_keys().await;
+            store.close().await;
+            listed.map_err(|e| Failure::failed(e.to_string()))?
+        }
+    };
     let now = switchyard_store::now_ms();
     println!(
         "{:<21} {:<24} {:<13} {:<8} {:<20} {:<22} {:<8} {:<9} MODELS",
@@ -196,11 +226,31 @@ async fn list(args: &StoreArgs) -> Result<(), Failure> {
 }
 
 pub async fn usage(args: UsageArgs) -> Result<(), Failure> {
+    let from = args
+        .hours
+        .map(|h| switchyard_store::now_ms() - (h * 3_600_000.0) as i64);
+    if let Some(admin) = args.store.admin()? {
+        let mut query = Vec::new();
+        query.extend(from.map(|f| ("from", f.to_string())));
+        query.extend(args.key.clone().map(|k| ("key_id", k)));
+        query.extend(args.model.clone().map(|m| ("model", m)));
+        let answer = admin.usage(&query, args.csv).await?;
+        match answer.as_str() {
+            Some(csv) => print!("{csv}"),
+            None => {
+                let t = &answer["totals"];
+                println!("requests:       {}", t["requests"]);
+                println!("input tokens:   {}", t["input_tokens"]);
+                println!("output tokens:  {}", t["output_tokens"]);
+                println!("cached tokens:  {}", t["cached_tokens"]);
+                println!("cost (USD):     {}", t["cost_usd"].as_str().unwrap_or("?"));
+            }
+        }
+        return Ok(());
+    }
     let store = open(&args.store).await?;
     let filter = LedgerFilter {
-        from: args
-            .hours
-            .map(|h| switchyard_store::now_ms() - (h * 3_600_000.0) as i64),
+        from,
         key_id: args.key.clone(),
         model: args.model.clone(),
         ..LedgerFilter::default()

@@ -4,6 +4,7 @@
 //! Exit codes: 0 success; 1 the operation failed (upstream or server error); 2 bad usage or
 //! invalid configuration; 3 the server could not be reached.
 
+mod admin_client;
 mod bench;
 mod chat;
 mod governed;

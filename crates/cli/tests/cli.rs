@@ -618,3 +618,112 @@ async fn a_killed_server_loses_no_usage_row_of_a_delivered_answer() {
         delivered.len()
     );
 }
+
+/// The key and usage commands through a running server's admin API (`--admin-url`).
+#[tokio::test(flavor = "multi_thread")]
+async fn keys_through_the_admin_api() {
+    const TOKEN: &str = "admin-token-for-cli-test-123";
+    let home = tempdir::Dir::new();
+    let home_path = home.path.display().to_string();
+    let free_port = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    let (port, admin_port) = (free_port(), free_port());
+    let mock = switchyard_testkit::MockOpenAi::start().await.unwrap();
+    let (_dir, path) = write_config(&format!(
+        "listen = \"127.0.0.1:{port}\"\n[admin]\nlisten = \"127.0.0.1:{admin_port}\"\n\
+         [[providers]]\nid = \"up\"\ntype = \"openai\"\nbase_url = \"{}\"\n\
+         [[models]]\nname = \"m\"\nroute = [{{ provider = \"up\", model = \"gpt-4o-mini\" }}]\n",
+        mock.base_url()
+    ));
+    let server_env = [
+        ("SWITCHYARD_HOME", home_path.as_str()),
+        (
+            "SWITCHYARD_KEY_PEPPER",
+            "admin-cli-pepper-0a1b2c3d4e5f6a7b8c9d",
+        ),
+        ("SWITCHYARD_ADMIN_TOKEN", TOKEN),
+    ];
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(["serve", "--config", &path])
+        .envs(server_env)
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let admin_url = format!("http://127.0.0.1:{admin_port}");
+    let client = reqwest::Client::new();
+    let mut ready = false;
+    for _ in 0..200 {
+        if client
+            .get(format!("{admin_url}/admin/openapi.json"))
+            .send()
+            .await
+            .is_ok()
+        {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(ready, "admin API did not start");
+    // The CLI holds no pepper and no store: only the URL and the token.
+    let cli_env = [("SWITCHYARD_ADMIN_TOKEN", TOKEN)];
+    let no_token = switchyard(&["keys", "list", "--admin-url", &admin_url], &[]);
+    assert_eq!(no_token.status.code(), Some(2));
+    let created = switchyard(
+        &[
+            "keys",
+            "create",
+            "--name",
+            "remote",
+            "--rpm",
+            "50",
+            "--admin-url",
+            &admin_url,
+        ],
+        &cli_env,
+    );
+    assert!(created.status.success(), "{created:?}");
+    let out = String::from_utf8_lossy(&created.stdout).into_owned();
+    let field = |name: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim().to_owned())
+            .unwrap()
+    };
+    let (id, secret) = (field("id:"), field("key:"));
+    let status = client
+        .post(format!("http://127.0.0.1:{port}/v1/chat/completions"))
+        .bearer_auth(&secret)
+        .header("content-type", "application/json")
+        .body(r#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 200, "usable at once");
+    let listed = switchyard(&["keys", "list", "--admin-url", &admin_url], &cli_env);
+    let text = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        text.contains(&id) && text.contains("remote") && text.contains("50"),
+        "{text}"
+    );
+    assert!(!text.contains(&secret[12..]));
+    let revoked = switchyard(
+        &["keys", "revoke", &id, "--admin-url", &admin_url],
+        &cli_env,
+    );
+    assert!(revoked.status.success(), "{revoked:?}");
+    let listed = switchyard(&["keys", "list", "--admin-url", &admin_url], &cli_env);
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("revoked"));
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+}
