@@ -63,3 +63,31 @@ pub fn required_pepper() -> Result<Pepper, Failure> {
         ))
     })
 }
+
+/// Redis-shared budgets and rate limits, when `[store] redis_url` is set. Redis must answer
+/// at start; later outages fall back to each replica's share.
+pub async fn shared(
+    config: &Config,
+) -> Result<Option<switchyard_governance::governance::SharedSettings>, Failure> {
+    let Some(redis) = &config.redis else {
+        return Ok(None);
+    };
+    let shared = switchyard_governance::shared::Shared::connect(redis.url.expose())
+        .await
+        .map_err(|e| {
+            Failure::failed(format!(
+                "cannot reach Redis at {}: {e}",
+                switchyard_store::redact(redis.url.expose())
+            ))
+        })?;
+    tracing::info!(
+        redis = %switchyard_store::redact(redis.url.expose()),
+        replicas = redis.replicas,
+        "budgets and rate limits shared through Redis"
+    );
+    Ok(Some(switchyard_governance::governance::SharedSettings {
+        shared,
+        replicas: redis.replicas,
+        fallback_allowance: redis.fallback_budget_nano_usd,
+    }))
+}

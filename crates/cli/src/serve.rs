@@ -39,7 +39,8 @@ pub async fn run(args: ServeArgs) -> Result<(), Failure> {
     logging::init(&config.log, false);
     let store = crate::governed::open_store(&config).await?;
     let spool = crate::governed::spool_dir();
-    let governance = Governance::start(store, crate::governed::pepper()?, Some(&spool))
+    let shared = crate::governed::shared(&config).await?;
+    let governance = Governance::start(store, crate::governed::pepper()?, Some(&spool), shared)
         .await
         .map_err(|e| Failure::usage(e.to_string()))?;
     if config.api_keys.is_empty()

@@ -17,8 +17,8 @@ pub use error::ConfigError;
 pub use secret::Secret;
 pub use validated::{
     AutoConfig, AwsConfig, AwsKeys, Config, GcpConfig, LocalConfig, LogConfig, LogFormat,
-    MediaConfig, ModelConfig, ProviderConfig, ProviderKind, RouteStrategy, RouteTarget,
-    RoutingConfig, TargetCapabilities, TargetPrice, Timeouts,
+    MediaConfig, ModelConfig, ProviderConfig, ProviderKind, RedisConfig, RouteStrategy,
+    RouteTarget, RoutingConfig, TargetCapabilities, TargetPrice, Timeouts,
 };
 
 /// Reads, parses and validates a config file. `env` resolves `${VAR}` references.

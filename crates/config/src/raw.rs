@@ -173,6 +173,14 @@ pub struct RawStore {
     /// `sqlite:///path/switchyard.db` or `postgres://user:password@host/db` (`${ENV}`
     /// references allowed). Default: `switchyard.db` under `$SWITCHYARD_HOME`.
     pub url: Option<String>,
+    /// `redis://host:6379/0` (or `rediss://`): budgets and rate limits shared by replicas.
+    pub redis_url: Option<String>,
+    /// How many replicas share the limits (while Redis is unreachable each enforces
+    /// limit / replicas). Default 1.
+    pub replicas: Option<u32>,
+    /// USD per key each replica may still reserve on its own while Redis is unreachable
+    /// (default 1.0; 0 closes budgets at once).
+    pub fallback_budget_usd: Option<f64>,
 }
 
 /// Health tracking of deployments.

@@ -11,8 +11,8 @@ use crate::raw::{RawConfig, RawMedia, RawModel, RawProvider, RawRouting, RawTime
 use crate::secret::Secret;
 use crate::validated::{
     AutoConfig, AwsConfig, AwsKeys, Config, GcpConfig, LocalConfig, LogConfig, LogFormat,
-    MediaConfig, ModelConfig, ProviderConfig, ProviderKind, RouteStrategy, RouteTarget,
-    RoutingConfig, TargetCapabilities, TargetPrice, Timeouts,
+    MediaConfig, ModelConfig, ProviderConfig, ProviderKind, RedisConfig, RouteStrategy,
+    RouteTarget, RoutingConfig, TargetCapabilities, TargetPrice, Timeouts,
 };
 
 type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
@@ -63,6 +63,10 @@ pub fn validate(raw: RawConfig, env: Env<'_>) -> Result<Config, ConfigError> {
             }
             Some(Secret::new(url))
         }
+    };
+    let redis = match raw.store.as_ref() {
+        Some(store) => redis_config(store, env)?,
+        None => None,
     };
 
     let mut providers = Vec::with_capacity(raw.providers.len());
@@ -130,10 +134,49 @@ pub fn validate(raw: RawConfig, env: Env<'_>) -> Result<Config, ConfigError> {
         routing,
         auto,
         store_url,
+        redis,
         admin_listen,
         providers,
         models,
     })
+}
+
+fn redis_config(
+    store: &crate::raw::RawStore,
+    env: Env<'_>,
+) -> Result<Option<RedisConfig>, ConfigError> {
+    let Some(value) = store.redis_url.as_deref() else {
+        if store.replicas.is_some() || store.fallback_budget_usd.is_some() {
+            return Err(ConfigError::invalid(
+                "store.redis_url",
+                "`replicas` and `fallback_budget_usd` need a redis_url",
+            ));
+        }
+        return Ok(None);
+    };
+    let url = resolve_env("store.redis_url", value, env)?;
+    if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+        return Err(ConfigError::invalid(
+            "store.redis_url",
+            "must start with redis:// or rediss://",
+        ));
+    }
+    let replicas = store.replicas.unwrap_or(1);
+    if !(1..=1000).contains(&replicas) {
+        return Err(ConfigError::invalid("store.replicas", "must be 1-1000"));
+    }
+    let fallback = store.fallback_budget_usd.unwrap_or(1.0);
+    if !(fallback.is_finite() && (0.0..=1e6).contains(&fallback)) {
+        return Err(ConfigError::invalid(
+            "store.fallback_budget_usd",
+            "must be between 0 and 1e6",
+        ));
+    }
+    Ok(Some(RedisConfig {
+        url: Secret::new(url),
+        replicas,
+        fallback_budget_nano_usd: (fallback * 1e9).round() as i64,
+    }))
 }
 
 fn routing_config(raw: Option<&RawRouting>) -> Result<RoutingConfig, ConfigError> {

@@ -19,10 +19,21 @@ pub struct Config {
     pub auto: Option<AutoConfig>,
     /// `None`: the default SQLite file under `$SWITCHYARD_HOME`.
     pub store_url: Option<Secret>,
+    /// Redis for counters shared by replicas.
+    pub redis: Option<RedisConfig>,
     /// Where the admin API listens (when `SWITCHYARD_ADMIN_TOKEN` is set).
     pub admin_listen: SocketAddr,
     pub providers: Vec<ProviderConfig>,
     pub models: Vec<ModelConfig>,
+}
+
+/// Budgets and rate limits shared by replicas through Redis.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RedisConfig {
+    pub url: Secret,
+    pub replicas: u32,
+    /// Nano-dollars per key a replica may reserve on its own while Redis is unreachable.
+    pub fallback_budget_nano_usd: i64,
 }
 
 /// How images and documents given by URL are fetched for upstreams that need them inline.

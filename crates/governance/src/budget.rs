@@ -18,6 +18,7 @@ use switchyard_store::{Store, StoreError};
 use tokio::sync::OnceCell;
 
 use crate::limits::Period;
+use crate::shared::{Reserved, Shared};
 
 #[derive(Debug, Default)]
 struct State {
@@ -61,6 +62,16 @@ pub enum BudgetError {
 pub struct Budgets {
     store: Store,
     keys: RwLock<HashMap<String, Arc<Entry>>>,
+    shared: Option<SharedBudgets>,
+}
+
+/// Budgets kept in Redis for every replica, and what each replica may still spend on its
+/// own while Redis cannot be reached.
+#[derive(Clone)]
+pub struct SharedBudgets {
+    pub shared: Shared,
+    /// Nano-dollars per key a replica may reserve on its own while Redis is unreachable.
+    pub fallback_allowance: i64,
 }
 
 impl Budgets {
@@ -68,7 +79,29 @@ impl Budgets {
         Budgets {
             store,
             keys: RwLock::new(HashMap::new()),
+            shared: None,
         }
+    }
+
+    /// Budgets shared through Redis.
+    pub fn shared(store: Store, shared: SharedBudgets) -> Budgets {
+        Budgets {
+            store,
+            keys: RwLock::new(HashMap::new()),
+            shared: Some(shared),
+        }
+    }
+
+    async fn ledger_spend(&self, key: &str, period: Period, start: i64) -> Result<i64, StoreError> {
+        Ok(self
+            .store
+            .usage_totals(&LedgerFilter {
+                from: (period != Period::Total).then_some(start),
+                key_id: Some(key.to_owned()),
+                ..LedgerFilter::default()
+            })
+            .await?
+            .cost_nano_usd)
     }
 
     fn entry(&self, key: &str) -> Arc<Entry> {
@@ -81,7 +114,9 @@ impl Budgets {
         }
     }
 
-    /// Reserves `amount` nano-dollars of `key`'s budget of `limit` per `period`.
+    /// Reserves `amount` nano-dollars of `key`'s budget of `limit` per `period`: in Redis
+    /// when budgets are shared (falling back to this replica's allowance when Redis cannot
+    /// be reached), else here.
     pub async fn reserve(
         &self,
         key: &str,
@@ -90,20 +125,84 @@ impl Budgets {
         amount: i64,
         now_ms: i64,
     ) -> Result<Reservation, BudgetError> {
-        let entry = self.entry(key);
+        let Some(shared) = &self.shared else {
+            return self
+                .reserve_local(key, key, limit, period, amount, now_ms, true)
+                .await;
+        };
+        let start = period.start_ms(now_ms);
+        let ttl = period
+            .next_ms(now_ms)
+            .map_or(0, |next| next - now_ms + 86_400_000);
+        let amount = amount.max(0);
+        let mut seed = None;
+        let outcome = loop {
+            match shared
+                .shared
+                .reserve(key, start, limit, amount, seed, ttl)
+                .await
+            {
+                Ok(Reserved::NeedsSeed) if seed.is_none() => {
+                    seed = Some(self.ledger_spend(key, period, start).await?);
+                }
+                other => break other,
+            }
+        };
+        match outcome {
+            Ok(Reserved::Yes) => Ok(Reservation {
+                hold: Hold::Shared {
+                    shared: Box::new(shared.shared.clone()),
+                    key: key.to_owned(),
+                    period_start: start,
+                },
+                amount,
+                open: true,
+            }),
+            Ok(Reserved::No { spent }) => Err(BudgetError::Exceeded(Exceeded {
+                limit,
+                spent,
+                resets_at: period.next_ms(now_ms),
+            })),
+            Ok(Reserved::NeedsSeed) => Err(BudgetError::Store(StoreError::Invalid(
+                "the shared budget could not be seeded".into(),
+            ))),
+            Err(err) => {
+                tracing::warn!(
+                    error = %err,
+                    key_id = key,
+                    "shared budgets unreachable: this replica reserves from its own fallback allowance"
+                );
+                let fallback = format!("fallback:{key}");
+                let allowance = limit.min(shared.fallback_allowance);
+                self.reserve_local(&fallback, key, allowance, period, amount, now_ms, false)
+                    .await
+            }
+        }
+    }
+
+    /// A reservation against this replica's own counter `entry_key` (seeded from the ledger
+    /// for `key` when `seed` says so).
+    #[allow(clippy::too_many_arguments)]
+    async fn reserve_local(
+        &self,
+        entry_key: &str,
+        key: &str,
+        limit: i64,
+        period: Period,
+        amount: i64,
+        now_ms: i64,
+        seed: bool,
+    ) -> Result<Reservation, BudgetError> {
+        let entry = self.entry(entry_key);
         let start = period.start_ms(now_ms);
         entry
             .loaded
             .get_or_try_init(|| async {
-                let spent = self
-                    .store
-                    .usage_totals(&LedgerFilter {
-                        from: (period != Period::Total).then_some(start),
-                        key_id: Some(key.to_owned()),
-                        ..LedgerFilter::default()
-                    })
-                    .await?
-                    .cost_nano_usd;
+                let spent = if seed {
+                    self.ledger_spend(key, period, start).await?
+                } else {
+                    0
+                };
                 let mut state = entry.lock();
                 state.period_start = start;
                 state.spent += spent;
@@ -127,7 +226,7 @@ impl Budgets {
         state.reserved += amount;
         drop(state);
         Ok(Reservation {
-            entry,
+            hold: Hold::Local(entry),
             amount,
             open: true,
         })
@@ -141,9 +240,19 @@ impl Budgets {
     }
 }
 
+/// Where a reservation's money is held.
+enum Hold {
+    Local(Arc<Entry>),
+    Shared {
+        shared: Box<Shared>,
+        key: String,
+        period_start: i64,
+    },
+}
+
 /// Money held for one request until it ends.
 pub struct Reservation {
-    entry: Arc<Entry>,
+    hold: Hold,
     amount: i64,
     open: bool,
 }
@@ -169,9 +278,34 @@ impl Reservation {
             return;
         }
         self.open = false;
-        let mut state = self.entry.lock();
-        state.reserved -= self.amount;
-        state.spent += actual;
+        match &self.hold {
+            Hold::Local(entry) => {
+                let mut state = entry.lock();
+                state.reserved -= self.amount;
+                state.spent += actual;
+            }
+            Hold::Shared {
+                shared,
+                key,
+                period_start,
+            } => {
+                // Settled off the request's path; if Redis cannot be reached the amount stays
+                // reserved there (the budget errs on the safe side) and the failure is logged.
+                let (shared, key, start, amount) = (
+                    shared.as_ref().clone(),
+                    key.clone(),
+                    *period_start,
+                    self.amount,
+                );
+                if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                    runtime.spawn(async move {
+                        if let Err(err) = shared.settle(&key, start, amount, actual).await {
+                            tracing::error!(error = %err, key_id = %key, "cannot settle a shared budget reservation; it stays held");
+                        }
+                    });
+                }
+            }
+        }
     }
 }
 

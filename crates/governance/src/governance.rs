@@ -3,14 +3,16 @@
 //! ledger writer (with its spool).
 
 use std::path::Path;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use switchyard_store::{Store, StoreError};
 use tokio::task::JoinHandle;
 
-use crate::budget::Budgets;
+use crate::budget::{Budgets, SharedBudgets};
 use crate::rate::RateLimits;
+use crate::shared::Shared;
 use crate::spool::Spool;
 use crate::{KeyCache, LedgerWriter, Pepper};
 
@@ -19,8 +21,23 @@ pub struct Governance {
     pub keys: Arc<KeyCache>,
     pub ledger: LedgerWriter,
     pub budgets: Budgets,
+    /// This replica's own rate windows (all of them without Redis; the fallback with it).
     pub rates: RateLimits,
+    /// Counters shared by every replica, when Redis is configured.
+    pub shared: Option<Shared>,
+    /// How many replicas share the limits: without Redis each enforces limit / replicas.
+    pub replicas: u32,
+    /// Times a shared counter could not be reached and the local fallback decided.
+    pub fallbacks: AtomicU64,
     follower: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// Redis-shared counters and how to degrade without them.
+pub struct SharedSettings {
+    pub shared: Shared,
+    pub replicas: u32,
+    /// Nano-dollars per key a replica may reserve on its own while Redis is unreachable.
+    pub fallback_allowance: i64,
 }
 
 impl Governance {
@@ -30,6 +47,7 @@ impl Governance {
         store: Store,
         pepper: Option<Pepper>,
         spool_dir: Option<&Path>,
+        shared: Option<SharedSettings>,
     ) -> Result<Arc<Governance>, StoreError> {
         let keys = Arc::new(KeyCache::load(pepper, &store).await?);
         let spool = match spool_dir {
@@ -48,8 +66,20 @@ impl Governance {
         let follower = tokio::spawn(keys.clone().follow(store.clone()));
         Ok(Arc::new(Governance {
             ledger: LedgerWriter::start(store.clone(), spool),
-            budgets: Budgets::new(store.clone()),
+            budgets: match &shared {
+                Some(s) => Budgets::shared(
+                    store.clone(),
+                    SharedBudgets {
+                        shared: s.shared.clone(),
+                        fallback_allowance: s.fallback_allowance,
+                    },
+                ),
+                None => Budgets::new(store.clone()),
+            },
             rates: RateLimits::default(),
+            replicas: shared.as_ref().map_or(1, |s| s.replicas.max(1)),
+            shared: shared.map(|s| s.shared),
+            fallbacks: AtomicU64::new(0),
             store,
             keys,
             follower: Mutex::new(Some(follower)),

@@ -13,6 +13,7 @@ pub mod ledger;
 pub mod limits;
 pub mod rate;
 pub mod report;
+pub mod shared;
 pub mod spool;
 
 pub use governance::Governance;

@@ -6,9 +6,15 @@
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use switchyard_dialects::{ErrorClass, GatewayError};
+
 use switchyard_governance::budget::BudgetError;
-use switchyard_governance::rate::Window;
+use switchyard_governance::limits::Limits;
+use switchyard_governance::rate::{Refused, Window};
+use switchyard_governance::shared::SharedError;
+use switchyard_governance::Governance;
 use switchyard_routing::needs::Needs;
 
 use crate::pipeline::{nano_usd, RequestContext};
@@ -37,10 +43,7 @@ pub async fn admit(
         return Ok(());
     };
     let limits = caller.limits;
-    match governance
-        .rates
-        .admit(&caller.key_id, limits.rpm, limits.tpm, now_ns())
-    {
+    match rates(governance, &caller.key_id, limits, &ctx.id).await {
         Ok(windows) => ctx.rate = windows,
         Err(refused) => {
             let what = if refused.tokens {
@@ -108,6 +111,82 @@ pub async fn admit(
             ))
         }
     }
+}
+
+/// The key's request and token windows: shared through Redis when configured (falling back
+/// to this replica's share, limit / replicas, when Redis cannot be reached), else local.
+async fn rates(
+    governance: &Governance,
+    key: &str,
+    limits: Limits,
+    request_id: &str,
+) -> Result<Windows, Refused> {
+    if limits.rpm.is_none() && limits.tpm.is_none() {
+        return Ok((None, None));
+    }
+    let local = |replicas: u32| {
+        let share = |limit: u32| limit.div_ceil(replicas.max(1)).max(1);
+        governance
+            .rates
+            .admit(key, limits.rpm.map(share), limits.tpm.map(share), now_ns())
+    };
+    let Some(shared) = &governance.shared else {
+        return local(1);
+    };
+    let now = switchyard_store::now_ms();
+    let tokens = match limits.tpm {
+        None => Ok(Ok(None)),
+        Some(tpm) => shared.tokens_room(key, tpm, now).await.map(|r| r.map(Some)),
+    };
+    let tokens = match tokens {
+        Ok(Ok(window)) => window,
+        Ok(Err(refused)) => return Err(refused),
+        Err(err) => return fallback(governance, &err, || local(governance.replicas)),
+    };
+    let requests = match limits.rpm {
+        None => Ok(Ok(None)),
+        Some(rpm) => shared
+            .admit_request(key, rpm, now, request_id)
+            .await
+            .map(|r| r.map(Some)),
+    };
+    match requests {
+        Ok(Ok(window)) => Ok((window, tokens)),
+        Ok(Err(refused)) => Err(refused),
+        Err(err) => fallback(governance, &err, || local(governance.replicas)),
+    }
+}
+
+/// A shared counter could not be reached: say so (loudly, counted in `/metrics`) and let
+/// this replica's share decide.
+fn fallback<T>(governance: &Governance, err: &SharedError, local: impl FnOnce() -> T) -> T {
+    let n = governance.fallbacks.fetch_add(1, Ordering::Relaxed);
+    if n.is_power_of_two() {
+        tracing::warn!(
+            error = %err,
+            fallbacks = n + 1,
+            replicas = governance.replicas,
+            "shared rate limits unreachable: this replica enforces limit / replicas"
+        );
+    }
+    local()
+}
+
+/// Charges a finished request's tokens to its key's window (shared or local).
+pub fn charge_tokens(governance: &Arc<Governance>, key: &str, tokens: u64, request_id: &str) {
+    let Some(shared) = governance.shared.clone() else {
+        governance.rates.charge_tokens(key, tokens, now_ns());
+        return;
+    };
+    let (governance, key, member) = (governance.clone(), key.to_owned(), request_id.to_owned());
+    tokio::spawn(async move {
+        let now = switchyard_store::now_ms();
+        if let Err(err) = shared.charge_tokens(&key, tokens, now, &member).await {
+            fallback(&governance, &err, || {
+                governance.rates.charge_tokens(&key, tokens, now_ns())
+            });
+        }
+    });
 }
 
 /// The most a request could cost at the dearest priced deployment of its route: its prompt's

@@ -122,10 +122,11 @@ impl RequestContext {
         }
         if let (Some(governance), Some(caller)) = (&state.inner.governance, &self.caller) {
             if caller.limits.tpm.is_some() {
-                governance.rates.charge_tokens(
+                crate::admission::charge_tokens(
+                    governance,
                     &caller.key_id,
                     usage.input_tokens + usage.output_tokens,
-                    crate::admission::now_ns(),
+                    &self.id,
                 );
             }
         }

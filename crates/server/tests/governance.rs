@@ -64,7 +64,7 @@ async fn setup(store: Store) -> Setup {
         mock.base_url()
     );
     let config = switchyard_config::load_str(&text, &|_| None).unwrap();
-    let governance = Governance::start(store.clone(), Some(pepper()), None)
+    let governance = Governance::start(store.clone(), Some(pepper()), None, None)
         .await
         .unwrap();
     let state = AppState::build_governed(&config, Some(governance.clone())).unwrap();

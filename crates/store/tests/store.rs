@@ -218,3 +218,49 @@ mod tempdir {
         }
     }
 }
+
+#[tokio::test]
+async fn replicas_starting_at_once_migrate_a_fresh_database_once() {
+    let dir = tempdir::Dir::new();
+    let mut urls = vec![format!("sqlite://{}", dir.path.join("fresh.db").display())];
+    if let Ok(url) = std::env::var("SWITCHYARD_TEST_POSTGRES_URL") {
+        let admin = Store::open(&url).await.unwrap();
+        let name = format!("sy_race_{:016x}", fastrand::u64(..));
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(admin.pool())
+            .await
+            .unwrap();
+        admin.close().await;
+        let base = url
+            .rsplit_once('/')
+            .map_or(url.as_str(), |(b, _)| b)
+            .to_owned();
+        urls.push(format!("{base}/{name}"));
+    }
+    for url in urls {
+        if url.starts_with("sqlite") {
+            std::fs::File::create(url.trim_start_matches("sqlite://")).unwrap();
+        }
+        let opened = futures_join(url.clone()).await;
+        for store in &opened {
+            assert!(store.list_keys().await.is_ok(), "{url}");
+        }
+        for store in opened {
+            store.close().await;
+        }
+    }
+}
+
+async fn futures_join(url: String) -> Vec<Store> {
+    let tasks: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move { Store::open(&url).await.unwrap() })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}

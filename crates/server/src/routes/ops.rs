@@ -15,6 +15,12 @@ use crate::state::AppState;
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let mut text = state.inner.metrics.render();
     text.push_str(&health(&state));
+    if let Some(governance) = &state.inner.governance {
+        text.push_str(&format!(
+            "# HELP switchyard_governance_fallback_total Times Redis-shared limits could not be reached and this replica's share decided.\n# TYPE switchyard_governance_fallback_total counter\nswitchyard_governance_fallback_total {}\n",
+            governance.fallbacks.load(Ordering::Relaxed)
+        ));
+    }
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
         text,
