@@ -11,6 +11,7 @@
 //! start.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use switchyard_store::ledger::LedgerFilter;
@@ -63,6 +64,8 @@ pub struct Budgets {
     store: Store,
     keys: RwLock<HashMap<String, Arc<Entry>>>,
     shared: Option<SharedBudgets>,
+    /// Reservations made from the local allowance because Redis could not be reached.
+    pub fallbacks: AtomicU64,
 }
 
 /// Budgets kept in Redis for every replica, and what each replica may still spend on its
@@ -80,6 +83,7 @@ impl Budgets {
             store,
             keys: RwLock::new(HashMap::new()),
             shared: None,
+            fallbacks: AtomicU64::new(0),
         }
     }
 
@@ -89,6 +93,7 @@ impl Budgets {
             store,
             keys: RwLock::new(HashMap::new()),
             shared: Some(shared),
+            fallbacks: AtomicU64::new(0),
         }
     }
 
@@ -167,11 +172,15 @@ impl Budgets {
                 "the shared budget could not be seeded".into(),
             ))),
             Err(err) => {
-                tracing::warn!(
-                    error = %err,
-                    key_id = key,
-                    "shared budgets unreachable: this replica reserves from its own fallback allowance"
-                );
+                let n = self.fallbacks.fetch_add(1, Ordering::Relaxed);
+                if n.is_power_of_two() || n == 0 {
+                    tracing::warn!(
+                        error = %err,
+                        key_id = key,
+                        fallbacks = n + 1,
+                        "shared budgets unreachable: this replica reserves from its own fallback allowance"
+                    );
+                }
                 let fallback = format!("fallback:{key}");
                 let allowance = limit.min(shared.fallback_allowance);
                 self.reserve_local(&fallback, key, allowance, period, amount, now_ms, false)

@@ -161,7 +161,7 @@ async fn rates(
 /// this replica's share decide.
 fn fallback<T>(governance: &Governance, err: &SharedError, local: impl FnOnce() -> T) -> T {
     let n = governance.fallbacks.fetch_add(1, Ordering::Relaxed);
-    if n.is_power_of_two() {
+    if n == 0 || n.is_power_of_two() {
         tracing::warn!(
             error = %err,
             fallbacks = n + 1,

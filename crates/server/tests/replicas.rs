@@ -205,3 +205,130 @@ async fn a_rate_limit_holds_across_two_replicas() {
         500 - admitted
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_redis_each_replica_enforces_its_share_and_budgets_close() {
+    // A Redis of this test's own, to stop half-way.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let Ok(mut redis) = std::process::Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+    else {
+        eprintln!("redis-server not installed: fallback test skipped");
+        return;
+    };
+    let url = format!("redis://127.0.0.1:{port}/0");
+    let mut shared = None;
+    for _ in 0..50 {
+        if let Ok(s) = Shared::connect(&url).await {
+            shared = Some(s);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let shared = shared.expect("test redis did not start");
+    let (store, _dir) = store().await;
+    let pepper = Pepper::new(PEPPER).unwrap();
+    let mut secrets = Vec::new();
+    for (id, rpm, budget) in [
+        ("key_rpm", Some(10), None),
+        ("key_budget", None, Some(5_000_000_000)),
+    ] {
+        let secret = KeySecret::generate().unwrap();
+        store
+            .insert_key(&KeyRow {
+                id: id.into(),
+                name: id.into(),
+                prefix: secret.display_prefix().into(),
+                hash: keys::to_hex(&pepper.hash(secret.expose())),
+                created_at: 1,
+                updated_at: 1,
+                rpm,
+                budget_nano_usd: budget,
+                budget_period: budget.map(|_| "total".to_owned()),
+                ..KeyRow::default()
+            })
+            .await
+            .unwrap();
+        secrets.push(secret);
+    }
+    let mock = MockOpenAi::start().await.unwrap();
+    let text = format!(
+        "[[providers]]\nid = \"up\"\ntype = \"openai\"\nbase_url = \"{}\"\n\n\
+         [[models]]\nname = \"chat\"\nroute = [{{ provider = \"up\", model = \"house-model\", price = {{ input = 1000.0, output = 10000.0 }} }}]\n",
+        mock.base_url()
+    );
+    let config = switchyard_config::load_str(&text, &|_| None).unwrap();
+    let governance = Governance::start(
+        store,
+        Some(Pepper::new(PEPPER).unwrap()),
+        None,
+        Some(SharedSettings {
+            shared,
+            replicas: 2,
+            fallback_allowance: 0,
+        }),
+    )
+    .await
+    .unwrap();
+    let state = AppState::build_governed(&config, Some(governance.clone())).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let gateway = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(switchyard_server::serve(
+        state,
+        listener,
+        Box::pin(std::future::pending()),
+        Duration::from_secs(1),
+    ));
+    let client = reqwest::Client::new();
+    let ask = |secret: &KeySecret| {
+        client
+            .post(format!("{gateway}/v1/chat/completions"))
+            .bearer_auth(secret.expose())
+            .json(&json!({"model": "chat", "max_tokens": 10,
+                          "messages": [{"role": "user", "content": "hi"}]}))
+            .send()
+    };
+    // With Redis: the budget admits.
+    assert_eq!(ask(&secrets[1]).await.unwrap().status(), 200);
+    let _ = redis.kill();
+    let _ = redis.wait();
+    // Without it: 10 rpm shared by 2 replicas is 5 here; the budget closes (allowance 0).
+    let mut admitted = 0;
+    for _ in 0..8 {
+        if ask(&secrets[0]).await.unwrap().status() == 200 {
+            admitted += 1;
+        }
+    }
+    assert_eq!(admitted, 5);
+    let resp = ask(&secrets[1]).await.unwrap();
+    assert_eq!(resp.status(), 429);
+    let metrics = reqwest::get(format!("{gateway}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let fallbacks: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("switchyard_governance_fallback_total "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        fallbacks >= 9,
+        "{fallbacks}: eight rate checks and one reservation"
+    );
+}

@@ -19,6 +19,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         text.push_str(&format!(
             "# HELP switchyard_governance_fallback_total Times Redis-shared limits could not be reached and this replica's share decided.\n# TYPE switchyard_governance_fallback_total counter\nswitchyard_governance_fallback_total {}\n",
             governance.fallbacks.load(Ordering::Relaxed)
+                + governance.budgets.fallbacks.load(Ordering::Relaxed)
         ));
     }
     (
