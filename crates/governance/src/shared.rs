@@ -57,7 +57,7 @@ return {0, 0, tonumber(ARGV[2])}
 const TOKENS_CHARGE: &str = r#"
 redis.call('ZADD', KEYS[1], ARGV[1], ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return 1
+return {1}
 "#;
 
 /// Budget hash `spent`, `reserved`. ARGV: limit, amount, seed (-1: none), ttl ms (0: none).
@@ -76,10 +76,10 @@ return {1, spent}
 "#;
 
 const SETTLE: &str = r#"
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 0 then return {0} end
 redis.call('HINCRBY', KEYS[1], 'reserved', -tonumber(ARGV[1]))
 redis.call('HINCRBY', KEYS[1], 'spent', ARGV[2])
-return 1
+return {1}
 "#;
 
 /// The outcome of a shared reservation.
@@ -286,4 +286,68 @@ fn triple(values: &[i64]) -> (i64, i64, i64) {
 
 fn ns(ms: i64) -> u64 {
     u64::try_from(ms.max(0)).unwrap_or(0) * 1_000_000
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every script against a real Redis (`SWITCHYARD_TEST_REDIS_URL`; skipped without).
+    #[tokio::test]
+    async fn every_script_runs_against_redis() {
+        let Ok(url) = std::env::var("SWITCHYARD_TEST_REDIS_URL") else {
+            eprintln!("SWITCHYARD_TEST_REDIS_URL not set: skipped");
+            return;
+        };
+        let prefix = format!("unit{}:", std::process::id());
+        let shared = Shared::connect(&url).await.unwrap().with_prefix(&prefix);
+        for i in 0..3 {
+            let w = shared
+                .admit_request("k", 3, 1_000 + i, &format!("r{i}"))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(w.remaining, 2 - i as u32);
+        }
+        let refused = shared
+            .admit_request("k", 3, 2_000, "r4")
+            .await
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(refused.retry_after_ns, 59_000 * 1_000_000);
+        assert!(shared
+            .admit_request("k", 3, 61_000, "r5")
+            .await
+            .unwrap()
+            .is_ok());
+
+        assert!(shared.tokens_room("k", 100, 0).await.unwrap().is_ok());
+        shared.charge_tokens("k", 60, 0, "a").await.unwrap();
+        shared.charge_tokens("k", 60, 1_000, "b").await.unwrap();
+        let refused = shared
+            .tokens_room("k", 100, 2_000)
+            .await
+            .unwrap()
+            .unwrap_err();
+        assert!(refused.tokens);
+        assert_eq!(refused.retry_after_ns, 58_000 * 1_000_000);
+
+        assert_eq!(
+            shared.reserve("k", 0, 1_000, 400, None, 0).await.unwrap(),
+            Reserved::NeedsSeed
+        );
+        assert_eq!(
+            shared
+                .reserve("k", 0, 1_000, 400, Some(100), 0)
+                .await
+                .unwrap(),
+            Reserved::Yes
+        );
+        assert_eq!(
+            shared.reserve("k", 0, 1_000, 600, None, 0).await.unwrap(),
+            Reserved::No { spent: 100 }
+        );
+        shared.settle("k", 0, 400, 250).await.unwrap();
+        assert_eq!(shared.standing("k", 0).await.unwrap(), (350, 0));
+    }
 }
