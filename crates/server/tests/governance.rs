@@ -506,6 +506,27 @@ async fn the_admin_api_makes_lists_and_revokes_keys_and_reports_usage() {
     assert_eq!(revoked["status"], "revoked");
     assert_eq!(chat(&s.url, "chat", Some(&secret)).await.0, 401);
 
+    // The canary: every column of every key and ledger row (the database's whole content
+    // for governance) holds neither secret.
+    let dump = format!(
+        "{:?}{:?}",
+        s.store.list_keys().await.unwrap(),
+        s.store
+            .usage_rows(&LedgerFilter::default(), 1_000)
+            .await
+            .unwrap()
+    );
+    for canary in [
+        secret.as_str(),
+        &secret[12..],
+        PEPPER,
+        ADMIN_TOKEN,
+        VIEWER_TOKEN,
+        "sk-upstream-canary",
+    ] {
+        assert!(!dump.contains(canary), "the store holds {canary}");
+    }
+
     let openapi: Value = reqwest::get(format!("{admin_url}/admin/openapi.json"))
         .await
         .unwrap()
