@@ -15,6 +15,38 @@ fn switchyard(args: &[&str], env: &[(&str, &str)]) -> Output {
     cmd.output().unwrap()
 }
 
+/// `switchyard serve --config PATH` with these variables; its output piped when `logs`.
+fn spawn_serve(path: &str, env: &[(&str, &str)], logs: bool) -> std::process::Child {
+    let output = || {
+        if logs {
+            std::process::Stdio::piped()
+        } else {
+            std::process::Stdio::null()
+        }
+    };
+    std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(["serve", "--config", path])
+        .envs(env.iter().copied())
+        .env_remove("RUST_LOG")
+        .env_remove("SWITCHYARD_CONFIG")
+        .stdout(output())
+        .stderr(output())
+        .spawn()
+        .unwrap()
+}
+
+/// Whether `url` answers within 10 s.
+async fn answers(url: &str) -> bool {
+    let client = reqwest::Client::new();
+    for _ in 0..200 {
+        if client.get(url).send().await.is_ok() {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    false
+}
+
 fn example() -> String {
     format!("{}/../../examples/mock.toml", env!("CARGO_MANIFEST_DIR"))
 }
@@ -139,26 +171,20 @@ async fn serve_logs_requests_without_prompts_or_secrets_and_exits_cleanly_on_sig
          [[models]]\nname = \"m\"\nroute = [{{ provider = \"up\", model = \"gpt-4o-mini\" }}]\n",
         mock.base_url()
     ));
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
-        .args(["serve", "--config", &path])
-        .env("CLIENT_KEY", "sk-client-key-7777")
-        .env("UP_KEY", "sk-upstream-key-8888")
-        .env_remove("RUST_LOG")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_serve(
+        &path,
+        &[
+            ("CLIENT_KEY", "sk-client-key-7777"),
+            ("UP_KEY", "sk-upstream-key-8888"),
+        ],
+        true,
+    );
     let url = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
-    let mut ready = false;
-    for _ in 0..100 {
-        if client.get(format!("{url}/healthz")).send().await.is_ok() {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert!(ready, "server did not start");
+    assert!(
+        answers(&format!("{url}/healthz")).await,
+        "server did not start"
+    );
     let resp = client
         .post(format!("{url}/v1/chat/completions"))
         .bearer_auth("sk-client-key-7777")
@@ -424,25 +450,13 @@ async fn keys_and_usage_through_a_running_server() {
          [[models]]\nname = \"m\"\nroute = [{{ provider = \"up\", model = \"gpt-4o-mini\" }}]\n",
         mock.base_url()
     ));
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
-        .args(["serve", "--config", &path])
-        .envs(env)
-        .env_remove("RUST_LOG")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_serve(&path, &env, true);
     let url = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
-    let mut ready = false;
-    for _ in 0..200 {
-        if client.get(format!("{url}/healthz")).send().await.is_ok() {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert!(ready, "server did not start");
+    assert!(
+        answers(&format!("{url}/healthz")).await,
+        "server did not start"
+    );
     let chat = |key: Option<String>| {
         let mut request = client
             .post(format!("{url}/v1/chat/completions"))
@@ -528,28 +542,11 @@ async fn a_killed_server_loses_no_usage_row_of_a_delivered_answer() {
         mock.base_url()
     ));
     let url = format!("http://127.0.0.1:{port}");
-    let start = || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
-            .args(["serve", "--config", &path])
-            .envs(env)
-            .env_remove("RUST_LOG")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap()
-    };
+    let start = || spawn_serve(&path, &env, false);
     let client = reqwest::Client::new();
-    let ready = || async {
-        for _ in 0..200 {
-            if client.get(format!("{url}/healthz")).send().await.is_ok() {
-                return true;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        false
-    };
+    let healthz = format!("{url}/healthz");
     let mut child = start();
-    assert!(ready().await, "server did not start");
+    assert!(answers(&healthz).await, "server did not start");
 
     // Load from 8 clients; each answer read in full is "delivered".
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -593,7 +590,7 @@ async fn a_killed_server_loses_no_usage_row_of_a_delivered_answer() {
 
     // The next start replays what the killed process spooled.
     let child = start();
-    assert!(ready().await, "server did not restart");
+    assert!(answers(&healthz).await, "server did not restart");
     let _ = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
@@ -648,30 +645,13 @@ async fn keys_through_the_admin_api() {
         ),
         ("SWITCHYARD_ADMIN_TOKEN", TOKEN),
     ];
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
-        .args(["serve", "--config", &path])
-        .envs(server_env)
-        .env_remove("RUST_LOG")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_serve(&path, &server_env, false);
     let admin_url = format!("http://127.0.0.1:{admin_port}");
     let client = reqwest::Client::new();
-    let mut ready = false;
-    for _ in 0..200 {
-        if client
-            .get(format!("{admin_url}/admin/openapi.json"))
-            .send()
-            .await
-            .is_ok()
-        {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert!(ready, "admin API did not start");
+    assert!(
+        answers(&format!("{admin_url}/admin/openapi.json")).await,
+        "admin API did not start"
+    );
     // The CLI holds no pepper and no store: only the URL and the token.
     let cli_env = [("SWITCHYARD_ADMIN_TOKEN", TOKEN)];
     let no_token = switchyard(&["keys", "list", "--admin-url", &admin_url], &[]);

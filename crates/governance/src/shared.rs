@@ -158,21 +158,7 @@ impl Shared {
             .arg(limit)
             .arg(member);
         let out = self.run(call).await?;
-        let (ok, remaining, ms) = triple(&out);
-        let window = Window {
-            limit,
-            remaining: u32::try_from(remaining.max(0)).unwrap_or(0),
-            reset_ns: ns(ms),
-        };
-        Ok(if ok == 1 {
-            Ok(window)
-        } else {
-            Err(Refused {
-                tokens: false,
-                retry_after_ns: ns(ms),
-                window,
-            })
-        })
+        Ok(window_outcome(&out, limit, false))
     }
 
     /// Whether `key` has token room left this minute.
@@ -188,21 +174,7 @@ impl Shared {
             .arg(WINDOW_MS)
             .arg(limit);
         let out = self.run(call).await?;
-        let (ok, remaining, ms) = triple(&out);
-        let window = Window {
-            limit,
-            remaining: u32::try_from(remaining.max(0)).unwrap_or(0),
-            reset_ns: ns(ms),
-        };
-        Ok(if ok == 1 {
-            Ok(window)
-        } else {
-            Err(Refused {
-                tokens: true,
-                retry_after_ns: ns(ms),
-                window,
-            })
-        })
+        Ok(window_outcome(&out, limit, true))
     }
 
     pub async fn charge_tokens(
@@ -269,6 +241,25 @@ impl Shared {
             .query_async(&mut conn)
             .await?;
         Ok((spent.unwrap_or(0), reserved.unwrap_or(0)))
+    }
+}
+
+/// A window script's `{admitted, remaining, ms}` as an admission or a refusal.
+fn window_outcome(out: &[i64], limit: u32, tokens: bool) -> Result<Window, Refused> {
+    let (ok, remaining, ms) = triple(out);
+    let window = Window {
+        limit,
+        remaining: u32::try_from(remaining.max(0)).unwrap_or(0),
+        reset_ns: ns(ms),
+    };
+    if ok == 1 {
+        Ok(window)
+    } else {
+        Err(Refused {
+            tokens,
+            retry_after_ns: ns(ms),
+            window,
+        })
     }
 }
 
