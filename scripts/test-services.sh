@@ -61,5 +61,8 @@ start_test_redis() {
 SWITCHYARD_TEST_PG_STOP=true
 SWITCHYARD_TEST_REDIS_STOP=true
 trap 'eval "$SWITCHYARD_TEST_PG_STOP" >/dev/null 2>&1 || true; eval "$SWITCHYARD_TEST_REDIS_STOP" >/dev/null 2>&1 || true' EXIT
+# Interrupted or terminated: exit, so that the EXIT trap stops the services.
+trap 'exit 130' INT
+trap 'exit 143' TERM
 start_test_postgres
 start_test_redis
