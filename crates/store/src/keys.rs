@@ -109,6 +109,19 @@ impl Store {
         rows.iter().map(from_row).collect()
     }
 
+    /// The key with this id, or the keys with this display prefix.
+    pub async fn keys_named(&self, id_or_prefix: &str) -> Result<Vec<KeyRow>, StoreError> {
+        let rows = within(
+            sqlx::query(&format!(
+                "SELECT {COLUMNS} FROM api_keys WHERE id = $1 OR prefix = $1 ORDER BY created_at DESC, id"
+            ))
+            .bind(id_or_prefix)
+            .fetch_all(self.pool()),
+        )
+        .await?;
+        rows.iter().map(from_row).collect()
+    }
+
     /// Keys changed after `since` (Unix ms), oldest change first: what a replica's cache
     /// polls for (with an overlap, as a change may commit a little after its timestamp).
     pub async fn keys_changed_since(&self, since: i64) -> Result<Vec<KeyRow>, StoreError> {

@@ -49,7 +49,8 @@ pub struct UsageTotals {
 const COLUMNS: &str = "request_id, at, tenant_id, key_id, model, deployment, provider, jurisdiction, input_tokens, output_tokens, cached_tokens, cost_nano_usd, latency_ms, status";
 
 impl LedgerFilter {
-    /// `WHERE ...` with `$n` placeholders from `first`, and the values to bind in order.
+    /// The ` WHERE ...` clause (empty without filters) with placeholders `$1`, `$2`, ... and
+    /// the values to bind to them, in order.
     fn clause(&self) -> (String, Vec<Bound>) {
         let mut parts = Vec::new();
         let mut values = Vec::new();

@@ -93,6 +93,12 @@ async fn keys_round_trip_list_and_revoke() {
         assert!(store.insert_key(&clash).await.is_err(), "{name}");
 
         assert_eq!(store.keys_changed_since(1_500).await.unwrap().len(), 1);
+        assert_eq!(store.keys_named("a").await.unwrap(), vec![key("a", 1_000)]);
+        assert_eq!(
+            store.keys_named("sy_b").await.unwrap(),
+            vec![key("b", 2_000)]
+        );
+        assert!(store.keys_named("nope").await.unwrap().is_empty());
         assert!(store.revoke_key("a").await.unwrap());
         assert!(store.revoke_key("sy_b").await.unwrap(), "by prefix");
         assert!(!store.revoke_key("nope").await.unwrap());

@@ -62,7 +62,7 @@ pub async fn get_one(
     if let Err(refused) = state.role(&headers, Role::Viewer) {
         return refused.into_response();
     }
-    match state.governance.store.list_keys().await {
+    match state.governance.store.keys_named(&id).await {
         Ok(rows) => match rows.iter().find(|k| k.id == id) {
             Some(k) => Json(view(k, switchyard_store::now_ms())).into_response(),
             None => error(
@@ -162,12 +162,8 @@ pub async fn revoke(
             "not_found_error",
             "No key with this id.",
         ),
-        Ok(true) => match store.list_keys().await {
-            Ok(rows) => {
-                let changed: Vec<KeyRow> = rows
-                    .into_iter()
-                    .filter(|k| k.id == id || k.prefix == id)
-                    .collect();
+        Ok(true) => match store.keys_named(&id).await {
+            Ok(changed) => {
                 state.governance.keys.apply(&changed);
                 tracing::info!(target: "switchyard::admin", key_id = %id, "key revoked");
                 let now = switchyard_store::now_ms();
