@@ -174,6 +174,9 @@ fn fallback<T>(governance: &Governance, err: &SharedError, local: impl FnOnce() 
 
 /// Charges a finished request's tokens to its key's window (shared or local).
 pub fn charge_tokens(governance: &Arc<Governance>, key: &str, tokens: u64, request_id: &str) {
+    if tokens == 0 {
+        return;
+    }
     let Some(shared) = governance.shared.clone() else {
         governance.rates.charge_tokens(key, tokens, now_ns());
         return;

@@ -80,23 +80,27 @@ pub fn with_headers(
 }
 
 /// `x-ratelimit-{limit,remaining,reset}-{requests,tokens}` for a key with rate limits, as
-/// OpenAI sends them (reset as a duration such as `0.6s`).
+/// OpenAI sends them (reset as a duration such as `0.600s`).
 fn rate_headers(headers: &mut http::HeaderMap, ctx: &RequestContext) {
+    const NAMES: [[&str; 3]; 2] = [
+        [
+            "x-ratelimit-limit-requests",
+            "x-ratelimit-remaining-requests",
+            "x-ratelimit-reset-requests",
+        ],
+        [
+            "x-ratelimit-limit-tokens",
+            "x-ratelimit-remaining-tokens",
+            "x-ratelimit-reset-tokens",
+        ],
+    ];
     let (requests, tokens) = ctx.rate;
-    for (window, kind) in [(requests, "requests"), (tokens, "tokens")] {
+    for (window, [limit, remaining, reset]) in [(requests, NAMES[0]), (tokens, NAMES[1])] {
         let Some(w) = window else { continue };
-        let reset = format!("{:.3}s", w.reset_ns as f64 / 1e9);
-        for (name, value) in [
-            ("limit", w.limit.to_string()),
-            ("remaining", w.remaining.to_string()),
-            ("reset", reset),
-        ] {
-            if let (Ok(n), Ok(v)) = (
-                http::HeaderName::try_from(format!("x-ratelimit-{name}-{kind}")),
-                HeaderValue::from_str(&value),
-            ) {
-                headers.insert(n, v);
-            }
+        headers.insert(limit, HeaderValue::from(w.limit));
+        headers.insert(remaining, HeaderValue::from(w.remaining));
+        if let Ok(v) = HeaderValue::from_str(&format!("{:.3}s", w.reset_ns as f64 / 1e9)) {
+            headers.insert(reset, v);
         }
     }
 }
