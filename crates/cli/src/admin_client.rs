@@ -1,4 +1,4 @@
-//! `--admin-url`: the key and usage commands through a running server's admin API instead
+//! `--admin-url`: the key, tenant and usage commands through a running server's admin API instead
 //! of the store, with the token from `SWITCHYARD_ADMIN_TOKEN`.
 
 use std::time::Duration;
@@ -73,6 +73,9 @@ impl AdminClient {
             "name": spec.name, "models": spec.models, "expires_in_days": spec.expires_in_days,
             "metadata": metadata, "budget_usd": spec.budget_usd,
             "budget_period": spec.budget_period, "rpm": spec.rpm, "tpm": spec.tpm,
+            "tenant_id": spec.tenant_id,
+            "model_limits": spec.model_limits.as_deref().map(serde_json::from_str::<Value>).transpose()
+                .map_err(|e| Failure::usage(format!("--model-limits is not JSON: {e}")))?,
         });
         let made = self
             .json(
@@ -100,6 +103,22 @@ impl AdminClient {
         self.call(self.http.delete(format!("{}/admin/keys/{id}", self.base)))
             .await
             .map(|_| ())
+    }
+
+    /// `method path` with an optional JSON body; the JSON answer.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, Failure> {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_string());
+        }
+        self.json(request).await
     }
 
     /// The usage report: CSV text, or the JSON totals.
@@ -159,6 +178,10 @@ fn row(v: &Value) -> KeyRow {
         budget_period: text("budget_period"),
         rpm: v["rpm"].as_i64(),
         tpm: v["tpm"].as_i64(),
+        model_limits: v
+            .get("model_limits")
+            .filter(|m| m.is_object())
+            .map(Value::to_string),
         ..KeyRow::default()
     }
 }

@@ -64,19 +64,19 @@ pub fn required_pepper() -> Result<Pepper, Failure> {
     })
 }
 
-/// Redis-shared budgets and rate limits, when `[store] redis_url` is set. Redis must answer
-/// at start; later outages fall back to each replica's share.
+/// Redis-shared budgets and rate limits, when `[store] redis_url` is set. A Redis that does
+/// not answer (at start or later) leaves each replica enforcing its share until it does.
 pub async fn shared(
     config: &Config,
 ) -> Result<Option<switchyard_governance::governance::SharedSettings>, Failure> {
     let Some(redis) = &config.redis else {
         return Ok(None);
     };
-    let shared = switchyard_governance::shared::Shared::connect(redis.url.expose())
+    let shared = switchyard_governance::shared::Shared::start(redis.url.expose())
         .await
         .map_err(|e| {
             Failure::failed(format!(
-                "cannot reach Redis at {}: {e}",
+                "cannot use the Redis URL {}: {e}",
                 switchyard_store::redact(redis.url.expose())
             ))
         })?;
@@ -89,5 +89,6 @@ pub async fn shared(
         shared,
         replicas: redis.replicas,
         fallback_allowance: redis.fallback_budget_nano_usd,
+        hold_ms: i64::try_from(redis.reservation_timeout.as_millis()).unwrap_or(i64::MAX),
     }))
 }

@@ -1,4 +1,4 @@
-//! `switchyard keys create|list|revoke` and `switchyard usage`, on the store the config
+//! `switchyard keys create|update|list|revoke` and `switchyard usage`, on the store the config
 //! names, or through a running server's admin API (`--admin-url`). A created key's secret is
 //! printed once and never stored.
 
@@ -17,7 +17,7 @@ pub struct StoreArgs {
     /// Config file naming the store (`[store] url`); without one, the default SQLite file
     /// under $SWITCHYARD_HOME.
     #[arg(long, short = 'c', env = "SWITCHYARD_CONFIG")]
-    config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
     /// Act through a running server's admin API (e.g. http://127.0.0.1:4001) instead of
     /// the store; the token comes from SWITCHYARD_ADMIN_TOKEN.
     #[arg(long, env = "SWITCHYARD_ADMIN_URL", conflicts_with = "config")]
@@ -25,7 +25,7 @@ pub struct StoreArgs {
 }
 
 impl StoreArgs {
-    fn admin(&self) -> Result<Option<AdminClient>, Failure> {
+    pub(crate) fn admin(&self) -> Result<Option<AdminClient>, Failure> {
         self.admin_url.as_deref().map(AdminClient::new).transpose()
     }
 }
@@ -58,6 +58,30 @@ pub enum KeysCommand {
         /// Tokens (input + output) per minute.
         #[arg(long)]
         tpm: Option<u32>,
+        /// The team or organisation (tenant id) the key belongs to: its limits apply too.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Per-model limits as JSON, e.g. '{"gpt-4o": {"rpm": 10, "tpm": 20000}}'.
+        #[arg(long)]
+        model_limits: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Change a key's name, models, expiry, tenant or limits (`none` clears a value).
+    Update {
+        /// The key's id (`key_...`).
+        id: String,
+        #[command(flatten)]
+        change: crate::tenants::Change,
+        /// Models the key may call (comma-separated; `none`: all).
+        #[arg(long)]
+        models: Option<String>,
+        /// Days from now until the key stops working (`none`: never).
+        #[arg(long)]
+        expires_in_days: Option<String>,
+        /// Move the key to this tenant (`none`: no tenant).
+        #[arg(long)]
+        tenant: Option<String>,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -80,6 +104,9 @@ pub struct UsageArgs {
     /// Only this key (id).
     #[arg(long)]
     key: Option<String>,
+    /// Only this tenant (id); an organisation's usage includes its teams'.
+    #[arg(long)]
+    tenant: Option<String>,
     /// Only this model name.
     #[arg(long)]
     model: Option<String>,
@@ -93,7 +120,7 @@ pub struct UsageArgs {
     store: StoreArgs,
 }
 
-async fn open(args: &StoreArgs) -> Result<switchyard_store::Store, Failure> {
+pub(crate) async fn open(args: &StoreArgs) -> Result<switchyard_store::Store, Failure> {
     let config = match &args.config {
         Some(path) => switchyard_config::load_file(path, &switchyard_config::process_env),
         None => switchyard_config::load_str("", &switchyard_config::process_env),
@@ -113,6 +140,8 @@ pub async fn run(command: KeysCommand) -> Result<(), Failure> {
             budget_period,
             rpm,
             tpm,
+            tenant,
+            model_limits,
             store,
         } => {
             let spec = KeySpec {
@@ -124,9 +153,33 @@ pub async fn run(command: KeysCommand) -> Result<(), Failure> {
                 budget_period: Some(budget_period),
                 rpm,
                 tpm,
-                tenant_id: None,
+                tenant_id: tenant,
+                model_limits,
             };
             create(spec, &store).await
+        }
+        KeysCommand::Update {
+            id,
+            change,
+            models,
+            expires_in_days,
+            tenant,
+            store,
+        } => {
+            let mut patch = change.patch()?;
+            if let Some(models) = models {
+                let list: Vec<&str> = if models == "none" {
+                    Vec::new()
+                } else {
+                    models.split(',').map(str::trim).collect()
+                };
+                patch.insert("models".into(), serde_json::json!(list));
+            }
+            crate::tenants::set_number(&mut patch, "expires_in_days", expires_in_days.as_deref())?;
+            if let Some(tenant) = tenant {
+                patch.insert("tenant_id".into(), crate::tenants::text_or_null(&tenant));
+            }
+            crate::tenants::update_key(&id, &patch, &store).await
         }
         KeysCommand::List { store } => list(&store).await,
         KeysCommand::Revoke { id, store } => {
@@ -233,6 +286,7 @@ pub async fn usage(args: UsageArgs) -> Result<(), Failure> {
         let mut query = Vec::new();
         query.extend(from.map(|f| ("from", f.to_string())));
         query.extend(args.key.clone().map(|k| ("key_id", k)));
+        query.extend(args.tenant.clone().map(|t| ("tenant_id", t)));
         query.extend(args.model.clone().map(|m| ("model", m)));
         let answer = admin.usage(&query, args.csv).await?;
         match answer.as_str() {
@@ -249,10 +303,15 @@ pub async fn usage(args: UsageArgs) -> Result<(), Failure> {
         return Ok(());
     }
     let store = open(&args.store).await?;
+    let tenant_in = match &args.tenant {
+        None => Vec::new(),
+        Some(id) => crate::tenants::family(&store, id).await?,
+    };
     let filter = LedgerFilter {
         from,
         key_id: args.key.clone(),
         model: args.model.clone(),
+        tenant_in,
         ..LedgerFilter::default()
     };
     let result = if args.csv {

@@ -16,6 +16,7 @@ mod pull;
 mod reload;
 mod route;
 mod serve;
+mod tenants;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -56,6 +57,11 @@ enum Command {
     Keys {
         #[command(subcommand)]
         command: keys::KeysCommand,
+    },
+    /// Organisations and their teams, with budgets and rate limits of their own.
+    Tenants {
+        #[command(subcommand)]
+        command: tenants::TenantsCommand,
     },
     /// Usage totals from the ledger, or every row as CSV.
     Usage(keys::UsageArgs),
@@ -139,6 +145,7 @@ fn main() -> ExitCode {
             Command::Route { command } => route::run(command).await,
             Command::Bench { command } => bench::run(command).await,
             Command::Keys { command } => keys::run(command).await,
+            Command::Tenants { command } => tenants::run(command).await,
             Command::Usage(args) => keys::usage(args).await,
         }
     });

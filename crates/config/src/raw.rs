@@ -178,9 +178,12 @@ pub struct RawStore {
     /// How many replicas share the limits (while Redis is unreachable each enforces
     /// limit / replicas). Default 1.
     pub replicas: Option<u32>,
-    /// USD per key each replica may still reserve on its own while Redis is unreachable
+    /// USD per budget each replica may still reserve on its own while Redis is unreachable
     /// (default 1.0; 0 closes budgets at once).
     pub fallback_budget_usd: Option<f64>,
+    /// Seconds a budget reservation stays held in Redis if its request is never settled
+    /// (its replica died); then it is released. Default 900.
+    pub reservation_timeout_s: Option<u64>,
 }
 
 /// Health tracking of deployments.

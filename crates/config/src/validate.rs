@@ -146,10 +146,13 @@ fn redis_config(
     env: Env<'_>,
 ) -> Result<Option<RedisConfig>, ConfigError> {
     let Some(value) = store.redis_url.as_deref() else {
-        if store.replicas.is_some() || store.fallback_budget_usd.is_some() {
+        if store.replicas.is_some()
+            || store.fallback_budget_usd.is_some()
+            || store.reservation_timeout_s.is_some()
+        {
             return Err(ConfigError::invalid(
                 "store.redis_url",
-                "`replicas` and `fallback_budget_usd` need a redis_url",
+                "`replicas`, `fallback_budget_usd` and `reservation_timeout_s` need a redis_url",
             ));
         }
         return Ok(None);
@@ -172,10 +175,18 @@ fn redis_config(
             "must be between 0 and 1e6",
         ));
     }
+    let hold = store.reservation_timeout_s.unwrap_or(900);
+    if !(10..=86_400).contains(&hold) {
+        return Err(ConfigError::invalid(
+            "store.reservation_timeout_s",
+            "must be 10-86400 seconds",
+        ));
+    }
     Ok(Some(RedisConfig {
         url: Secret::new(url),
         replicas,
         fallback_budget_nano_usd: (fallback * 1e9).round() as i64,
+        reservation_timeout: std::time::Duration::from_secs(hold),
     }))
 }
 

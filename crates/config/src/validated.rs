@@ -32,8 +32,10 @@ pub struct Config {
 pub struct RedisConfig {
     pub url: Secret,
     pub replicas: u32,
-    /// Nano-dollars per key a replica may reserve on its own while Redis is unreachable.
+    /// Nano-dollars per budget a replica may reserve on its own while Redis is unreachable.
     pub fallback_budget_nano_usd: i64,
+    /// How long a reservation stays held in Redis if its request never settles it.
+    pub reservation_timeout: std::time::Duration,
 }
 
 /// How images and documents given by URL are fetched for upstreams that need them inline.

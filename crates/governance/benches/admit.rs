@@ -6,9 +6,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use switchyard_governance::budget::BudgetScope;
 use switchyard_governance::keys::{self, KeySecret};
 use switchyard_governance::limits::Period;
 use switchyard_governance::rate::RateLimits;
+use switchyard_governance::rate::RateScope;
+use switchyard_governance::tenants::SpendOf;
 use switchyard_governance::{budget::Budgets, KeyCache, Pepper};
 use switchyard_store::keys::KeyRow;
 use switchyard_store::Store;
@@ -55,13 +58,13 @@ fn bench(c: &mut Criterion) {
     let budgets = Budgets::new(store);
     // First use loads the key's spend from the ledger; afterwards it is memory only.
     runtime
-        .block_on(budgets.reserve("key_b", i64::MAX / 2, Period::Monthly, 0, 1))
+        .block_on(budgets.reserve_key("key_b", i64::MAX / 2, Period::Monthly, 0, 1))
         .unwrap()
         .settle(0);
     c.bench_function("budget reserve + settle", |b| {
         b.iter(|| {
             let reservation = runtime
-                .block_on(budgets.reserve("key_b", i64::MAX / 2, Period::Monthly, 11_100, 1))
+                .block_on(budgets.reserve_key("key_b", i64::MAX / 2, Period::Monthly, 11_100, 1))
                 .unwrap();
             reservation.settle(7_200);
         })
@@ -75,11 +78,57 @@ fn bench(c: &mut Criterion) {
                 .admit(&caller.key_id, Some(1_000_000), Some(u32::MAX), now)
                 .unwrap();
             let reservation = runtime
-                .block_on(budgets.reserve(&caller.key_id, i64::MAX / 2, Period::Monthly, 11_100, 1))
+                .block_on(budgets.reserve_key(
+                    &caller.key_id,
+                    i64::MAX / 2,
+                    Period::Monthly,
+                    11_100,
+                    1,
+                ))
                 .unwrap();
             reservation.settle(7_200);
         })
     });
+
+    // A team key: its own, its team's and its organisation's limits, all checked at once.
+    let spend = [
+        SpendOf::Key("key_t".into()),
+        SpendOf::Tenants(vec!["team".into()]),
+        SpendOf::Tenants(vec!["org".into(), "team".into()]),
+    ];
+    let ids = ["key_t", "t:team", "t:org"];
+    let scopes: Vec<BudgetScope> = (0..3)
+        .map(|i| BudgetScope {
+            id: ids[i],
+            limit: i64::MAX / 2,
+            period: Period::Monthly,
+            spend: &spend[i],
+        })
+        .collect();
+    let rate_scopes: Vec<RateScope> = ids
+        .iter()
+        .map(|id| RateScope {
+            id,
+            rpm: Some(1_000_000),
+            tpm: Some(u32::MAX),
+        })
+        .collect();
+    let mut serial = 0u64;
+    c.bench_function(
+        "key check + key/team/org rpm/tpm + 3 budgets reserve and settle",
+        |b| {
+            b.iter(|| {
+                black_box(cache.check(&presented, 0).unwrap());
+                now += 100_000;
+                rates.admit_all(&rate_scopes, now).unwrap();
+                serial += 1;
+                let reservation = runtime
+                    .block_on(budgets.reserve(&scopes, 11_100, 1, &serial.to_string()))
+                    .unwrap();
+                reservation.settle(7_200);
+            })
+        },
+    );
 }
 
 criterion_group!(benches, bench);

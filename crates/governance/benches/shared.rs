@@ -8,7 +8,8 @@
 
 use std::time::Instant;
 
-use switchyard_governance::shared::{Reserved, Shared};
+use switchyard_governance::rate::RateScope;
+use switchyard_governance::shared::{Reserved, Shared, SharedBudget};
 
 fn main() {
     let Ok(url) = std::env::var("SWITCHYARD_TEST_REDIS_URL") else {
@@ -21,24 +22,47 @@ fn main() {
             .await
             .unwrap()
             .with_prefix(&format!("bench{:08x}:", std::process::id()));
+        // A team key: its own, its team's and its organisation's counters, each call one
+        // script over all three.
+        let ids = ["key_bench", "t:team", "t:org"];
+        let rates: Vec<RateScope> = ids
+            .iter()
+            .map(|id| RateScope {
+                id,
+                rpm: Some(1_000_000),
+                tpm: Some(u32::MAX),
+            })
+            .collect();
+        let budgets: Vec<SharedBudget> = ids
+            .iter()
+            .map(|id| SharedBudget {
+                id: (*id).to_owned(),
+                period_start: 0,
+                limit: i64::MAX / 2,
+                seed: Some(0),
+                ttl_ms: 0,
+            })
+            .collect();
+        let settle_ids: Vec<(String, i64)> = ids.iter().map(|id| ((*id).to_owned(), 0)).collect();
         let mut admit = Vec::with_capacity(10_000);
         let mut settle = Vec::with_capacity(10_000);
         for i in 0..10_500u64 {
             let now = 1_000_000 + i as i64;
             let started = Instant::now();
-            let window = shared
-                .admit_request("key_bench", 1_000_000, now, &format!("r{i}"))
-                .await
-                .unwrap();
+            let member = format!("r{i}");
+            let window = shared.admit_all(&rates, now, &member).await.unwrap();
             assert!(window.is_ok());
             let reserved = shared
-                .reserve("key_bench", 0, i64::MAX / 2, 11_100, Some(0), 0)
+                .reserve(&budgets, 11_100, &member, now, now + 900_000)
                 .await
                 .unwrap();
             assert_eq!(reserved, Reserved::Yes);
             let admitted = started.elapsed();
             let started = Instant::now();
-            shared.settle("key_bench", 0, 11_100, 7_200).await.unwrap();
+            shared
+                .settle(&settle_ids, &member, 11_100, 7_200)
+                .await
+                .unwrap();
             let settled = started.elapsed();
             if i >= 500 {
                 admit.push(admitted);

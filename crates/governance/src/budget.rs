@@ -19,7 +19,8 @@ use switchyard_store::{Store, StoreError};
 use tokio::sync::OnceCell;
 
 use crate::limits::Period;
-use crate::shared::{Reserved, Shared};
+use crate::shared::{Reserved, Shared, SharedBudget};
+use crate::tenants::SpendOf;
 
 #[derive(Debug, Default)]
 struct State {
@@ -46,6 +47,8 @@ impl Entry {
 /// The budget would be passed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Exceeded {
+    /// Which of the budgets asked for refused.
+    pub index: usize,
     pub limit: i64,
     pub spent: i64,
     /// Unix ms when the next period starts (`None` for a total budget).
@@ -56,8 +59,20 @@ pub struct Exceeded {
 pub enum BudgetError {
     #[error("budget exceeded")]
     Exceeded(Exceeded),
-    #[error("cannot read the key's spend: {0}")]
+    #[error("cannot read the spend: {0}")]
     Store(#[from] StoreError),
+}
+
+/// One budget a request reserves against: a key's, a team's or an organisation's.
+#[derive(Debug, Clone, Copy)]
+pub struct BudgetScope<'a> {
+    /// The scope's counter id.
+    pub id: &'a str,
+    /// Nano-dollars per period.
+    pub limit: i64,
+    pub period: Period,
+    /// Whose ledger rows make up its spend.
+    pub spend: &'a SpendOf,
 }
 
 pub struct Budgets {
@@ -66,6 +81,8 @@ pub struct Budgets {
     shared: Option<SharedBudgets>,
     /// Reservations made from the local allowance because Redis could not be reached.
     pub fallbacks: AtomicU64,
+    /// Names holds made without a request id.
+    serial: AtomicU64,
 }
 
 /// Budgets kept in Redis for every replica, and what each replica may still spend on its
@@ -73,8 +90,11 @@ pub struct Budgets {
 #[derive(Clone)]
 pub struct SharedBudgets {
     pub shared: Shared,
-    /// Nano-dollars per key a replica may reserve on its own while Redis is unreachable.
+    /// Nano-dollars per budget a replica may reserve on its own while Redis is unreachable.
     pub fallback_allowance: i64,
+    /// How long a shared hold stays if its request never settles it (its replica died):
+    /// then any later reservation releases it.
+    pub hold_ms: i64,
 }
 
 impl Budgets {
@@ -84,29 +104,34 @@ impl Budgets {
             keys: RwLock::new(HashMap::new()),
             shared: None,
             fallbacks: AtomicU64::new(0),
+            serial: AtomicU64::new(0),
         }
     }
 
     /// Budgets shared through Redis.
     pub fn shared(store: Store, shared: SharedBudgets) -> Budgets {
         Budgets {
-            store,
-            keys: RwLock::new(HashMap::new()),
             shared: Some(shared),
-            fallbacks: AtomicU64::new(0),
+            ..Budgets::new(store)
         }
     }
 
-    async fn ledger_spend(&self, key: &str, period: Period, start: i64) -> Result<i64, StoreError> {
-        Ok(self
-            .store
-            .usage_totals(&LedgerFilter {
-                from: (period != Period::Total).then_some(start),
-                key_id: Some(key.to_owned()),
-                ..LedgerFilter::default()
-            })
-            .await?
-            .cost_nano_usd)
+    async fn ledger_spend(
+        &self,
+        spend: &SpendOf,
+        period: Period,
+        start: i64,
+    ) -> Result<i64, StoreError> {
+        let mut filter = LedgerFilter {
+            from: (period != Period::Total).then_some(start),
+            ..LedgerFilter::default()
+        };
+        match spend {
+            SpendOf::Key(key) => filter.key_id = Some(key.clone()),
+            SpendOf::Tenants(ids) if ids.is_empty() => return Ok(0),
+            SpendOf::Tenants(ids) => filter.tenant_in = ids.clone(),
+        }
+        Ok(self.store.usage_totals(&filter).await?.cost_nano_usd)
     }
 
     fn entry(&self, key: &str) -> Arc<Entry> {
@@ -119,10 +144,8 @@ impl Budgets {
         }
     }
 
-    /// Reserves `amount` nano-dollars of `key`'s budget of `limit` per `period`: in Redis
-    /// when budgets are shared (falling back to this replica's allowance when Redis cannot
-    /// be reached), else here.
-    pub async fn reserve(
+    /// Reserves `amount` nano-dollars of one key's budget (see [`Budgets::reserve`]).
+    pub async fn reserve_key(
         &self,
         key: &str,
         limit: i64,
@@ -130,45 +153,91 @@ impl Budgets {
         amount: i64,
         now_ms: i64,
     ) -> Result<Reservation, BudgetError> {
-        let Some(shared) = &self.shared else {
-            return self
-                .reserve_local(key, key, limit, period, amount, now_ms, true)
-                .await;
+        let spend = SpendOf::Key(key.to_owned());
+        let member = format!("{key}#{}", self.serial.fetch_add(1, Ordering::Relaxed));
+        let scope = BudgetScope {
+            id: key,
+            limit,
+            period,
+            spend: &spend,
         };
-        let start = period.start_ms(now_ms);
-        let ttl = period
-            .next_ms(now_ms)
-            .map_or(0, |next| next - now_ms + 86_400_000);
+        self.reserve(&[scope], amount, now_ms, &member).await
+    }
+
+    /// Reserves `amount` nano-dollars in every budget at once, or in none: in Redis when
+    /// budgets are shared (falling back to this replica's allowance when Redis cannot be
+    /// reached), else here. `member` names the hold (the request id: unique).
+    pub async fn reserve(
+        &self,
+        scopes: &[BudgetScope<'_>],
+        amount: i64,
+        now_ms: i64,
+        member: &str,
+    ) -> Result<Reservation, BudgetError> {
         let amount = amount.max(0);
-        let mut seed = None;
+        let Some(shared) = &self.shared else {
+            return self.reserve_local(scopes, amount, now_ms, None).await;
+        };
+        let mut budgets: Vec<SharedBudget> = scopes
+            .iter()
+            .map(|s| SharedBudget {
+                id: s.id.to_owned(),
+                period_start: s.period.start_ms(now_ms),
+                limit: s.limit,
+                seed: None,
+                ttl_ms: s
+                    .period
+                    .next_ms(now_ms)
+                    .map_or(0, |next| next - now_ms + 86_400_000),
+            })
+            .collect();
+        let deadline = now_ms.saturating_add(shared.hold_ms);
+        let mut seeded = false;
         let outcome = loop {
             match shared
                 .shared
-                .reserve(key, start, limit, amount, seed, ttl)
+                .reserve(&budgets, amount, member, now_ms, deadline)
                 .await
             {
-                Ok(Reserved::NeedsSeed) if seed.is_none() => {
-                    seed = Some(self.ledger_spend(key, period, start).await?);
+                Ok(Reserved::NeedsSeed(missing)) if !seeded => {
+                    seeded = true;
+                    for index in missing {
+                        if let (Some(budget), Some(scope)) =
+                            (budgets.get_mut(index), scopes.get(index))
+                        {
+                            budget.seed = Some(
+                                self.ledger_spend(scope.spend, scope.period, budget.period_start)
+                                    .await?,
+                            );
+                        }
+                    }
                 }
                 other => break other,
             }
         };
         match outcome {
             Ok(Reserved::Yes) => Ok(Reservation {
-                hold: Hold::Shared {
+                holds: vec![Hold::Shared {
                     shared: Box::new(shared.shared.clone()),
-                    key: key.to_owned(),
-                    period_start: start,
-                },
+                    budgets: budgets
+                        .into_iter()
+                        .map(|b| (b.id, b.period_start))
+                        .collect(),
+                    member: member.to_owned(),
+                }],
                 amount,
                 open: true,
             }),
-            Ok(Reserved::No { spent }) => Err(BudgetError::Exceeded(Exceeded {
-                limit,
-                spent,
-                resets_at: period.next_ms(now_ms),
-            })),
-            Ok(Reserved::NeedsSeed) => Err(BudgetError::Store(StoreError::Invalid(
+            Ok(Reserved::No { index, spent }) => {
+                let scope = scopes.get(index);
+                Err(BudgetError::Exceeded(Exceeded {
+                    index,
+                    limit: scope.map_or(0, |s| s.limit),
+                    spent,
+                    resets_at: scope.and_then(|s| s.period.next_ms(now_ms)),
+                }))
+            }
+            Ok(Reserved::NeedsSeed(_)) => Err(BudgetError::Store(StoreError::Invalid(
                 "the shared budget could not be seeded".into(),
             ))),
             Err(err) => {
@@ -176,72 +245,80 @@ impl Budgets {
                 if n.is_power_of_two() || n == 0 {
                     tracing::warn!(
                         error = %err,
-                        key_id = key,
                         fallbacks = n + 1,
                         "shared budgets unreachable: this replica reserves from its own fallback allowance"
                     );
                 }
-                let fallback = format!("fallback:{key}");
-                let allowance = limit.min(shared.fallback_allowance);
-                self.reserve_local(&fallback, key, allowance, period, amount, now_ms, false)
+                self.reserve_local(scopes, amount, now_ms, Some(shared.fallback_allowance))
                     .await
             }
         }
     }
 
-    /// A reservation against this replica's own counter `entry_key` (seeded from the ledger
-    /// for `key` when `seed` says so).
-    #[allow(clippy::too_many_arguments)]
+    /// A reservation against this replica's own counters: the budgets themselves (seeded
+    /// from the ledger), or, with an `allowance`, per-budget fallback counters capped at it.
     async fn reserve_local(
         &self,
-        entry_key: &str,
-        key: &str,
-        limit: i64,
-        period: Period,
+        scopes: &[BudgetScope<'_>],
         amount: i64,
         now_ms: i64,
-        seed: bool,
+        allowance: Option<i64>,
     ) -> Result<Reservation, BudgetError> {
-        let entry = self.entry(entry_key);
-        let start = period.start_ms(now_ms);
-        entry
-            .loaded
-            .get_or_try_init(|| async {
-                let spent = if seed {
-                    self.ledger_spend(key, period, start).await?
-                } else {
-                    0
-                };
-                let mut state = entry.lock();
+        let mut holds = Vec::with_capacity(scopes.len());
+        for (index, scope) in scopes.iter().enumerate() {
+            let (entry_key, limit) = match allowance {
+                None => (scope.id.to_owned(), scope.limit),
+                Some(allowance) => (format!("fallback:{}", scope.id), scope.limit.min(allowance)),
+            };
+            let entry = self.entry(&entry_key);
+            let start = scope.period.start_ms(now_ms);
+            entry
+                .loaded
+                .get_or_try_init(|| async {
+                    let spent = if allowance.is_none() {
+                        self.ledger_spend(scope.spend, scope.period, start).await?
+                    } else {
+                        0
+                    };
+                    let mut state = entry.lock();
+                    state.period_start = start;
+                    state.spent += spent;
+                    Ok::<(), StoreError>(())
+                })
+                .await?;
+            let mut state = entry.lock();
+            if state.period_start != start {
+                // A new period: what was spent belongs to the old one.
                 state.period_start = start;
-                state.spent += spent;
-                Ok::<(), StoreError>(())
-            })
-            .await?;
-        let amount = amount.max(0);
-        let mut state = entry.lock();
-        if state.period_start != start {
-            // A new period: what was spent belongs to the old one.
-            state.period_start = start;
-            state.spent = 0;
+                state.spent = 0;
+            }
+            if state.spent + state.reserved + amount > limit {
+                // The holds taken so far are released when `holds` drops (see `Reservation`).
+                drop(state);
+                drop(Reservation {
+                    holds,
+                    amount,
+                    open: true,
+                });
+                return Err(BudgetError::Exceeded(Exceeded {
+                    index,
+                    limit,
+                    spent: entry.lock().spent,
+                    resets_at: scope.period.next_ms(now_ms),
+                }));
+            }
+            state.reserved += amount;
+            drop(state);
+            holds.push(Hold::Local(entry));
         }
-        if state.spent + state.reserved + amount > limit {
-            return Err(BudgetError::Exceeded(Exceeded {
-                limit,
-                spent: state.spent,
-                resets_at: period.next_ms(now_ms),
-            }));
-        }
-        state.reserved += amount;
-        drop(state);
         Ok(Reservation {
-            hold: Hold::Local(entry),
+            holds,
             amount,
             open: true,
         })
     }
 
-    /// Committed spend and open reservations of a key (for reports and tests).
+    /// Committed spend and open reservations of a counter (for reports and tests).
     pub fn standing(&self, key: &str) -> (i64, i64) {
         let entry = self.entry(key);
         let state = entry.lock();
@@ -254,14 +331,15 @@ enum Hold {
     Local(Arc<Entry>),
     Shared {
         shared: Box<Shared>,
-        key: String,
-        period_start: i64,
+        /// `(counter id, period start)` of each budget.
+        budgets: Vec<(String, i64)>,
+        member: String,
     },
 }
 
-/// Money held for one request until it ends.
+/// Money held for one request, in each of its budgets, until it ends.
 pub struct Reservation {
-    hold: Hold,
+    holds: Vec<Hold>,
     amount: i64,
     open: bool,
 }
@@ -270,8 +348,10 @@ impl std::fmt::Debug for Reservation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "Reservation({} nano-USD, open: {})",
-            self.amount, self.open
+            "Reservation({} nano-USD in {} holds, open: {})",
+            self.amount,
+            self.holds.len(),
+            self.open
         )
     }
 }
@@ -287,31 +367,28 @@ impl Reservation {
             return;
         }
         self.open = false;
-        match &self.hold {
-            Hold::Local(entry) => {
-                let mut state = entry.lock();
-                state.reserved -= self.amount;
-                state.spent += actual;
-            }
-            Hold::Shared {
-                shared,
-                key,
-                period_start,
-            } => {
-                // Settled off the request's path; if Redis cannot be reached the amount stays
-                // reserved there (the budget errs on the safe side) and the failure is logged.
-                let (shared, key, start, amount) = (
-                    shared.as_ref().clone(),
-                    key.clone(),
-                    *period_start,
-                    self.amount,
-                );
-                if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-                    runtime.spawn(async move {
-                        if let Err(err) = shared.settle(&key, start, amount, actual).await {
-                            tracing::error!(error = %err, key_id = %key, "cannot settle a shared budget reservation; it stays held");
-                        }
-                    });
+        for hold in self.holds.drain(..) {
+            match hold {
+                Hold::Local(entry) => {
+                    let mut state = entry.lock();
+                    state.reserved -= self.amount;
+                    state.spent += actual;
+                }
+                Hold::Shared {
+                    shared,
+                    budgets,
+                    member,
+                } => {
+                    // Settled off the request's path; if Redis cannot be reached the hold
+                    // stays until its deadline (the budget errs on the safe side), logged.
+                    let amount = self.amount;
+                    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                        runtime.spawn(async move {
+                            if let Err(err) = shared.settle(&budgets, &member, amount, actual).await {
+                                tracing::error!(error = %err, "cannot settle a shared budget reservation; it stays held until its deadline");
+                            }
+                        });
+                    }
                 }
             }
         }
@@ -342,7 +419,7 @@ mod tests {
             let budgets = budgets.clone();
             tasks.push(tokio::spawn(async move {
                 match budgets
-                    .reserve("k", 5 * DOLLAR, Period::Total, DOLLAR / 10, 0)
+                    .reserve_key("k", 5 * DOLLAR, Period::Total, DOLLAR / 10, 0)
                     .await
                 {
                     Ok(r) => {
@@ -384,7 +461,7 @@ mod tests {
         // Spend already in the ledger for today counts.
         let day = 86_400_000;
         let err = budgets
-            .reserve("k", 4 * DOLLAR, Period::Daily, 2 * DOLLAR, 5_000)
+            .reserve_key("k", 4 * DOLLAR, Period::Daily, 2 * DOLLAR, 5_000)
             .await
             .err()
             .unwrap();
@@ -396,7 +473,7 @@ mod tests {
             other => panic!("{other}"),
         }
         let held = budgets
-            .reserve("k", 4 * DOLLAR, Period::Daily, DOLLAR, 5_000)
+            .reserve_key("k", 4 * DOLLAR, Period::Daily, DOLLAR, 5_000)
             .await
             .unwrap();
         assert_eq!(budgets.standing("k"), (3 * DOLLAR, DOLLAR));
@@ -408,7 +485,7 @@ mod tests {
         );
         // The next day starts from nothing.
         budgets
-            .reserve("k", 4 * DOLLAR, Period::Daily, 4 * DOLLAR, day + 1)
+            .reserve_key("k", 4 * DOLLAR, Period::Daily, 4 * DOLLAR, day + 1)
             .await
             .unwrap()
             .settle(DOLLAR);

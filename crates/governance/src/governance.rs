@@ -36,8 +36,10 @@ pub struct Governance {
 pub struct SharedSettings {
     pub shared: Shared,
     pub replicas: u32,
-    /// Nano-dollars per key a replica may reserve on its own while Redis is unreachable.
+    /// Nano-dollars per budget a replica may reserve on its own while Redis is unreachable.
     pub fallback_allowance: i64,
+    /// How long a shared budget hold outlives a request that never settled it.
+    pub hold_ms: i64,
 }
 
 impl Governance {
@@ -72,6 +74,7 @@ impl Governance {
                     SharedBudgets {
                         shared: s.shared.clone(),
                         fallback_allowance: s.fallback_allowance,
+                        hold_ms: s.hold_ms,
                     },
                 ),
                 None => Budgets::new(store.clone()),

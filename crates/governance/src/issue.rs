@@ -21,6 +21,8 @@ pub struct KeySpec {
     pub rpm: Option<u32>,
     pub tpm: Option<u32>,
     pub tenant_id: Option<String>,
+    /// Per-model limits as JSON, `{"model": {"rpm": N, "tpm": N}}`.
+    pub model_limits: Option<String>,
 }
 
 /// Which field is wrong, and why.
@@ -31,7 +33,13 @@ pub struct SpecError {
     pub message: String,
 }
 
-fn bad(field: &'static str, message: impl Into<String>) -> SpecError {
+/// Checked per-model limits, written back in one canonical form.
+pub fn normal_model_limits(text: &str) -> Result<String, SpecError> {
+    let limits = crate::limits::parse_model_limits(text).map_err(|e| bad("model_limits", e))?;
+    serde_json::to_string(&limits).map_err(|e| bad("model_limits", e.to_string()))
+}
+
+pub(crate) fn bad(field: &'static str, message: impl Into<String>) -> SpecError {
     SpecError {
         field,
         message: message.into(),
@@ -97,6 +105,10 @@ pub fn issue(
     if spec.tpm == Some(0) {
         return Err(bad("tpm", "must be at least 1"));
     }
+    let model_limits = match &spec.model_limits {
+        None => None,
+        Some(text) => Some(normal_model_limits(text)?),
+    };
     let secret = KeySecret::generate().map_err(|e| bad("key", e.to_string()))?;
     let row = KeyRow {
         id: keys::new_id("key").map_err(|e| bad("key", e.to_string()))?,
@@ -114,6 +126,7 @@ pub fn issue(
         budget_period: budget.map(|_| period.to_owned()),
         rpm: spec.rpm.map(i64::from),
         tpm: spec.tpm.map(i64::from),
+        model_limits,
     };
     Ok((row, secret))
 }

@@ -16,22 +16,17 @@ use switchyard_store::keys::KeyRow;
 use switchyard_store::{Store, StoreError};
 
 use crate::keys::{self, Pepper};
-use crate::limits::{Limits, Period};
+use crate::limits::{Limits, ModelLimits};
+use crate::tenants::{read_model_limits, TenantCache};
 
-/// A stored key's limits. An unreadable period fails closed: the budget counts for ever.
+/// A stored key's limits.
 fn limits(row: &KeyRow) -> Limits {
-    let per_minute = |n: Option<i64>| n.map(|n| u32::try_from(n.max(0)).unwrap_or(u32::MAX));
-    Limits {
-        budget: row.budget_nano_usd.map(|limit| {
-            let period = row.budget_period.as_deref().map_or(Some(Period::Total), Period::parse);
-            if period.is_none() {
-                tracing::warn!(key_id = %row.id, "unknown budget period; counting the budget as a total");
-            }
-            (limit, period.unwrap_or(Period::Total))
-        }),
-        rpm: per_minute(row.rpm),
-        tpm: per_minute(row.tpm),
-    }
+    Limits::from_columns(
+        row.budget_nano_usd,
+        row.budget_period.as_deref(),
+        row.rpm,
+        row.tpm,
+    )
 }
 
 /// How often replicas look for changed keys: a revocation reaches every replica within this
@@ -49,6 +44,7 @@ pub struct Caller {
     /// Empty: every model.
     pub allowed_models: Vec<String>,
     pub limits: Limits,
+    pub model_limits: ModelLimits,
 }
 
 impl Caller {
@@ -71,6 +67,8 @@ pub struct KeyCache {
     seen: AtomicI64,
     /// Whether the store holds any key at all (then every request needs one).
     any: AtomicBool,
+    /// The tenants above the keys: a key of a disabled tenant is not accepted.
+    pub tenants: Arc<TenantCache>,
 }
 
 impl KeyCache {
@@ -81,6 +79,7 @@ impl KeyCache {
             entries: RwLock::new(HashMap::new()),
             seen: AtomicI64::new(i64::MIN),
             any: AtomicBool::new(false),
+            tenants: Arc::new(TenantCache::new()),
         }
     }
 
@@ -108,8 +107,10 @@ impl KeyCache {
         self.any.load(Ordering::Relaxed)
     }
 
-    /// Reads the keys changed since the last refresh.
+    /// Reads the tenants, then the keys, changed since the last refresh (tenants first: a
+    /// new key's tenant is always known when the key is).
     pub async fn refresh(&self, store: &Store) -> Result<(), StoreError> {
+        self.tenants.refresh(store).await?;
         let seen = self.seen.load(Ordering::Relaxed);
         let since = if seen == i64::MIN {
             i64::MIN
@@ -144,6 +145,7 @@ impl KeyCache {
                         tenant_id: row.tenant_id.clone(),
                         allowed_models: row.allowed_models.clone(),
                         limits: limits(row),
+                        model_limits: read_model_limits(row.model_limits.as_deref(), &row.id),
                     }),
                     expires_at: row.expires_at,
                     revoked: row.revoked_at.is_some(),
@@ -164,7 +166,9 @@ impl KeyCache {
         let entries = self.entries.read().ok()?;
         let entry = entries.get(&hash)?;
         let same: bool = entry.hash.ct_eq(&hash).into();
-        let live = !entry.revoked && entry.expires_at.is_none_or(|at| now_ms < at);
+        let live = !entry.revoked
+            && entry.expires_at.is_none_or(|at| now_ms < at)
+            && self.tenants.live(entry.caller.tenant_id.as_deref());
         (same && live).then(|| entry.caller.clone())
     }
 
@@ -254,6 +258,7 @@ mod tests {
             tenant_id: None,
             allowed_models: vec!["chat".into()],
             limits: Limits::default(),
+            model_limits: ModelLimits::new(),
         };
         assert!(caller.may_use("chat"));
         assert!(!caller.may_use("auto"));

@@ -9,6 +9,8 @@ use ring::rand::{SecureRandom, SystemRandom};
 
 /// Every secret starts with this.
 pub const PREFIX: &str = "sy_";
+/// Tokens of the admin API's tenant roles.
+pub const ADMIN_PREFIX: &str = "sya_";
 const BODY: usize = 22;
 const CHECK: usize = 6;
 /// How many leading characters of a secret are shown in lists.
@@ -59,14 +61,24 @@ impl std::fmt::Debug for KeySecret {
 }
 
 impl KeySecret {
+    /// A new virtual key, `sy_...`.
     pub fn generate() -> Result<KeySecret, KeyError> {
+        KeySecret::with_prefix(PREFIX)
+    }
+
+    /// A new token for the admin API's tenant roles, `sya_...` (never a virtual key).
+    pub fn generate_admin() -> Result<KeySecret, KeyError> {
+        KeySecret::with_prefix(ADMIN_PREFIX)
+    }
+
+    fn with_prefix(prefix: &str) -> Result<KeySecret, KeyError> {
         let mut random = [0u8; 16];
         SystemRandom::new()
             .fill(&mut random)
             .map_err(|_| KeyError::Random)?;
         let body = base62(u128::from_be_bytes(random), BODY);
         let check = base62(u128::from(crc32fast::hash(body.as_bytes())), CHECK);
-        Ok(KeySecret(format!("{PREFIX}{body}{check}")))
+        Ok(KeySecret(format!("{prefix}{body}{check}")))
     }
 
     pub fn expose(&self) -> &str {
@@ -80,9 +92,16 @@ impl KeySecret {
 
 /// Whether `text` has the shape of a Switchyard key with a correct checksum.
 pub fn well_formed(text: &str) -> bool {
-    let Some(rest) = text.strip_prefix(PREFIX) else {
-        return false;
-    };
+    text.strip_prefix(PREFIX).is_some_and(body_well_formed)
+}
+
+/// Whether `text` has the shape of an admin API tenant token with a correct checksum.
+pub fn admin_well_formed(text: &str) -> bool {
+    text.strip_prefix(ADMIN_PREFIX)
+        .is_some_and(body_well_formed)
+}
+
+fn body_well_formed(rest: &str) -> bool {
     if rest.len() != BODY + CHECK || !rest.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return false;
     }

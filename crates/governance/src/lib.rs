@@ -11,10 +11,12 @@ pub mod key_cache;
 pub mod keys;
 pub mod ledger;
 pub mod limits;
+pub mod patch;
 pub mod rate;
 pub mod report;
 pub mod shared;
 pub mod spool;
+pub mod tenants;
 
 pub use governance::Governance;
 pub use key_cache::{Caller, KeyCache};

@@ -61,7 +61,7 @@ impl Period {
     }
 }
 
-/// A key's limits; `None` fields do not limit.
+/// A key's or tenant's limits; `None` fields do not limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Limits {
     /// Nano-dollars per period.
@@ -70,6 +70,63 @@ pub struct Limits {
     pub rpm: Option<u32>,
     /// Tokens (input + output) per minute.
     pub tpm: Option<u32>,
+}
+
+impl Limits {
+    pub fn is_empty(&self) -> bool {
+        self.budget.is_none() && self.rpm.is_none() && self.tpm.is_none()
+    }
+
+    /// The limits stored in a row's columns. An unreadable period fails closed: the budget
+    /// counts for ever.
+    pub fn from_columns(
+        budget_nano_usd: Option<i64>,
+        budget_period: Option<&str>,
+        rpm: Option<i64>,
+        tpm: Option<i64>,
+    ) -> Limits {
+        let per_minute = |n: Option<i64>| n.map(|n| u32::try_from(n.max(0)).unwrap_or(u32::MAX));
+        Limits {
+            budget: budget_nano_usd.map(|limit| {
+                let period = budget_period.map_or(Some(Period::Total), Period::parse);
+                if period.is_none() {
+                    tracing::warn!("unknown budget period; counting the budget as a total");
+                }
+                (limit, period.unwrap_or(Period::Total))
+            }),
+            rpm: per_minute(rpm),
+            tpm: per_minute(tpm),
+        }
+    }
+}
+
+/// Requests and tokens per minute for one model, under a key or a tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelLimit {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rpm: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tpm: Option<u32>,
+}
+
+/// Per-model limits by model name, as stored: `{"model": {"rpm": N, "tpm": N}}`.
+pub type ModelLimits = std::collections::BTreeMap<String, ModelLimit>;
+
+/// Reads stored per-model limits; `Err` says what is wrong.
+pub fn parse_model_limits(text: &str) -> Result<ModelLimits, String> {
+    let limits: ModelLimits = serde_json::from_str(text).map_err(|e| {
+        format!("must be an object of model names to {{\"rpm\": N, \"tpm\": N}}: {e}")
+    })?;
+    for (model, limit) in &limits {
+        if model.is_empty() || model.len() > 256 || model.chars().any(char::is_control) {
+            return Err("each model name must be 1-256 printable characters".into());
+        }
+        if limit.rpm == Some(0) || limit.tpm == Some(0) {
+            return Err(format!("`{model}`: limits must be at least 1"));
+        }
+    }
+    Ok(limits)
 }
 
 #[cfg(test)]

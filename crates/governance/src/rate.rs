@@ -76,6 +76,56 @@ impl KeyRate {
     }
 }
 
+/// One counter's limits, as [`RateLimits::admit_all`] takes them.
+#[derive(Debug, Clone, Copy)]
+pub struct RateScope<'a> {
+    pub id: &'a str,
+    pub rpm: Option<u32>,
+    pub tpm: Option<u32>,
+}
+
+/// Why `scope` refuses one more request now, if it does.
+fn refusal(rate: &KeyRate, scope: &RateScope<'_>, now_ns: i64) -> Result<(), Refused> {
+    if let Some(tpm) = scope.tpm {
+        if rate.token_sum >= u64::from(tpm) {
+            // Wait until enough old charges leave the window to get under the limit.
+            let mut sum = rate.token_sum;
+            let mut at = now_ns;
+            for &(t, n) in &rate.tokens {
+                sum -= n;
+                at = t + MINUTE_NS;
+                if sum < u64::from(tpm) {
+                    break;
+                }
+            }
+            return Err(Refused {
+                tokens: true,
+                retry_after_ns: nonneg(at - now_ns),
+                window: rate.token_window(tpm, now_ns),
+            });
+        }
+    }
+    if let Some(rpm) = scope.rpm {
+        if rate.requests.len() >= rpm as usize {
+            let oldest = rate.requests.front().copied().unwrap_or(now_ns);
+            return Err(Refused {
+                tokens: false,
+                retry_after_ns: nonneg(oldest + MINUTE_NS - now_ns),
+                window: rate.request_window(rpm, now_ns),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The window with less room left.
+pub fn tighter(current: Option<Window>, other: Window) -> Option<Window> {
+    match current {
+        Some(w) if w.remaining <= other.remaining => Some(w),
+        _ => Some(other),
+    }
+}
+
 fn nonneg(ns: i64) -> u64 {
     u64::try_from(ns.max(0)).unwrap_or(0)
 }
@@ -96,8 +146,8 @@ impl RateLimits {
         }
     }
 
-    /// Admits one request at `now_ns` (any monotonic clock), or says which limit refuses it
-    /// and for how long. Returns the request and token windows after admission.
+    /// Admits one request at `now_ns` (any monotonic clock) against one key's limits, or
+    /// says which limit refuses it and for how long (see [`RateLimits::admit_all`]).
     pub fn admit(
         &self,
         key: &str,
@@ -105,54 +155,52 @@ impl RateLimits {
         tpm: Option<u32>,
         now_ns: i64,
     ) -> Result<(Option<Window>, Option<Window>), Refused> {
-        if rpm.is_none() && tpm.is_none() {
+        self.admit_all(&[RateScope { id: key, rpm, tpm }], now_ns)
+            .map_err(|(_, refused)| refused)
+    }
+
+    /// Admits one request against every scope's limits at once: it is counted in all of
+    /// them or in none. A refusal names the index of the scope that refused. The windows
+    /// returned are the tightest (least remaining) of the scopes, for `x-ratelimit-*`.
+    pub fn admit_all(
+        &self,
+        scopes: &[RateScope<'_>],
+        now_ns: i64,
+    ) -> Result<(Option<Window>, Option<Window>), (usize, Refused)> {
+        let mut order: Vec<usize> = (0..scopes.len())
+            .filter(|&i| scopes[i].rpm.is_some() || scopes[i].tpm.is_some())
+            .collect();
+        if order.is_empty() {
             return Ok((None, None));
         }
-        let entry = self.entry(key);
-        let mut rate = match entry.lock() {
-            Ok(rate) => rate,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        rate.expire(now_ns);
-        if let Some(tpm) = tpm {
-            if rate.token_sum >= u64::from(tpm) {
-                // Wait until enough old charges leave the window to get under the limit.
-                let mut sum = rate.token_sum;
-                let mut at = now_ns;
-                for &(t, n) in &rate.tokens {
-                    sum -= n;
-                    at = t + MINUTE_NS;
-                    if sum < u64::from(tpm) {
-                        break;
-                    }
-                }
-                return Err(Refused {
-                    tokens: true,
-                    retry_after_ns: nonneg(at - now_ns),
-                    window: rate.token_window(tpm, now_ns),
-                });
+        // One lock order (by id) for every request: no two admissions wait on each other.
+        order.sort_by(|&a, &b| scopes[a].id.cmp(scopes[b].id));
+        let entries: Vec<_> = order.iter().map(|&i| self.entry(scopes[i].id)).collect();
+        let mut locked: Vec<_> = entries
+            .iter()
+            .map(|e| match e.lock() {
+                Ok(rate) => rate,
+                Err(poisoned) => poisoned.into_inner(),
+            })
+            .collect();
+        for (rate, &i) in locked.iter_mut().zip(&order) {
+            rate.expire(now_ns);
+            refusal(rate, &scopes[i], now_ns).map_err(|refused| (i, refused))?;
+        }
+        let (mut requests, mut tokens) = (None, None);
+        for (rate, &i) in locked.iter_mut().zip(&order) {
+            if let Some(rpm) = scopes[i].rpm {
+                rate.requests.push_back(now_ns);
+                requests = tighter(requests, rate.request_window(rpm, now_ns));
+            }
+            if let Some(tpm) = scopes[i].tpm {
+                tokens = tighter(tokens, rate.token_window(tpm, now_ns));
             }
         }
-        let requests = match rpm {
-            None => None,
-            Some(rpm) => {
-                if rate.requests.len() >= rpm as usize {
-                    let oldest = rate.requests.front().copied().unwrap_or(now_ns);
-                    return Err(Refused {
-                        tokens: false,
-                        retry_after_ns: nonneg(oldest + MINUTE_NS - now_ns),
-                        window: rate.request_window(rpm, now_ns),
-                    });
-                }
-                rate.requests.push_back(now_ns);
-                Some(rate.request_window(rpm, now_ns))
-            }
-        };
-        let tokens = tpm.map(|tpm| rate.token_window(tpm, now_ns));
         Ok((requests, tokens))
     }
 
-    /// Charges the tokens a finished request used.
+    /// Charges the tokens a finished request used to one counter.
     pub fn charge_tokens(&self, key: &str, tokens: u64, now_ns: i64) {
         if tokens == 0 {
             return;
@@ -207,6 +255,43 @@ mod tests {
             limits.admit("other", Some(100), None, 0).is_ok(),
             "keys are independent"
         );
+    }
+
+    #[test]
+    fn a_request_counts_in_every_scope_or_in_none() {
+        let limits = RateLimits::default();
+        let scopes = |key: &'static str| {
+            [
+                RateScope {
+                    id: key,
+                    rpm: Some(3),
+                    tpm: None,
+                },
+                RateScope {
+                    id: "team",
+                    rpm: Some(4),
+                    tpm: None,
+                },
+            ]
+        };
+        for _ in 0..3 {
+            assert!(limits.admit_all(&scopes("a"), 0).is_ok());
+        }
+        // Key `a` is full: refused by scope 0, and the team's count is untouched.
+        let (index, refused) = limits.admit_all(&scopes("a"), 0).unwrap_err();
+        assert_eq!(index, 0);
+        assert!(!refused.tokens);
+        let (requests, _) = limits.admit_all(&scopes("b"), 0).unwrap();
+        assert_eq!(
+            requests.unwrap().remaining,
+            0,
+            "the tightest window: the team's"
+        );
+        // The team is full now: key `b` has room but the team refuses.
+        let (index, _) = limits.admit_all(&scopes("b"), 0).unwrap_err();
+        assert_eq!(index, 1);
+        let (requests, _) = limits.admit_all(&scopes("b"), 60 * SECOND).unwrap();
+        assert_eq!(requests.unwrap().remaining, 2);
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! Admission of a request made with a virtual key, before any upstream call: the key's
-//! rate limits (requests and tokens per minute), then a reservation of the most the request
-//! could cost against the key's budget. The reservation is settled to the real cost when the
+//! Admission of a request made with a virtual key, before any upstream call: the rate limits
+//! (requests and tokens per minute) of the key, its team and its organisation (and their
+//! per-model limits for the model asked for), all counted at once or not at all, then one
+//! reservation of the most the request could cost against every budget among them. The reservation is settled to the real cost when the
 //! request ends ([`crate::pipeline::RequestContext::finish`]), or released if it never does.
 
 use std::sync::OnceLock;
@@ -10,10 +11,11 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use switchyard_dialects::{ErrorClass, GatewayError};
 
-use switchyard_governance::budget::BudgetError;
-use switchyard_governance::limits::Limits;
-use switchyard_governance::rate::{Refused, Window};
+use switchyard_governance::budget::{BudgetError, BudgetScope};
+use switchyard_governance::limits::Period;
+use switchyard_governance::rate::{RateScope, Refused, Window};
 use switchyard_governance::shared::SharedError;
+use switchyard_governance::tenants::Scope;
 use switchyard_governance::Governance;
 use switchyard_routing::needs::Needs;
 
@@ -37,47 +39,61 @@ pub async fn admit(
     state: &AppState,
     ctx: &mut RequestContext,
     model_index: usize,
+    model: &str,
     needs: &Needs,
 ) -> Result<(), GatewayError> {
     let (Some(governance), Some(caller)) = (&state.inner.governance, ctx.caller.clone()) else {
         return Ok(());
     };
-    let limits = caller.limits;
-    match rates(governance, &caller.key_id, limits, &ctx.id).await {
-        Ok(windows) => ctx.rate = windows,
-        Err(refused) => {
-            let what = if refused.tokens {
-                format!("{} tokens", refused.window.limit)
-            } else {
-                format!("{} requests", refused.window.limit)
-            };
-            ctx.rate = if refused.tokens {
-                (None, Some(refused.window))
-            } else {
-                (Some(refused.window), None)
-            };
-            let wait = Duration::from_nanos(refused.retry_after_ns);
-            let mut err = GatewayError::new(
-                ErrorClass::RateLimited,
-                format!(
-                    "Rate limit reached for key `{}`: {what} per minute. Try again in {:.1} s.",
-                    caller.key_name,
-                    wait.as_secs_f64()
-                ),
-            )
-            .with_code("rate_limit_exceeded");
-            err.retry_after = Some(wait);
-            return Err(err);
-        }
-    }
-    let Some((limit, period)) = limits.budget else {
-        return Ok(());
+    // The key, its team and its organisation, and their per-model limits for this model.
+    let Some(scopes) = governance.keys.tenants.scopes(&caller, model) else {
+        return Err(GatewayError::new(
+            ErrorClass::PermissionDenied,
+            "The tenant this key belongs to is disabled.",
+        )
+        .with_code("tenant_disabled"));
     };
+    if scopes.is_empty() {
+        return Ok(());
+    }
+    let rate_scopes: Vec<RateScope> = scopes
+        .iter()
+        .map(|s| RateScope {
+            id: &s.id,
+            rpm: s.limits.rpm,
+            tpm: s.limits.tpm,
+        })
+        .collect();
+    match rates(governance, &rate_scopes, &ctx.id).await {
+        Ok(windows) => ctx.rate = windows,
+        Err((index, refused)) => return Err(rate_refusal(&scopes, index, refused, ctx)),
+    }
+    ctx.token_scopes = scopes
+        .iter()
+        .filter(|s| s.limits.tpm.is_some())
+        .map(|s| s.id.clone())
+        .collect();
+    let budgeted: Vec<(&Scope, i64, Period)> = scopes
+        .iter()
+        .filter_map(|s| s.limits.budget.map(|(limit, period)| (s, limit, period)))
+        .collect();
+    if budgeted.is_empty() {
+        return Ok(());
+    }
+    let budget_scopes: Vec<BudgetScope> = budgeted
+        .iter()
+        .map(|(s, limit, period)| BudgetScope {
+            id: &s.id,
+            limit: *limit,
+            period: *period,
+            spend: &s.spend,
+        })
+        .collect();
     let now = switchyard_store::now_ms();
     let amount = max_cost_nano(state, model_index, needs);
     match governance
         .budgets
-        .reserve(&caller.key_id, limit, period, amount, now)
+        .reserve(&budget_scopes, amount, now, &ctx.id)
         .await
     {
         Ok(reservation) => {
@@ -85,11 +101,15 @@ pub async fn admit(
             Ok(())
         }
         Err(BudgetError::Exceeded(e)) => {
+            let (scope, limit, period) = budgeted
+                .get(e.index)
+                .map_or(("this key", e.limit, Period::Total), |(s, l, p)| {
+                    (s.label.as_str(), *l, *p)
+                });
             let mut err = GatewayError::new(
                 ErrorClass::RateLimited,
                 format!(
-                    "The key `{}` has reached its {} budget of ${:.2} (spent ${:.4}, and this request could cost up to ${:.4}).",
-                    caller.key_name,
+                    "The {scope} has reached its {} budget of ${:.2} (spent ${:.4}, and this request could cost up to ${:.4}).",
                     period.as_str(),
                     limit as f64 / 1e9,
                     e.spent as f64 / 1e9,
@@ -104,55 +124,75 @@ pub async fn admit(
         }
         // Spend cannot be read: fail closed.
         Err(BudgetError::Store(store)) => {
-            tracing::error!(error = %store, "cannot read a key's spend; refusing the request");
+            tracing::error!(error = %store, "cannot read a budget's spend; refusing the request");
             Err(GatewayError::new(
                 ErrorClass::UpstreamUnavailable,
-                "The key's budget cannot be checked right now; try again shortly.",
+                "The budget cannot be checked right now; try again shortly.",
             ))
         }
     }
 }
 
-/// The key's request and token windows: shared through Redis when configured (falling back
-/// to this replica's share, limit / replicas, when Redis cannot be reached), else local.
+/// The 429 for a rate limit, naming the scope that refused.
+fn rate_refusal(
+    scopes: &[Scope],
+    index: usize,
+    refused: Refused,
+    ctx: &mut RequestContext,
+) -> GatewayError {
+    let what = if refused.tokens {
+        format!("{} tokens", refused.window.limit)
+    } else {
+        format!("{} requests", refused.window.limit)
+    };
+    ctx.rate = if refused.tokens {
+        (None, Some(refused.window))
+    } else {
+        (Some(refused.window), None)
+    };
+    let wait = Duration::from_nanos(refused.retry_after_ns);
+    let scope = scopes.get(index).map_or("this key", |s| s.label.as_str());
+    let mut err = GatewayError::new(
+        ErrorClass::RateLimited,
+        format!(
+            "Rate limit reached for {scope}: {what} per minute. Try again in {:.1} s.",
+            wait.as_secs_f64()
+        ),
+    )
+    .with_code("rate_limit_exceeded");
+    err.retry_after = Some(wait);
+    err
+}
+
+/// The request and token windows of every scope: shared through Redis when configured
+/// (falling back to this replica's share, limit / replicas, when Redis cannot be reached),
+/// else local.
 async fn rates(
     governance: &Governance,
-    key: &str,
-    limits: Limits,
+    scopes: &[RateScope<'_>],
     request_id: &str,
-) -> Result<Windows, Refused> {
-    if limits.rpm.is_none() && limits.tpm.is_none() {
+) -> Result<Windows, (usize, Refused)> {
+    if scopes.iter().all(|s| s.rpm.is_none() && s.tpm.is_none()) {
         return Ok((None, None));
     }
     let local = |replicas: u32| {
         let share = |limit: u32| limit.div_ceil(replicas.max(1)).max(1);
-        governance
-            .rates
-            .admit(key, limits.rpm.map(share), limits.tpm.map(share), now_ns())
+        let shares: Vec<RateScope> = scopes
+            .iter()
+            .map(|s| RateScope {
+                id: s.id,
+                rpm: s.rpm.map(share),
+                tpm: s.tpm.map(share),
+            })
+            .collect();
+        governance.rates.admit_all(&shares, now_ns())
     };
     let Some(shared) = &governance.shared else {
         return local(1);
     };
     let now = switchyard_store::now_ms();
-    let tokens = match limits.tpm {
-        None => Ok(Ok(None)),
-        Some(tpm) => shared.tokens_room(key, tpm, now).await.map(|r| r.map(Some)),
-    };
-    let tokens = match tokens {
-        Ok(Ok(window)) => window,
-        Ok(Err(refused)) => return Err(refused),
-        Err(err) => return fallback(governance, &err, || local(governance.replicas)),
-    };
-    let requests = match limits.rpm {
-        None => Ok(Ok(None)),
-        Some(rpm) => shared
-            .admit_request(key, rpm, now, request_id)
-            .await
-            .map(|r| r.map(Some)),
-    };
-    match requests {
-        Ok(Ok(window)) => Ok((window, tokens)),
-        Ok(Err(refused)) => Err(refused),
+    match shared.admit_all(scopes, now, request_id).await {
+        Ok(outcome) => outcome,
         Err(err) => fallback(governance, &err, || local(governance.replicas)),
     }
 }
@@ -172,21 +212,30 @@ fn fallback<T>(governance: &Governance, err: &SharedError, local: impl FnOnce() 
     local()
 }
 
-/// Charges a finished request's tokens to its key's window (shared or local).
-pub fn charge_tokens(governance: &Arc<Governance>, key: &str, tokens: u64, request_id: &str) {
-    if tokens == 0 {
+/// Charges a finished request's tokens to every scope with a token limit (shared or local).
+pub fn charge_tokens(
+    governance: &Arc<Governance>,
+    scopes: Vec<String>,
+    tokens: u64,
+    request_id: &str,
+) {
+    if tokens == 0 || scopes.is_empty() {
         return;
     }
     let Some(shared) = governance.shared.clone() else {
-        governance.rates.charge_tokens(key, tokens, now_ns());
+        for id in &scopes {
+            governance.rates.charge_tokens(id, tokens, now_ns());
+        }
         return;
     };
-    let (governance, key, member) = (governance.clone(), key.to_owned(), request_id.to_owned());
+    let (governance, member) = (governance.clone(), request_id.to_owned());
     tokio::spawn(async move {
         let now = switchyard_store::now_ms();
-        if let Err(err) = shared.charge_tokens(&key, tokens, now, &member).await {
+        if let Err(err) = shared.charge_tokens(&scopes, tokens, now, &member).await {
             fallback(&governance, &err, || {
-                governance.rates.charge_tokens(&key, tokens, now_ns())
+                for id in &scopes {
+                    governance.rates.charge_tokens(id, tokens, now_ns());
+                }
             });
         }
     });

@@ -55,6 +55,9 @@ pub struct RequestContext {
     pub rate: crate::admission::Windows,
     /// Budget held for this request, settled in [`RequestContext::finish`].
     pub reservation: Option<Reservation>,
+    /// The counters (key, team, organisation) whose token limits this request's tokens
+    /// are charged to when it ends.
+    pub token_scopes: Vec<String>,
     recorded: bool,
 }
 
@@ -73,6 +76,7 @@ impl RequestContext {
             billable: false,
             rate: (None, None),
             reservation: None,
+            token_scopes: Vec::new(),
             recorded: false,
         }
     }
@@ -120,15 +124,13 @@ impl RequestContext {
         if let Some(reservation) = self.reservation.take() {
             reservation.settle(cost_usd.map_or(0, nano_usd));
         }
-        if let (Some(governance), Some(caller)) = (&state.inner.governance, &self.caller) {
-            if caller.limits.tpm.is_some() {
-                crate::admission::charge_tokens(
-                    governance,
-                    &caller.key_id,
-                    usage.input_tokens + usage.output_tokens,
-                    &self.id,
-                );
-            }
+        if let Some(governance) = &state.inner.governance {
+            crate::admission::charge_tokens(
+                governance,
+                std::mem::take(&mut self.token_scopes),
+                usage.input_tokens + usage.output_tokens,
+                &self.id,
+            );
         }
         if self.billable {
             self.ledger(state, status, latency, &usage, cost_usd);
@@ -441,7 +443,7 @@ where
         .ok_or_else(|| unknown_model(model))?;
     ctx.model = model_index as u32;
     allowed(ctx, model)?;
-    crate::admission::admit(state, ctx, model_index, needs).await?;
+    crate::admission::admit(state, ctx, model_index, model, needs).await?;
     let snapshot = inner.health_snapshot(model_index);
     let now_ms = inner.now_ms();
     let ranking = inner

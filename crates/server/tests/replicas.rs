@@ -95,6 +95,7 @@ async fn replicas(edit: impl FnOnce(&mut KeyRow)) -> Option<(Replicas, KeySecret
                 shared: shared.clone(),
                 replicas: 2,
                 fallback_allowance: 0,
+                hold_ms: 900_000,
             }),
         )
         .await
@@ -279,6 +280,7 @@ async fn without_redis_each_replica_enforces_its_share_and_budgets_close() {
             shared,
             replicas: 2,
             fallback_allowance: 0,
+            hold_ms: 900_000,
         }),
     )
     .await

@@ -32,9 +32,11 @@ pub struct KeyRow {
     pub rpm: Option<i64>,
     /// Tokens (input + output) per minute.
     pub tpm: Option<i64>,
+    /// Per-model limits, a JSON object `{"model": {"rpm": N, "tpm": N}}`.
+    pub model_limits: Option<String>,
 }
 
-const COLUMNS: &str = "id, name, prefix, hash, tenant_id, created_at, expires_at, revoked_at, allowed_models, metadata, updated_at, budget_nano_usd, budget_period, rpm, tpm";
+const COLUMNS: &str = "id, name, prefix, hash, tenant_id, created_at, expires_at, revoked_at, allowed_models, metadata, updated_at, budget_nano_usd, budget_period, rpm, tpm, model_limits";
 
 fn from_row(row: &AnyRow) -> Result<KeyRow, StoreError> {
     let models: Option<String> = column(row, "allowed_models")?;
@@ -61,6 +63,7 @@ fn from_row(row: &AnyRow) -> Result<KeyRow, StoreError> {
         budget_period: column(row, "budget_period")?,
         rpm: column(row, "rpm")?,
         tpm: column(row, "tpm")?,
+        model_limits: column(row, "model_limits")?,
     })
 }
 
@@ -74,7 +77,7 @@ impl Store {
         let models = (!key.allowed_models.is_empty()).then(|| key.allowed_models.join("\n"));
         within(
             sqlx::query(&format!(
-                "INSERT INTO api_keys ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+                "INSERT INTO api_keys ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
             ))
             .bind(&key.id)
             .bind(&key.name)
@@ -91,10 +94,42 @@ impl Store {
             .bind(&key.budget_period)
             .bind(key.rpm)
             .bind(key.tpm)
+            .bind(&key.model_limits)
             .execute(self.pool()),
         )
         .await?;
         Ok(())
+    }
+
+    /// Rewrites what may change on a key (name, models, metadata, expiry, tenant, limits),
+    /// stamping `updated_at`; `false` when no key has this id. Never the secret's hash.
+    pub async fn update_key(&self, key: &KeyRow) -> Result<bool, StoreError> {
+        if key.allowed_models.iter().any(|m| m.contains('\n')) {
+            return Err(StoreError::Invalid(
+                "a model name cannot hold a newline".into(),
+            ));
+        }
+        let models = (!key.allowed_models.is_empty()).then(|| key.allowed_models.join("\n"));
+        let done = within(
+            sqlx::query(
+                "UPDATE api_keys SET name = $1, allowed_models = $2, metadata = $3, expires_at = $4, tenant_id = $5, budget_nano_usd = $6, budget_period = $7, rpm = $8, tpm = $9, model_limits = $10, updated_at = $11 WHERE id = $12",
+            )
+            .bind(&key.name)
+            .bind(models)
+            .bind(&key.metadata)
+            .bind(key.expires_at)
+            .bind(&key.tenant_id)
+            .bind(key.budget_nano_usd)
+            .bind(&key.budget_period)
+            .bind(key.rpm)
+            .bind(key.tpm)
+            .bind(&key.model_limits)
+            .bind(now_ms())
+            .bind(&key.id)
+            .execute(self.pool()),
+        )
+        .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     /// Every key, newest first.

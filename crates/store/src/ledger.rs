@@ -33,6 +33,8 @@ pub struct LedgerFilter {
     pub to: Option<i64>,
     pub key_id: Option<String>,
     pub tenant_id: Option<String>,
+    /// Rows of any of these tenants (an organisation and its teams); empty: no filter.
+    pub tenant_in: Vec<String>,
     pub model: Option<String>,
 }
 
@@ -72,6 +74,14 @@ impl LedgerFilter {
         }
         if let Some(model) = &self.model {
             add("model =", Bound::Text(model.clone()));
+        }
+        if !self.tenant_in.is_empty() {
+            let mut marks = Vec::new();
+            for tenant in &self.tenant_in {
+                values.push(Bound::Text(tenant.clone()));
+                marks.push(format!("${}", values.len()));
+            }
+            parts.push(format!("tenant_id IN ({})", marks.join(", ")));
         }
         let clause = if parts.is_empty() {
             String::new()

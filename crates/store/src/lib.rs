@@ -6,9 +6,11 @@
 //! Every call runs under a timeout ([`CALL_TIMEOUT`]); a call that runs out is an error, never
 //! a hang.
 
+pub mod admin_tokens;
 pub mod keys;
 pub mod ledger;
 mod migrate;
+pub mod tenants;
 
 use std::future::Future;
 use std::path::Path;

@@ -3,8 +3,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use switchyard_store::admin_tokens::AdminTokenRow;
 use switchyard_store::keys::KeyRow;
 use switchyard_store::ledger::{LedgerFilter, LedgerRow};
+use switchyard_store::tenants::TenantRow;
 use switchyard_store::Store;
 
 /// Every backend to run against, each in a fresh database or file.
@@ -56,6 +58,7 @@ fn key(id: &str, updated_at: i64) -> KeyRow {
         budget_period: Some("monthly".into()),
         rpm: Some(100),
         tpm: None,
+        model_limits: Some(r#"{"chat":{"rpm":5}}"#.into()),
     }
 }
 
@@ -115,6 +118,128 @@ async fn keys_round_trip_list_and_revoke() {
             first,
             "{name}"
         );
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn tenants_keys_under_them_and_admin_tokens() {
+    for (name, store, _dir) in stores().await {
+        let org = TenantRow {
+            id: "org".into(),
+            name: "Acme".into(),
+            created_at: 1_000,
+            updated_at: 1_000,
+            budget_nano_usd: Some(9_000_000_000),
+            budget_period: Some("daily".into()),
+            rpm: Some(600),
+            model_limits: Some(r#"{"big":{"tpm":100}}"#.into()),
+            metadata: Some(r#"{"cost_centre":7}"#.into()),
+            ..TenantRow::default()
+        };
+        let team = TenantRow {
+            id: "team".into(),
+            name: "Search".into(),
+            parent_id: Some("org".into()),
+            created_at: 2_000,
+            updated_at: 2_000,
+            ..TenantRow::default()
+        };
+        store.insert_tenant(&org).await.unwrap();
+        store.insert_tenant(&team).await.unwrap();
+        assert_eq!(
+            store.list_tenants().await.unwrap(),
+            vec![org.clone(), team.clone()],
+            "{name}"
+        );
+        assert_eq!(store.tenant("team").await.unwrap(), Some(team.clone()));
+        assert_eq!(store.tenant("nope").await.unwrap(), None);
+        // A team's parent must exist.
+        let orphan = TenantRow {
+            id: "orphan".into(),
+            parent_id: Some("nope".into()),
+            ..team.clone()
+        };
+        assert!(store.insert_tenant(&orphan).await.is_err(), "{name}");
+        assert_eq!(
+            store.tenants_changed_since(1_500).await.unwrap(),
+            vec![team.clone()]
+        );
+
+        let mut changed = team.clone();
+        changed.rpm = Some(60);
+        changed.name = "Search & ranking".into();
+        assert!(store.update_tenant(&changed).await.unwrap());
+        assert!(store.disable_tenant("org").await.unwrap());
+        assert!(!store.disable_tenant("nope").await.unwrap());
+        let now = store.list_tenants().await.unwrap();
+        assert_eq!(now[1].rpm, Some(60));
+        assert_eq!(now[1].name, "Search & ranking");
+        assert!(now[1].updated_at > 2_000, "{name}");
+        assert!(now[0].disabled_at.is_some());
+        assert_eq!(
+            now[0].budget_nano_usd, org.budget_nano_usd,
+            "untouched by disabling"
+        );
+
+        // A key under the team, then changed.
+        let mut k = key("k", 3_000);
+        k.tenant_id = Some("team".into());
+        store.insert_key(&k).await.unwrap();
+        k.rpm = None;
+        k.tpm = Some(1_000);
+        k.allowed_models = vec![];
+        k.model_limits = None;
+        assert!(store.update_key(&k).await.unwrap());
+        assert!(!store.update_key(&key("nope", 1)).await.unwrap());
+        let stored = &store.keys_named("k").await.unwrap()[0];
+        assert_eq!((stored.rpm, stored.tpm), (None, Some(1_000)));
+        assert!(stored.allowed_models.is_empty() && stored.model_limits.is_none());
+        assert_eq!(stored.hash, k.hash, "the secret's hash never changes");
+
+        let token = AdminTokenRow {
+            id: "tok".into(),
+            name: "acme admin".into(),
+            prefix: "sya_abc".into(),
+            hash: "token-hash".into(),
+            tenant_id: "org".into(),
+            role: "tenant-admin".into(),
+            created_at: 5,
+            revoked_at: None,
+        };
+        store.insert_admin_token(&token).await.unwrap();
+        assert_eq!(
+            store.admin_token_by_hash("token-hash").await.unwrap(),
+            Some(token.clone())
+        );
+        assert_eq!(store.admin_tokens_of("org").await.unwrap(), vec![token]);
+        assert!(store.revoke_admin_token("tok").await.unwrap());
+        assert_eq!(
+            store.admin_token_by_hash("token-hash").await.unwrap(),
+            None,
+            "{name}"
+        );
+
+        // Usage of a tenant and its teams.
+        let mut rows = vec![
+            row("r1", 10, "k", 5),
+            row("r2", 11, "k", 7),
+            row("r3", 12, "x", 11),
+        ];
+        rows[0].tenant_id = Some("team".into());
+        rows[1].tenant_id = Some("org".into());
+        store.append_usage(&rows).await.unwrap();
+        let spent = |ids: &[&str]| {
+            let filter = LedgerFilter {
+                tenant_in: ids.iter().map(|s| s.to_string()).collect(),
+                ..LedgerFilter::default()
+            };
+            let store = store.clone();
+            async move { store.usage_totals(&filter).await.unwrap().cost_nano_usd }
+        };
+        assert_eq!(spent(&["org", "team"]).await, 12, "{name}");
+        assert_eq!(spent(&["team"]).await, 5);
+        assert_eq!(spent(&[]).await, 23, "no filter");
         store.close().await;
     }
 }

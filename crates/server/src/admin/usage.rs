@@ -1,5 +1,6 @@
 //! `GET /admin/usage`: totals and rows of the usage ledger, filtered by `key_id`,
-//! `tenant_id`, `model`, `from` / `to` (Unix ms); `format=csv` for every row as CSV.
+//! `tenant_id` (an organisation's usage includes its teams'), `model`, `from` / `to` (Unix
+//! ms); `format=csv` for every row as CSV. A tenant admin sees its own tenant's rows only.
 
 use std::collections::HashMap;
 
@@ -12,7 +13,7 @@ use switchyard_governance::report::{self, dollars};
 use switchyard_store::ledger::LedgerFilter;
 
 use super::keys::store_error;
-use super::{error, AdminState, Role};
+use super::{error, not_found_one, AdminState, Principal};
 
 /// Rows in a JSON answer at most (CSV has no cap).
 const JSON_ROWS: i64 = 1_000;
@@ -22,9 +23,10 @@ pub async fn report(
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    if let Err(refused) = state.role(&headers, Role::Viewer) {
-        return refused.into_response();
-    }
+    let principal = match state.principal(&headers, false).await {
+        Ok(p) => p,
+        Err(refused) => return refused.into_response(),
+    };
     let number = |name: &str| -> Result<Option<i64>, String> {
         query.get(name).map_or(Ok(None), |v| {
             v.parse()
@@ -38,12 +40,21 @@ pub async fn report(
             return error(StatusCode::BAD_REQUEST, "invalid_request_error", &e)
         }
     };
+    // A tenant's usage covers its teams; a tenant admin sees its own tenant's at most.
+    let tenants = &state.governance.keys.tenants;
+    let tenant_in = match (query.get("tenant_id"), &principal) {
+        (Some(id), p) if p.sees(&state.governance, Some(id)) => tenants.family(id),
+        (Some(_), _) => return not_found_one("tenant"),
+        (None, Principal::TenantAdmin { tenant_id }) => tenants.family(tenant_id),
+        (None, _) => Vec::new(),
+    };
     let filter = LedgerFilter {
         from,
         to,
         key_id: query.get("key_id").cloned(),
-        tenant_id: query.get("tenant_id").cloned(),
+        tenant_in,
         model: query.get("model").cloned(),
+        ..LedgerFilter::default()
     };
     let store = &state.governance.store;
     match query.get("format").map(String::as_str) {
