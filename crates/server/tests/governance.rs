@@ -6,103 +6,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::sync::Arc;
+mod governed;
+
 use std::time::{Duration, Instant};
 
+use governed::{admin, chat, key, setup, ADMIN_TOKEN, PEPPER, VIEWER_TOKEN};
 use serde_json::{json, Value};
-use switchyard_governance::keys::{self, KeySecret};
-use switchyard_governance::{Governance, Pepper};
-use switchyard_server::AppState;
-use switchyard_store::keys::KeyRow;
+use switchyard_governance::keys::KeySecret;
 use switchyard_store::ledger::LedgerFilter;
 use switchyard_store::Store;
-use switchyard_testkit::MockOpenAi;
-use tokio::sync::oneshot;
-
-const PEPPER: &str = "canary-pepper-7f3a9c1e5b2d8f4a6c0e9b1d3f5a7c9e";
-
-fn pepper() -> Pepper {
-    Pepper::new(PEPPER).unwrap()
-}
-
-struct Setup {
-    url: String,
-    store: Store,
-    governance: Arc<Governance>,
-    _mock: MockOpenAi,
-    _shutdown: oneshot::Sender<()>,
-}
-
-async fn key(store: &Store, id: &str, edit: impl FnOnce(&mut KeyRow)) -> KeySecret {
-    let secret = KeySecret::generate().unwrap();
-    let now = switchyard_store::now_ms();
-    let mut row = KeyRow {
-        id: id.into(),
-        name: format!("{id}-name"),
-        prefix: secret.display_prefix().into(),
-        hash: keys::to_hex(&pepper().hash(secret.expose())),
-        tenant_id: None,
-        created_at: now,
-        expires_at: None,
-        revoked_at: None,
-        allowed_models: vec![],
-        metadata: None,
-        updated_at: now,
-        ..KeyRow::default()
-    };
-    edit(&mut row);
-    store.insert_key(&row).await.unwrap();
-    secret
-}
-
-async fn setup(store: Store) -> Setup {
-    let mock = MockOpenAi::start().await.unwrap();
-    let text = format!(
-        "[[providers]]\nid = \"up\"\ntype = \"openai\"\nbase_url = \"{}\"\napi_key = \"sk-upstream-canary-123456\"\njurisdiction = \"EU\"\n\n\
-         [[models]]\nname = \"chat\"\nroute = [{{ provider = \"up\", model = \"gpt-4o-mini\" }}]\n\n\
-         [[models]]\nname = \"other\"\nroute = [{{ provider = \"up\", model = \"gpt-4o\" }}]\n",
-        mock.base_url()
-    );
-    let config = switchyard_config::load_str(&text, &|_| None).unwrap();
-    let governance = Governance::start(store.clone(), Some(pepper()), None, None)
-        .await
-        .unwrap();
-    let state = AppState::build_governed(&config, Some(governance.clone())).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (tx, rx) = oneshot::channel::<()>();
-    tokio::spawn(switchyard_server::serve(
-        state,
-        listener,
-        Box::pin(async move {
-            let _ = rx.await;
-        }),
-        Duration::from_secs(5),
-    ));
-    Setup {
-        url,
-        store,
-        governance,
-        _mock: mock,
-        _shutdown: tx,
-    }
-}
-
-async fn chat(url: &str, model: &str, key: Option<&str>) -> (u16, String, Option<String>) {
-    let mut request = reqwest::Client::new()
-        .post(format!("{url}/v1/chat/completions"))
-        .json(&json!({"model": model, "messages": [{"role": "user", "content": "hi"}]}));
-    if let Some(key) = key {
-        request = request.bearer_auth(key);
-    }
-    let resp = request.send().await.unwrap();
-    let status = resp.status().as_u16();
-    let cost = resp
-        .headers()
-        .get("x-switchyard-cost-usd")
-        .map(|v| v.to_str().unwrap().to_owned());
-    (status, resp.text().await.unwrap(), cost)
-}
 
 #[tokio::test]
 async fn virtual_keys_admit_their_callers_and_refuse_everyone_else_alike() {
@@ -340,23 +252,6 @@ async fn concurrent_requests_never_spend_past_the_budget_and_leave_nothing_reser
         ledger.cost_nano_usd, spent,
         "the ledger holds what was charged"
     );
-}
-
-const ADMIN_TOKEN: &str = "admin-canary-token-5b2d8f4a6c0e";
-const VIEWER_TOKEN: &str = "viewer-token-0123456789";
-
-async fn admin(governance: Arc<Governance>) -> String {
-    let state =
-        switchyard_server::admin::AdminState::new(governance, ADMIN_TOKEN, Some(VIEWER_TOKEN))
-            .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(switchyard_server::admin::serve(
-        state,
-        listener,
-        Box::pin(std::future::pending()),
-    ));
-    url
 }
 
 #[tokio::test]

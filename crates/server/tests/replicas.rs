@@ -12,11 +12,13 @@ use futures::StreamExt;
 use serde_json::json;
 use switchyard_governance::governance::SharedSettings;
 use switchyard_governance::keys::{self, KeySecret};
+use switchyard_governance::rate::RateScope;
 use switchyard_governance::shared::Shared;
 use switchyard_governance::{Governance, Pepper};
 use switchyard_server::AppState;
 use switchyard_store::keys::KeyRow;
 use switchyard_store::ledger::LedgerFilter;
+use switchyard_store::tenants::TenantRow;
 use switchyard_store::Store;
 use switchyard_testkit::MockOpenAi;
 use tokio::sync::oneshot;
@@ -53,8 +55,12 @@ async fn store() -> (Store, Option<std::path::PathBuf>) {
     (store, Some(dir))
 }
 
-/// Two replicas, or `None` without a test Redis.
-async fn replicas(edit: impl FnOnce(&mut KeyRow)) -> Option<(Replicas, KeySecret)> {
+/// Two replicas, or `None` without a test Redis. The key may be put under the team
+/// `team_shared` of the organisation `org_shared`, whose limits `org` sets.
+async fn replicas(
+    edit: impl FnOnce(&mut KeyRow),
+    org: impl FnOnce(&mut TenantRow),
+) -> Option<(Replicas, KeySecret)> {
     let Ok(redis) = std::env::var("SWITCHYARD_TEST_REDIS_URL") else {
         eprintln!("SWITCHYARD_TEST_REDIS_URL not set: shared-limit test skipped");
         return None;
@@ -71,6 +77,25 @@ async fn replicas(edit: impl FnOnce(&mut KeyRow)) -> Option<(Replicas, KeySecret
         updated_at: 1,
         ..KeyRow::default()
     };
+    let mut organisation = TenantRow {
+        id: "org_shared".into(),
+        name: "org".into(),
+        created_at: 1,
+        updated_at: 1,
+        ..TenantRow::default()
+    };
+    org(&mut organisation);
+    store.insert_tenant(&organisation).await.unwrap();
+    let team = TenantRow {
+        id: "team_shared".into(),
+        name: "team".into(),
+        parent_id: Some("org_shared".into()),
+        created_at: 1,
+        updated_at: 1,
+        rpm: Some(100_000),
+        ..TenantRow::default()
+    };
+    store.insert_tenant(&team).await.unwrap();
     edit(&mut row);
     store.insert_key(&row).await.unwrap();
     let mock = MockOpenAi::start().await.unwrap();
@@ -150,15 +175,41 @@ async fn burst(r: &Replicas, secret: &KeySecret, n: usize) -> Vec<u16> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_budget_holds_across_two_replicas() {
-    let Some((r, secret)) = replicas(|k| {
-        k.budget_nano_usd = Some(5_000_000_000);
-        k.budget_period = Some("total".into());
-    })
+    let Some((r, secret)) = replicas(
+        |k| {
+            k.budget_nano_usd = Some(5_000_000_000);
+            k.budget_period = Some("total".into());
+        },
+        |_| {},
+    )
     .await
     else {
         return;
     };
-    let statuses = burst(&r, &secret, 1_000).await;
+    budget_holds(&r, &secret, "key_shared").await;
+}
+
+/// The same through an organisation's budget, for a key in one of its teams (three scopes
+/// per request: key, team, organisation).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_organisation_budget_holds_across_two_replicas() {
+    let Some((r, secret)) = replicas(
+        |k| k.tenant_id = Some("team_shared".into()),
+        |org| {
+            org.budget_nano_usd = Some(5_000_000_000);
+            org.budget_period = Some("total".into());
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    budget_holds(&r, &secret, "t:org_shared").await;
+}
+
+/// 1,000 requests against a $5 budget kept in the counter `scope`.
+async fn budget_holds(r: &Replicas, secret: &KeySecret, scope: &str) {
+    let statuses = burst(r, secret, 1_000).await;
     let served = statuses.iter().filter(|s| **s == 200).count() as i64;
     assert!(
         statuses.iter().all(|s| *s == 200 || *s == 429),
@@ -166,7 +217,12 @@ async fn a_budget_holds_across_two_replicas() {
     );
     // Settlements run just after each answer: give them a moment.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let (spent, reserved) = r.shared.standing("key_shared", i64::MIN).await.unwrap();
+    let (spent, reserved) = r.shared.standing(scope, i64::MIN).await.unwrap();
+    assert_eq!(
+        r.shared.holds(scope, i64::MIN).await.unwrap(),
+        0,
+        "no hold left"
+    );
     assert_eq!(reserved, 0, "no reservation left open");
     let per_answer = 102_000_000; // 12 x $1,000/M + 9 x $10,000/M, in nano-dollars
     assert_eq!(spent, served * per_answer);
@@ -192,7 +248,7 @@ async fn a_budget_holds_across_two_replicas() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_rate_limit_holds_across_two_replicas() {
-    let Some((r, secret)) = replicas(|k| k.rpm = Some(100)).await else {
+    let Some((r, secret)) = replicas(|k| k.rpm = Some(100), |_| {}).await else {
         return;
     };
     let statuses = burst(&r, &secret, 500).await;
@@ -333,4 +389,61 @@ async fn without_redis_each_replica_enforces_its_share_and_budgets_close() {
         fallbacks >= 9,
         "{fallbacks}: eight rate checks and one reservation"
     );
+}
+
+/// A replica may start while Redis is down: it enforces its share until Redis answers, then
+/// shares again without a restart.
+#[tokio::test]
+async fn a_replica_starts_without_redis_and_shares_once_it_answers() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("redis://127.0.0.1:{port}/0");
+    let started = std::time::Instant::now();
+    let shared = Shared::start(&url).await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "start does not wait for Redis"
+    );
+    let one = [RateScope {
+        id: "k",
+        rpm: Some(5),
+        tpm: None,
+    }];
+    assert!(
+        shared.admit_all(&one, 0, "r0").await.is_err(),
+        "no Redis yet"
+    );
+    assert!(
+        Shared::start("http://not-redis").await.is_err(),
+        "a bad URL is an error"
+    );
+    let Ok(mut redis) = std::process::Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+    else {
+        eprintln!("redis-server not installed: reconnect test skipped");
+        return;
+    };
+    let mut connected = false;
+    for _ in 0..100 {
+        if shared.admit_all(&one, 0, "r1").await.is_ok() {
+            connected = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = redis.kill();
+    let _ = redis.wait();
+    assert!(connected, "the replica never reached Redis once it was up");
 }
