@@ -71,6 +71,9 @@ pub enum KeysCommand {
     Update {
         /// The key's id (`key_...`).
         id: String,
+        /// A new name.
+        #[arg(long)]
+        name: Option<String>,
         #[command(flatten)]
         change: crate::tenants::Change,
         /// Models the key may call (comma-separated; `none`: all).
@@ -160,6 +163,7 @@ pub async fn run(command: KeysCommand) -> Result<(), Failure> {
         }
         KeysCommand::Update {
             id,
+            name,
             change,
             models,
             expires_in_days,
@@ -167,6 +171,9 @@ pub async fn run(command: KeysCommand) -> Result<(), Failure> {
             store,
         } => {
             let mut patch = change.patch()?;
+            if let Some(name) = name {
+                patch.insert("name".into(), serde_json::json!(name));
+            }
             if let Some(models) = models {
                 let list: Vec<&str> = if models == "none" {
                     Vec::new()
@@ -239,8 +246,8 @@ async fn list(args: &StoreArgs) -> Result<(), Failure> {
     };
     let now = switchyard_store::now_ms();
     println!(
-        "{:<21} {:<24} {:<13} {:<8} {:<20} {:<22} {:<8} {:<9} MODELS",
-        "ID", "NAME", "PREFIX", "STATUS", "EXPIRES", "BUDGET", "RPM", "TPM"
+        "{:<21} {:<24} {:<13} {:<8} {:<21} {:<20} {:<22} {:<8} {:<9} MODELS",
+        "ID", "NAME", "PREFIX", "STATUS", "TENANT", "EXPIRES", "BUDGET", "RPM", "TPM"
     );
     for k in rows {
         let status = if k.revoked_at.is_some() {
@@ -259,11 +266,12 @@ async fn list(args: &StoreArgs) -> Result<(), Failure> {
         });
         let per_minute = |n: Option<i64>| n.map_or("-".to_owned(), |n| n.to_string());
         println!(
-            "{:<21} {:<24} {:<13} {:<8} {:<20} {:<22} {:<8} {:<9} {}",
+            "{:<21} {:<24} {:<13} {:<8} {:<21} {:<20} {:<22} {:<8} {:<9} {}",
             k.id,
             k.name,
             k.prefix,
             status,
+            k.tenant_id.as_deref().unwrap_or("-"),
             k.expires_at.map_or("never".to_owned(), utc),
             budget,
             per_minute(k.rpm),

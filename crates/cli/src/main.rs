@@ -168,3 +168,13 @@ pub fn load(
         switchyard_server::AppState::build(&config).map_err(|e| Failure::usage(e.to_string()))?;
     Ok((config, state))
 }
+
+#[cfg(test)]
+mod tests {
+    /// Every subcommand's flags are well-formed (clap checks names, clashes and defaults).
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}

@@ -18,9 +18,6 @@ use crate::{governed, Failure};
 /// Limits and labels keys and tenants share; `none` clears.
 #[derive(Args, Debug, Default)]
 pub struct Change {
-    /// A new name.
-    #[arg(long)]
-    name: Option<String>,
     /// Spending limit in USD over --budget-period (`none`: no budget).
     #[arg(long)]
     budget_usd: Option<String>,
@@ -45,9 +42,6 @@ impl Change {
     /// The PATCH object these flags make.
     pub fn patch(&self) -> Result<Map<String, Value>, Failure> {
         let mut patch = Map::new();
-        if let Some(name) = &self.name {
-            patch.insert("name".into(), json!(name));
-        }
         set_number(&mut patch, "budget_usd", self.budget_usd.as_deref())?;
         if let Some(period) = &self.budget_period {
             patch.insert("budget_period".into(), json!(period));
@@ -130,6 +124,9 @@ pub enum TenantsCommand {
     /// Change a tenant's name, limits or metadata (`none` clears a value).
     Update {
         id: String,
+        /// A new name.
+        #[arg(long)]
+        name: Option<String>,
         #[command(flatten)]
         change: Change,
         #[command(flatten)]
@@ -160,9 +157,6 @@ pub async fn run(command: TenantsCommand) -> Result<(), Failure> {
             change,
             store,
         } => {
-            if change.name.is_some() {
-                return Err(Failure::usage("give the name once, with --name"));
-            }
             let mut body = change.patch()?;
             body.insert("name".into(), json!(name));
             if let Some(parent) = parent {
@@ -210,8 +204,16 @@ pub async fn run(command: TenantsCommand) -> Result<(), Failure> {
             print_tenants(&rows);
             Ok(())
         }
-        TenantsCommand::Update { id, change, store } => {
-            let patch = change.patch()?;
+        TenantsCommand::Update {
+            id,
+            name,
+            change,
+            store,
+        } => {
+            let mut patch = change.patch()?;
+            if let Some(name) = name {
+                patch.insert("name".into(), json!(name));
+            }
             let changed = match store.admin()? {
                 Some(admin) => row(&admin
                     .send(

@@ -2,90 +2,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::process::{Command, Output};
+mod support;
 
-fn switchyard(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchyard"));
-    cmd.args(args)
-        .env_remove("SWITCHYARD_URL")
-        .env_remove("SWITCHYARD_CONFIG");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().unwrap()
-}
+use std::process::Output;
 
-/// `switchyard serve --config PATH` with these variables; its output piped when `logs`.
-fn spawn_serve(path: &str, env: &[(&str, &str)], logs: bool) -> std::process::Child {
-    let output = || {
-        if logs {
-            std::process::Stdio::piped()
-        } else {
-            std::process::Stdio::null()
-        }
-    };
-    std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
-        .args(["serve", "--config", path])
-        .envs(env.iter().copied())
-        .env_remove("RUST_LOG")
-        .env_remove("SWITCHYARD_CONFIG")
-        .stdout(output())
-        .stderr(output())
-        .spawn()
-        .unwrap()
-}
-
-/// Whether `url` answers within 10 s.
-async fn answers(url: &str) -> bool {
-    let client = reqwest::Client::new();
-    for _ in 0..200 {
-        if client.get(url).send().await.is_ok() {
-            return true;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    false
-}
-
-fn example() -> String {
-    format!("{}/../../examples/mock.toml", env!("CARGO_MANIFEST_DIR"))
-}
-
-fn write_config(text: &str) -> (tempdir::Dir, String) {
-    let dir = tempdir::Dir::new();
-    let path = dir.path.join("c.toml");
-    std::fs::write(&path, text).unwrap();
-    let path = path.display().to_string();
-    (dir, path)
-}
-
-mod tempdir {
-    pub struct Dir {
-        pub path: std::path::PathBuf,
-    }
-    impl Dir {
-        pub fn new() -> Dir {
-            let path = std::env::temp_dir().join(format!(
-                "switchyard-cli-{}-{}",
-                std::process::id(),
-                fastrand_suffix()
-            ));
-            std::fs::create_dir_all(&path).unwrap();
-            Dir { path }
-        }
-    }
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.path);
-        }
-    }
-    fn fastrand_suffix() -> u128 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    }
-}
+use support::{answers, example, spawn_serve, switchyard, tempdir, write_config};
 
 #[test]
 fn config_check_accepts_the_example_with_its_secret_set() {
@@ -706,4 +627,92 @@ async fn keys_through_the_admin_api() {
         .args(["-TERM", &child.id().to_string()])
         .status();
     let _ = child.wait();
+}
+
+/// `tenants create|update|list|token|disable` and `keys update` on the default store.
+#[test]
+fn tenants_and_key_changes_on_the_store() {
+    let home = tempdir::Dir::new();
+    let home_path = home.path.display().to_string();
+    let env = [
+        ("SWITCHYARD_HOME", home_path.as_str()),
+        (
+            "SWITCHYARD_KEY_PEPPER",
+            "tenant-cli-pepper-0a1b2c3d4e5f6a7b8c9d",
+        ),
+    ];
+    let field = |out: &Output, name: &str| {
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_owned()))
+            .unwrap_or_else(|| panic!("no {name}: {out:?}"))
+    };
+    let org = switchyard(
+        &["tenants", "create", "--name", "acme", "--budget-usd", "50"],
+        &env,
+    );
+    assert!(org.status.success(), "{org:?}");
+    let org = field(&org, "id:");
+    let team = switchyard(
+        &["tenants", "create", "--name", "search", "--parent", &org],
+        &env,
+    );
+    let team = field(&team, "id:");
+    let nested = switchyard(
+        &["tenants", "create", "--name", "x", "--parent", &team],
+        &env,
+    );
+    assert_eq!(
+        nested.status.code(),
+        Some(2),
+        "teams do not nest: {nested:?}"
+    );
+    assert!(String::from_utf8_lossy(&nested.stderr).contains("parent_id"));
+    let updated = switchyard(
+        &[
+            "tenants",
+            "update",
+            &team,
+            "--rpm",
+            "60",
+            "--model-limits",
+            r#"{"m": {"tpm": 1000}}"#,
+        ],
+        &env,
+    );
+    assert!(updated.status.success(), "{updated:?}");
+    let bad = switchyard(&["tenants", "update", &team, "--rpm", "0"], &env);
+    assert_eq!(bad.status.code(), Some(2));
+    let listed =
+        String::from_utf8_lossy(&switchyard(&["tenants", "list"], &env).stdout).into_owned();
+    assert!(
+        listed.contains("search")
+            && listed.contains(" 60 ")
+            && listed.contains("$50.000000000 monthly"),
+        "{listed}"
+    );
+
+    let key = switchyard(
+        &["keys", "create", "--name", "app", "--tenant", &team],
+        &env,
+    );
+    let id = field(&key, "id:");
+    let changed = switchyard(
+        &["keys", "update", &id, "--rpm", "5", "--name", "app2"],
+        &env,
+    );
+    assert!(changed.status.success(), "{changed:?}");
+    let keys = String::from_utf8_lossy(&switchyard(&["keys", "list"], &env).stdout).into_owned();
+    assert!(keys.contains("app2") && keys.contains(" 5 "), "{keys}");
+    let cleared = switchyard(&["keys", "update", &id, "--rpm", "none"], &env);
+    assert!(cleared.status.success());
+
+    let token = switchyard(&["tenants", "token", &org], &env);
+    assert!(field(&token, "token:").starts_with("sya_"), "{token:?}");
+    assert!(switchyard(&["tenants", "disable", &team], &env)
+        .status
+        .success());
+    let listed =
+        String::from_utf8_lossy(&switchyard(&["tenants", "list"], &env).stdout).into_owned();
+    assert!(listed.contains("disabled"), "{listed}");
 }

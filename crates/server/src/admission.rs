@@ -22,7 +22,8 @@ use switchyard_routing::needs::Needs;
 use crate::pipeline::{nano_usd, RequestContext};
 use crate::state::AppState;
 
-/// Output tokens assumed when neither the request nor the catalog caps them.
+/// Output tokens assumed when neither the request nor the catalog caps them (an answer that
+/// runs longer is still settled to its real cost).
 const DEFAULT_MAX_OUTPUT: u32 = 4_096;
 
 /// Nanoseconds on a process-wide monotonic clock (rate windows outlive config reloads).
@@ -255,8 +256,10 @@ fn max_cost_nano(state: &AppState, model_index: usize, needs: &Needs) -> i64 {
         .filter_map(|position| routes.info(model_index, position))
         .filter_map(|info| {
             let price = info.price?;
-            let output = match (needs.max_output, info.capabilities.max_output) {
-                (0, 0) => DEFAULT_MAX_OUTPUT,
+            let caps = &info.capabilities;
+            let output = match (needs.max_output, caps.max_output.min(caps.context_window)) {
+                // No cap known (an uncatalogued model): assume the default.
+                (0, 0 | u32::MAX) => DEFAULT_MAX_OUTPUT,
                 (0, cap) => cap,
                 (asked, _) => asked,
             };
