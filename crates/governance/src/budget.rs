@@ -266,9 +266,14 @@ impl Budgets {
     ) -> Result<Reservation, BudgetError> {
         let mut holds = Vec::with_capacity(scopes.len());
         for (index, scope) in scopes.iter().enumerate() {
+            // One counter per budget and kind of period: a budget whose period is changed
+            // (monthly to daily) starts a counter of its own, seeded from the ledger.
             let (entry_key, limit) = match allowance {
-                None => (scope.id.to_owned(), scope.limit),
-                Some(allowance) => (format!("fallback:{}", scope.id), scope.limit.min(allowance)),
+                None => (counter(scope.id, scope.period), scope.limit),
+                Some(allowance) => (
+                    format!("fallback:{}", counter(scope.id, scope.period)),
+                    scope.limit.min(allowance),
+                ),
             };
             let entry = self.entry(&entry_key);
             let start = scope.period.start_ms(now_ms);
@@ -318,12 +323,18 @@ impl Budgets {
         })
     }
 
-    /// Committed spend and open reservations of a counter (for reports and tests).
-    pub fn standing(&self, key: &str) -> (i64, i64) {
-        let entry = self.entry(key);
+    /// Committed spend and open reservations of a budget kept on this replica (for reports
+    /// and tests).
+    pub fn standing(&self, id: &str, period: Period) -> (i64, i64) {
+        let entry = self.entry(&counter(id, period));
         let state = entry.lock();
         (state.spent, state.reserved)
     }
+}
+
+/// The name of a budget's local counter.
+fn counter(id: &str, period: Period) -> String {
+    format!("{id}@{}", period.as_str())
 }
 
 /// Where a reservation's money is held.
@@ -437,7 +448,7 @@ mod tests {
         for t in tasks {
             admitted += usize::from(t.await.unwrap());
         }
-        let (spent, reserved) = budgets.standing("k");
+        let (spent, reserved) = budgets.standing("k", Period::Total);
         assert_eq!(reserved, 0, "no open reservation is left");
         assert!(spent <= 5 * DOLLAR, "{spent}");
         assert!(admitted >= 50, "{admitted}");
@@ -476,10 +487,10 @@ mod tests {
             .reserve_key("k", 4 * DOLLAR, Period::Daily, DOLLAR, 5_000)
             .await
             .unwrap();
-        assert_eq!(budgets.standing("k"), (3 * DOLLAR, DOLLAR));
+        assert_eq!(budgets.standing("k", Period::Daily), (3 * DOLLAR, DOLLAR));
         drop(held);
         assert_eq!(
-            budgets.standing("k"),
+            budgets.standing("k", Period::Daily),
             (3 * DOLLAR, 0),
             "released, not spent"
         );
@@ -489,6 +500,16 @@ mod tests {
             .await
             .unwrap()
             .settle(DOLLAR);
-        assert_eq!(budgets.standing("k"), (DOLLAR, 0));
+        assert_eq!(budgets.standing("k", Period::Daily), (DOLLAR, 0));
+        // The budget becomes monthly: its counter is seeded from the ledger again (the $3
+        // of day one; the $1 of day two never reached the ledger in this test), not zeroed.
+        let err = budgets
+            .reserve_key("k", 4 * DOLLAR, Period::Monthly, 2 * DOLLAR, day + 2)
+            .await
+            .err()
+            .unwrap();
+        assert!(
+            matches!(err, BudgetError::Exceeded(Exceeded { spent, .. }) if spent == 3 * DOLLAR)
+        );
     }
 }

@@ -236,7 +236,10 @@ async fn concurrent_requests_never_spend_past_the_budget_and_leave_nothing_reser
             other => panic!("status {other}"),
         }
     }
-    let (spent, reserved) = s.governance.budgets.standing("key_budget");
+    let (spent, reserved) = s
+        .governance
+        .budgets
+        .standing("key_budget", switchyard_governance::limits::Period::Daily);
     assert_eq!(reserved, 0, "no reservation left open");
     assert_eq!(spent, served * 7_200);
     // The reservation is a true maximum here, so the budget holds exactly.

@@ -223,7 +223,10 @@ async fn an_organisation_budget_covers_every_team_and_key_under_it() {
     let spent = served * 7_200;
     assert!(spent <= 50_000, "spent {spent}");
     assert_eq!(
-        s.governance.budgets.standing(&format!("t:{org}")),
+        s.governance.budgets.standing(
+            &format!("t:{org}"),
+            switchyard_governance::limits::Period::Daily
+        ),
         (spent, 0),
         "nothing left reserved"
     );
