@@ -9,7 +9,7 @@
 
 mod support;
 
-use support::{answers, spawn_serve, switchyard, tempdir, write_config};
+use support::{answers, spawn_serve, switchyard, tempdir, write_config, Reaper};
 
 const PEPPER: &str = "CANARYpepper-1f2e3d4c5b6a7988-pepper";
 const ADMIN: &str = "CANARYadmin-9a8b7c6d5e4f-token";
@@ -86,6 +86,7 @@ async fn no_secret_leaks_into_logs_answers_metrics_or_the_store() {
         mock.base_url()
     ));
     let child = spawn_serve(&path, &env, true);
+    let _reaper = Reaper(vec![child.id()]);
     let url = format!("http://127.0.0.1:{port}");
     let admin = format!("http://127.0.0.1:{admin_port}");
     assert!(

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use support::{answers, spawn_serve, switchyard, tempdir, write_config};
+use support::{answers, spawn_serve, switchyard, tempdir, write_config, Reaper};
 use switchyard_governance::shared::Shared;
 
 /// A database of this test's own on the test server.
@@ -120,8 +120,10 @@ async fn a_replica_killed_under_load_loses_no_row_and_its_budget_holds_lapse() {
         spawn_serve(&configs[i].1, &pairs, false)
     };
     let urls = ports.map(|p| format!("http://127.0.0.1:{p}"));
+    let mut reaper = Reaper::default();
     let mut a = start(0);
     let b = start(1);
+    reaper.0.extend([a.id(), b.id()]);
     for url in &urls {
         assert!(
             answers(&format!("{url}/healthz")).await,

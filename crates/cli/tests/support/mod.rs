@@ -88,3 +88,17 @@ pub mod tempdir {
             .as_nanos()
     }
 }
+
+/// Kills the processes it holds when dropped, so a failing test leaves no server running.
+#[derive(Default)]
+pub struct Reaper(pub Vec<u32>);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        for pid in &self.0 {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        }
+    }
+}
