@@ -344,3 +344,34 @@ async fn a_replica_killed_under_load_loses_no_row_and_its_budget_holds_lapse() {
         delivered.len()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rate_limit_holds_across_two_processes() {
+    let Some(mut pair) = Pair::new(1.0, 1.0).await else {
+        return;
+    };
+    let secret = field(
+        &pair.cli(&["keys", "create", "--name", "burst", "--rpm", "100"]),
+        "key:",
+    );
+    let children = [pair.start(0).await, pair.start(1).await];
+    let client = reqwest::Client::new();
+    let statuses: Vec<u16> = futures::stream::iter(0..500)
+        .map(|i| {
+            let (pair, client, secret) = (&pair, &client, &secret);
+            async move { pair.ask(client, i % 2, secret).await.0 }
+        })
+        .buffer_unordered(64)
+        .collect()
+        .await;
+    stop(children);
+    let admitted = statuses.iter().filter(|s| **s == 200).count();
+    assert!(
+        (100..=102).contains(&admitted),
+        "admitted {admitted} of 500 at 100 rpm"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        500 - admitted
+    );
+}

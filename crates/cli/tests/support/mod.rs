@@ -98,6 +98,7 @@ impl Drop for Reaper {
         for pid in &self.0 {
             let _ = Command::new("kill")
                 .args(["-KILL", &pid.to_string()])
+                .stderr(std::process::Stdio::null())
                 .status();
         }
     }
