@@ -224,6 +224,16 @@ async fn create(spec: KeySpec, args: &StoreArgs) -> Result<(), Failure> {
     let (row, secret) = issue(&pepper, &spec, switchyard_store::now_ms())
         .map_err(|e| Failure::usage(format!("--{}", e.to_string().replace('_', "-"))))?;
     let store = open(args).await?;
+    if let Some(tenant) = &row.tenant_id {
+        let found = store.tenant(tenant).await;
+        if !matches!(&found, Ok(Some(t)) if t.disabled_at.is_none()) {
+            store.close().await;
+            found.map_err(|e| Failure::failed(e.to_string()))?;
+            return Err(Failure::usage(format!(
+                "--tenant: no enabled tenant `{tenant}`"
+            )));
+        }
+    }
     let inserted = store.insert_key(&row).await;
     store.close().await;
     inserted.map_err(|e| Failure::failed(e.to_string()))?;
