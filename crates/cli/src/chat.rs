@@ -105,6 +105,8 @@ fn server_client(url: &str, api_key: Option<&str>) -> Result<OpenAiCompat, Failu
         base_url: Some(base),
         api_key: api_key.map(Secret::new),
         jurisdiction: Jurisdiction("LOCAL".to_owned()),
+        jurisdiction_set: false,
+        retention: None,
         hosting: Hosting::OnPrem,
         operator: None,
         api_version: None,

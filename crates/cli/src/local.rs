@@ -47,6 +47,8 @@ fn add_local(config: &mut Config, entry: &Entry, store: &Store) {
         base_url: None,
         api_key: None,
         jurisdiction: Jurisdiction("LOCAL".to_owned()),
+        jurisdiction_set: false,
+        retention: None,
         hosting: Hosting::Embedded,
         operator: None,
         api_version: None,

@@ -27,6 +27,26 @@ pub struct RawConfig {
     pub providers: Vec<RawProvider>,
     #[serde(default)]
     pub models: Vec<RawModel>,
+    /// Sovereignty policies, selected per tenant, key or request (`x-switchyard-policy`).
+    #[serde(default)]
+    pub policies: Vec<RawPolicy>,
+    /// A policy every request is held to (others can only narrow it).
+    pub default_policy: Option<String>,
+}
+
+/// `[[policies]]`: where requests under this policy may be sent.
+#[derive(Debug, Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawPolicy {
+    pub name: String,
+    pub allow_jurisdictions: Option<Vec<String>>,
+    #[serde(default)]
+    pub deny_jurisdictions: Vec<String>,
+    pub allow_operators: Option<Vec<String>>,
+    pub hosting: Option<Vec<String>>,
+    #[serde(default)]
+    pub zero_retention: bool,
+    pub allow_models: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize, Default, Clone)]
@@ -69,6 +89,8 @@ pub struct RawProvider {
     pub jurisdiction: Option<String>,
     pub hosting: Option<String>,
     pub operator: Option<String>,
+    /// How long the operator keeps what it is sent: `zero`, `30d`, `unknown`.
+    pub retention: Option<String>,
     /// Azure OpenAI `api-version` for deployment URLs.
     pub api_version: Option<String>,
     /// PEM file with extra CA certificates to trust for this provider (an internal CA in

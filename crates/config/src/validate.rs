@@ -125,6 +125,18 @@ pub fn validate(raw: RawConfig, env: Env<'_>) -> Result<Config, ConfigError> {
         }
     };
 
+    let policies = policies(&raw.policies)?;
+    let default_policy = match &raw.default_policy {
+        None => None,
+        Some(name) if policies.iter().any(|p| p.name == *name) => Some(name.clone()),
+        Some(name) => {
+            return Err(ConfigError::invalid(
+                "default_policy",
+                format!("no [[policies]] entry is named `{name}`"),
+            ))
+        }
+    };
+
     Ok(Config {
         listen,
         api_keys,
@@ -138,7 +150,35 @@ pub fn validate(raw: RawConfig, env: Env<'_>) -> Result<Config, ConfigError> {
         admin_listen,
         providers,
         models,
+        policies,
+        default_policy,
     })
+}
+
+/// `[[policies]]`, each checked, names unique.
+fn policies(raw: &[crate::raw::RawPolicy]) -> Result<Vec<switchyard_policy::Policy>, ConfigError> {
+    let mut out: Vec<switchyard_policy::Policy> = Vec::with_capacity(raw.len());
+    for (i, p) in raw.iter().enumerate() {
+        let spec = switchyard_policy::PolicySpec {
+            name: p.name.clone(),
+            allow_jurisdictions: p.allow_jurisdictions.clone(),
+            deny_jurisdictions: p.deny_jurisdictions.clone(),
+            allow_operators: p.allow_operators.clone(),
+            hosting: p.hosting.clone(),
+            zero_retention: p.zero_retention,
+            allow_models: p.allow_models.clone(),
+        };
+        let policy = switchyard_policy::Policy::new(&spec)
+            .map_err(|e| ConfigError::invalid(format!("policies[{i}].{}", e.field), e.message))?;
+        if out.iter().any(|q| q.name == policy.name) {
+            return Err(ConfigError::invalid(
+                format!("policies[{i}].name"),
+                format!("`{}` is used by an earlier policy", policy.name),
+            ));
+        }
+        out.push(policy);
+    }
+    Ok(out)
 }
 
 fn redis_config(
@@ -401,9 +441,24 @@ fn provider(
                     format!("`{j}` must be an ISO 3166 code or a group such as EU, EEA, US, CH (upper case)"),
                 ));
             }
+            if switchyard_policy::places::place(j).is_none() {
+                return Err(ConfigError::invalid(
+                    at("jurisdiction"),
+                    format!("`{j}` is not an ISO 3166 country code or a known group (EU, EEA, EFTA, APAC, UK, GLOBAL, UNKNOWN, LOCAL)"),
+                ));
+            }
             Jurisdiction(j.clone())
         }
         None => Jurisdiction("UNKNOWN".to_owned()),
+    };
+    let retention = match p.retention.as_deref() {
+        None => None,
+        Some(text) => Some(switchyard_types::Retention::parse(text).ok_or_else(|| {
+            ConfigError::invalid(
+                at("retention"),
+                format!("`{text}` must be zero, unknown or a number of days such as 30d"),
+            )
+        })?),
     };
     let hosting = match p.hosting.as_deref() {
         None | Some("cloud") => Hosting::Cloud,
@@ -463,8 +518,10 @@ fn provider(
         base_url,
         api_key,
         jurisdiction,
+        jurisdiction_set: p.jurisdiction.is_some(),
         hosting,
         operator: p.operator.clone(),
+        retention,
         api_version: p.api_version.clone(),
         headers,
         timeouts: timeouts(&at("timeouts"), p.timeouts.as_ref(), base_timeouts)?,

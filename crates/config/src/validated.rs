@@ -25,6 +25,10 @@ pub struct Config {
     pub admin_listen: SocketAddr,
     pub providers: Vec<ProviderConfig>,
     pub models: Vec<ModelConfig>,
+    /// The `[[policies]]`, by name.
+    pub policies: Vec<switchyard_policy::Policy>,
+    /// The name of the policy every request is held to.
+    pub default_policy: Option<String>,
 }
 
 /// Budgets and rate limits shared by replicas through Redis.
@@ -181,9 +185,15 @@ pub struct ProviderConfig {
     /// `None`: the kind's well-known default (providers crate).
     pub base_url: Option<String>,
     pub api_key: Option<Secret>,
+    /// As configured; `UNKNOWN` (or `LOCAL` for the embedded engine) when not: then each
+    /// deployment gets its endpoint's default (see `switchyard_policy::defaults`).
     pub jurisdiction: Jurisdiction,
+    /// Whether `jurisdiction` was written in the config (it then overrides the defaults).
+    pub jurisdiction_set: bool,
     pub hosting: Hosting,
     pub operator: Option<String>,
+    /// As configured; `None`: the endpoint's default.
+    pub retention: Option<switchyard_types::Retention>,
     pub api_version: Option<String>,
     /// Extra CA certificates (PEM) trusted for this provider's TLS connections.
     pub tls_ca_file: Option<std::path::PathBuf>,

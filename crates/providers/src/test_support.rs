@@ -18,6 +18,8 @@ pub fn provider_config(
         base_url: Some(base_url.to_owned()),
         api_key: key.map(Secret::new),
         jurisdiction: Jurisdiction("EU".to_owned()),
+        jurisdiction_set: false,
+        retention: None,
         hosting: Hosting::Cloud,
         operator: None,
         api_version: None,

@@ -34,6 +34,8 @@ fn bench(c: &mut Criterion) {
             upstream_model: (*m).to_owned(),
             jurisdiction: Jurisdiction("EU".to_owned()),
             hosting: Hosting::Cloud,
+            operator: "test".to_owned(),
+            retention: switchyard_types::Retention::Unknown,
         })
         .collect();
     let health: Vec<DeploymentHealth> = (0..10)

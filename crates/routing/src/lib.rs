@@ -209,6 +209,8 @@ mod tests {
             upstream_model: model.to_owned(),
             jurisdiction: Jurisdiction("EU".to_owned()),
             hosting: Hosting::Cloud,
+            operator: "test".to_owned(),
+            retention: switchyard_types::Retention::Unknown,
         }
     }
 

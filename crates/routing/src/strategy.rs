@@ -84,6 +84,8 @@ pub enum Why {
     CoolingDown { until_ms: u64 },
     /// Skipped: the breaker's probe is in flight.
     ProbeInFlight,
+    /// Skipped: a sovereignty policy of the request refuses it.
+    Refused { policy: String, reason: String },
 }
 
 impl std::fmt::Display for Why {
@@ -103,6 +105,9 @@ impl std::fmt::Display for Why {
                 write!(f, "skipped: rate-limited until {until_ms} ms")
             }
             Why::ProbeInFlight => f.write_str("skipped: probe in flight"),
+            Why::Refused { policy, reason } => {
+                write!(f, "refused by policy `{policy}`: {reason}")
+            }
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod probe;
 pub mod retry;
 pub mod routes;
 pub mod serve;
+pub mod sovereignty;
 pub mod state;
 
 pub use live::Live;

@@ -58,6 +58,8 @@ pub struct RequestContext {
     /// The counters (key, team, organisation) whose token limits this request's tokens
     /// are charged to when it ends.
     pub token_scopes: Vec<String>,
+    /// Policies the request's `x-switchyard-policy` header named (indexes into the state's).
+    pub policies: Vec<usize>,
     recorded: bool,
 }
 
@@ -77,8 +79,20 @@ impl RequestContext {
             rate: (None, None),
             reservation: None,
             token_scopes: Vec::new(),
+            policies: Vec::new(),
             recorded: false,
         }
+    }
+
+    /// Who calls (the key) and which policies the request names.
+    pub fn identify(
+        &mut self,
+        state: &AppState,
+        headers: &http::HeaderMap,
+    ) -> Result<(), GatewayError> {
+        self.caller = state.inner.auth.check(headers)?;
+        self.policies = crate::sovereignty::from_headers(state, headers)?;
+        Ok(())
     }
 
     /// Records metrics and writes the one log line for this request. Idempotent.
@@ -446,9 +460,16 @@ where
     crate::admission::admit(state, ctx, model_index, model, needs).await?;
     let snapshot = inner.health_snapshot(model_index);
     let now_ms = inner.now_ms();
-    let ranking = inner
+    let mut ranking = inner
         .routes
         .rank(model_index, needs, &snapshot, now_ms, fastrand::u64(..));
+    // Fail closed: deployments the request's policies refuse are never tried, first or on
+    // any retry or fallback.
+    let policies = crate::sovereignty::policies(state, &ctx.policies);
+    crate::sovereignty::apply(state, &policies, model_index, model, &mut ranking);
+    if let Some(refused) = crate::sovereignty::refused(model, &ranking) {
+        return Err(refused);
+    }
     if ranking.admitted.is_empty() {
         return Err(no_deployment(model, &ranking, now_ms));
     }

@@ -6,6 +6,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use switchyard_config::{Config, ProviderKind, RouteStrategy, RouteTarget};
 use switchyard_governance::Governance;
+use switchyard_policy::{Policy, Tags};
 use switchyard_providers::{
     Anthropic, Bedrock, Cohere, Gemini, Local, MediaFetcher, OllamaNative, OpenAiCompat, Provider,
 };
@@ -25,6 +26,12 @@ pub struct AppState {
 
 pub struct Inner {
     pub routes: RouteTable,
+    /// Each route's deployments' tags, as policies read them (by model, then position).
+    pub tags: Vec<Vec<Tags>>,
+    /// The configured `[[policies]]`.
+    pub policies: Vec<Policy>,
+    /// The policy every request is held to (an index into `policies`).
+    pub default_policy: Option<usize>,
     /// By provider index in the config.
     pub providers: Vec<Provider>,
     pub provider_ids: Vec<String>,
@@ -122,13 +129,27 @@ impl AppState {
                     .iter()
                     .map(|target| {
                         let p = &config.providers[target.provider];
+                        // Config tags first; the endpoint's defaults for what it leaves out.
+                        let defaults = switchyard_policy::defaults::defaults(
+                            p.kind.name(),
+                            p.base_url.as_deref(),
+                            p.aws.as_ref().map(|a| a.region.as_str()),
+                            p.gcp.as_ref().map(|g| g.location.as_str()),
+                            &target.model,
+                        );
                         Deployment {
                             id: format!("{}/{}", p.id, target.model),
                             provider_index: target.provider,
                             provider_id: p.id.clone(),
                             upstream_model: target.model.clone(),
-                            jurisdiction: p.jurisdiction.clone(),
+                            jurisdiction: if p.jurisdiction_set {
+                                p.jurisdiction.clone()
+                            } else {
+                                switchyard_types::Jurisdiction(defaults.jurisdiction)
+                            },
                             hosting: p.hosting,
+                            operator: p.operator.clone().unwrap_or(defaults.operator),
+                            retention: p.retention.unwrap_or(defaults.retention),
                         }
                     })
                     .collect(),
@@ -139,6 +160,11 @@ impl AppState {
             models.push(auto_route(&models, &auto.name, auto.min_tier));
         }
         let model_names = models.iter().map(|m| m.name.clone()).collect();
+        // What policies read of each deployment; an unreadable jurisdiction is anywhere.
+        let tags: Vec<Vec<Tags>> = models
+            .iter()
+            .map(|m| m.deployments.iter().map(deployment_tags).collect())
+            .collect();
         let mut health: Vec<Arc<Mutex<DeploymentHealth>>> = Vec::new();
         let mut health_keys: Vec<String> = Vec::new();
         let mut health_deployments: Vec<Deployment> = Vec::new();
@@ -164,6 +190,12 @@ impl AppState {
         let provider_ids: Vec<String> = config.providers.iter().map(|p| p.id.clone()).collect();
         Ok(AppState {
             inner: Arc::new(Inner {
+                tags,
+                default_policy: config
+                    .default_policy
+                    .as_ref()
+                    .and_then(|name| config.policies.iter().position(|p| p.name == *name)),
+                policies: config.policies.clone(),
                 routes: RouteTable::new(models),
                 health,
                 health_slots,
@@ -326,4 +358,15 @@ impl Inner {
         let slot = self.health_keys.iter().position(|k| k == key)?;
         self.health.get(slot).cloned()
     }
+}
+
+/// A deployment's tags for policies.
+fn deployment_tags(d: &Deployment) -> Tags {
+    Tags::new(&d.jurisdiction.0, &d.operator, d.hosting, d.retention).unwrap_or_else(|| Tags {
+        place: switchyard_policy::places::Place::In(switchyard_policy::places::Countries::ALL),
+        jurisdiction: d.jurisdiction.0.clone(),
+        operator: d.operator.clone(),
+        hosting: d.hosting,
+        retention: d.retention,
+    })
 }

@@ -33,6 +33,41 @@ impl Hosting {
     }
 }
 
+/// How long an operator keeps what is sent to a deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Retention {
+    /// Nothing is kept once the answer is sent.
+    Zero,
+    /// Kept up to this many days (abuse monitoring, logs).
+    Days(u32),
+    /// Not known: counts as kept.
+    Unknown,
+}
+
+impl Retention {
+    /// `zero`, `30d`, `unknown`.
+    pub fn parse(text: &str) -> Option<Retention> {
+        match text {
+            "zero" | "0d" => Some(Retention::Zero),
+            "unknown" => Some(Retention::Unknown),
+            days => days
+                .strip_suffix('d')
+                .and_then(|n| n.parse().ok())
+                .map(Retention::Days),
+        }
+    }
+}
+
+impl std::fmt::Display for Retention {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Retention::Zero => f.write_str("zero"),
+            Retention::Days(n) => write!(f, "{n}d"),
+            Retention::Unknown => f.write_str("unknown"),
+        }
+    }
+}
+
 /// One place a model can be served: a provider plus the upstream model id there, with the
 /// tags policy and routing look at.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,4 +80,7 @@ pub struct Deployment {
     pub upstream_model: String,
     pub jurisdiction: Jurisdiction,
     pub hosting: Hosting,
+    /// The company running it (`OpenAI`, `AWS`, `self`, ...).
+    pub operator: String,
+    pub retention: Retention,
 }

@@ -16,7 +16,7 @@ mod stream;
 mod usage;
 
 pub use content::{CacheControl, Citation, ContentBlock, ImageDetail, ImageSource, Message, Role};
-pub use deployment::{Deployment, Hosting, Jurisdiction};
+pub use deployment::{Deployment, Hosting, Jurisdiction, Retention};
 pub use embedding::{EmbeddingInput, EmbeddingRequest, EmbeddingResponse, EncodingFormat};
 pub use request::{
     ChatRequest, ReasoningConfig, RequestMetadata, ResponseFormat, SamplingParams, Tool, ToolChoice,

@@ -12,6 +12,8 @@ fn deployment(id: &str) -> Deployment {
         upstream_model: id.to_owned(),
         jurisdiction: Jurisdiction("EU".to_owned()),
         hosting: Hosting::Cloud,
+        operator: "test".to_owned(),
+        retention: switchyard_types::Retention::Unknown,
     }
 }
 

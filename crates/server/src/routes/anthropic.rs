@@ -25,7 +25,7 @@ pub async fn messages(
 ) -> Response {
     let mut ctx = RequestContext::start(&state, DIALECT);
     let answer = async {
-        ctx.caller = state.inner.auth.check(&headers)?;
+        ctx.identify(&state, &headers)?;
         let body = body.map_err(body_error)?;
         let request = anthropic::decode_messages_request(&body)?;
         let model = request.model.clone();
@@ -68,7 +68,7 @@ pub async fn count_tokens(
 ) -> Response {
     let mut ctx = RequestContext::start(&state, DIALECT);
     let counted = async {
-        ctx.caller = state.inner.auth.check(&headers)?;
+        ctx.identify(&state, &headers)?;
         let body = body.map_err(body_error)?;
         let request = anthropic::decode_count_tokens_request(&body)?;
         pipeline::count_tokens(&state, &mut ctx, &request).await

@@ -35,7 +35,7 @@ pub async fn model_operation(
     }
     let invoke = operation.starts_with("invoke");
     let answer = async {
-        ctx.caller = state.inner.auth.check(&headers)?;
+        ctx.identify(&state, &headers)?;
         let body = body.map_err(body_error)?;
         let request = match operation.as_str() {
             "converse" | "converse-stream" => {
@@ -100,7 +100,7 @@ async fn count_tokens(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let counted = async {
-        ctx.caller = state.inner.auth.check(headers)?;
+        ctx.identify(&state, headers)?;
         let body = body.map_err(body_error)?;
         let request = match bedrock::decode_count_tokens_input(model_id, &body)? {
             bedrock::CountInput::Converse(request) => *request,

@@ -92,11 +92,24 @@ fn body(
         min_tier: 0,
         prompt_tokens_max: 0,
     };
+    // The policies the request would be held to: the default, the header's, and any named
+    // in the `policy` query parameter.
+    let mut named = crate::sovereignty::from_headers(state, headers)?;
+    if let Some(list) = query.get("policy") {
+        let mut extra = HeaderMap::new();
+        let value = http::HeaderValue::from_str(list).map_err(|_| {
+            GatewayError::invalid("`policy` must be policy names", Some("policy".into()))
+        })?;
+        extra.insert(crate::sovereignty::HEADER, value);
+        named.extend(crate::sovereignty::from_headers(state, &extra)?);
+    }
+    let policies = crate::sovereignty::policies(state, &named);
     let snapshot = inner.health_snapshot(index);
     let now = inner.now_ms();
-    let ranking = inner
+    let mut ranking = inner
         .routes
         .rank(index, &needs, &snapshot, now, fastrand::u64(..));
+    crate::sovereignty::apply(state, &policies, index, model, &mut ranking);
     let strategy = inner
         .routes
         .models()
@@ -105,11 +118,26 @@ fn body(
         .unwrap_or("priority");
     let entry = |r: &Ranked<'_>, order: Option<usize>| {
         let health = snapshot.get(r.position).copied().unwrap_or_default();
+        // Every candidate's policy decision, whether or not something else skipped it.
+        let decision = match inner.tags.get(index).and_then(|t| t.get(r.position)) {
+            _ if policies.is_empty() => json!({"decision": "allowed"}),
+            Some(tags) => match switchyard_policy::first_refusal(&policies, model, tags) {
+                None => json!({"decision": "allowed"}),
+                Some((p, reason)) => {
+                    json!({"decision": "refused", "policy": p.name, "reason": reason})
+                }
+            },
+            None => json!({"decision": "refused", "reason": "no tags known"}),
+        };
         json!({
             "deployment": r.deployment.id,
             "provider": r.deployment.provider_id,
             "upstream_model": r.deployment.upstream_model,
             "jurisdiction": r.deployment.jurisdiction.0,
+            "operator": r.deployment.operator,
+            "hosting": r.deployment.hosting.as_str(),
+            "retention": r.deployment.retention.to_string(),
+            "policy": decision,
             "position": r.position,
             "admitted": order.is_some(),
             "order": order,
@@ -128,6 +156,7 @@ fn body(
     let body = json!({
         "model": model,
         "strategy": strategy,
+        "policies": policies.iter().map(|p| json!({"name": p.name, "version": p.version})).collect::<Vec<_>>(),
         "candidates": candidates,
     });
     serde_json::to_vec(&body)

@@ -44,7 +44,7 @@ pub async fn model_method(
     };
     let model = model.trim_start_matches("models/").to_owned();
     let run = async {
-        ctx.caller = state.inner.auth.check(&headers)?;
+        ctx.identify(&state, &headers)?;
         let body = body.map_err(body_error)?;
         match method {
             "generateContent" | "streamGenerateContent" => {

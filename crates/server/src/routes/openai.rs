@@ -25,7 +25,7 @@ pub async fn chat_completions(
 ) -> Response {
     let mut ctx = RequestContext::start(&state, DIALECT);
     let answer = async {
-        ctx.caller = state.inner.auth.check(&headers)?;
+        ctx.identify(&state, &headers)?;
         let body = body.map_err(body_error)?;
         let request = openai::decode_chat_request(&body)?;
         let include_usage = request.stream_include_usage;
@@ -68,7 +68,7 @@ pub async fn embeddings(
 ) -> Response {
     let mut ctx = RequestContext::start(&state, DIALECT);
     let result = async {
-        ctx.caller = state.inner.auth.check(&headers)?;
+        ctx.identify(&state, &headers)?;
         let body = body.map_err(body_error)?;
         let request = openai::decode_embeddings_request(&body)?;
         let format = request.encoding_format;

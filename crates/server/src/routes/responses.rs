@@ -26,7 +26,7 @@ pub async fn create(
 ) -> Response {
     let mut ctx = RequestContext::start(&state, DIALECT);
     let answer = async {
-        ctx.caller = state.inner.auth.check(&headers)?;
+        ctx.identify(&state, &headers)?;
         let body = body.map_err(body_error)?;
         let request = responses::decode_create_request(&body)?;
         let echo = responses::Echo::from_request(&request);

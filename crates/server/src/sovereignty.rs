@@ -1,0 +1,140 @@
+//! Sovereignty on the request path: the policies a request is held to (the config's default
+//! policy and those its `x-switchyard-policy` header names; each can only narrow where data
+//! goes), and the filter that takes every deployment they refuse out of the ranking before
+//! the first attempt. Retries and fallbacks walk only what is left, so they obey the same
+//! policies; with nothing left the request fails closed with a 403 that names the policy.
+
+use http::HeaderMap;
+use switchyard_dialects::{ErrorClass, GatewayError};
+use switchyard_policy::{first_refusal, Policy};
+use switchyard_routing::{Ranking, Why};
+
+use crate::state::AppState;
+
+/// The request header naming policies (comma-separated) on top of the others.
+pub const HEADER: &str = "x-switchyard-policy";
+
+/// The configured policies the request's header names, as indexes into the state's list;
+/// an unknown or malformed name is a 400 (never silently ignored).
+pub fn from_headers(state: &AppState, headers: &HeaderMap) -> Result<Vec<usize>, GatewayError> {
+    let mut named = Vec::new();
+    for value in headers.get_all(HEADER) {
+        let text = value.to_str().map_err(|_| {
+            GatewayError::invalid(format!("the `{HEADER}` header must be policy names"), None)
+        })?;
+        for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            let Some(index) = state.inner.policies.iter().position(|p| p.name == name) else {
+                let mut known: Vec<&str> = state
+                    .inner
+                    .policies
+                    .iter()
+                    .map(|p| p.name.as_str())
+                    .collect();
+                known.sort_unstable();
+                let shown: String = name.chars().take(64).collect();
+                return Err(GatewayError::invalid(
+                    format!(
+                        "`{HEADER}` names no configured policy `{shown}` (configured: {})",
+                        if known.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            known.join(", ")
+                        }
+                    ),
+                    None,
+                ));
+            };
+            if !named.contains(&index) {
+                named.push(index);
+            }
+        }
+    }
+    Ok(named)
+}
+
+/// Every policy a request is held to: the default, then those it `named`.
+pub fn policies<'s>(state: &'s AppState, named: &[usize]) -> Vec<&'s Policy> {
+    let inner = &state.inner;
+    let mut out: Vec<&Policy> = Vec::with_capacity(1 + named.len());
+    out.extend(inner.default_policy.and_then(|i| inner.policies.get(i)));
+    for &i in named {
+        if let Some(p) = inner.policies.get(i) {
+            if !out.iter().any(|q| q.name == p.name) {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// Moves every admitted deployment a policy refuses to the skipped ones, with the reason.
+pub fn apply(
+    state: &AppState,
+    policies: &[&Policy],
+    model_index: usize,
+    model: &str,
+    ranking: &mut Ranking<'_>,
+) {
+    if policies.is_empty() {
+        return;
+    }
+    let tags = state.inner.tags.get(model_index);
+    let mut kept = Vec::with_capacity(ranking.admitted.len());
+    for ranked in ranking.admitted.drain(..) {
+        let refusal = match tags.and_then(|t| t.get(ranked.position)) {
+            Some(tags) => {
+                first_refusal(policies, model, tags).map(|(p, why)| (p.name.clone(), why))
+            }
+            // No tags known: fail closed.
+            None => policies
+                .first()
+                .map(|p| (p.name.clone(), "no tags known".to_owned())),
+        };
+        match refusal {
+            None => kept.push(ranked),
+            Some((policy, reason)) => ranking.skipped.push(switchyard_routing::Ranked {
+                why: Why::Refused { policy, reason },
+                ..ranked
+            }),
+        }
+    }
+    ranking.admitted = kept;
+}
+
+/// The 403 for a request whose policies leave no deployment that could take it: it names
+/// the policies and why each deployment was refused. (When a deployment the policies allow
+/// is only down or cooling, the answer is the usual 503/429, whose message lists the
+/// refusals too.)
+pub fn refused(model: &str, ranking: &Ranking<'_>) -> Option<GatewayError> {
+    let waiting = ranking
+        .skipped
+        .iter()
+        .any(|r| !matches!(r.why, Why::Refused { .. } | Why::Incapable(_)));
+    if !ranking.admitted.is_empty() || waiting {
+        return None;
+    }
+    let refusals: Vec<String> = ranking
+        .skipped
+        .iter()
+        .filter_map(|r| match &r.why {
+            Why::Refused { policy, reason } => Some(format!(
+                "{} refused by `{policy}`: {reason}",
+                r.deployment.id
+            )),
+            _ => None,
+        })
+        .collect();
+    if refusals.is_empty() {
+        return None;
+    }
+    Some(
+        GatewayError::new(
+            ErrorClass::PermissionDenied,
+            format!(
+                "No deployment of `{model}` is allowed by this request's policies ({}).",
+                refusals.join("; ")
+            ),
+        )
+        .with_code("policy_denied"),
+    )
+}
