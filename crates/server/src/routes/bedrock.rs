@@ -100,7 +100,7 @@ async fn count_tokens(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let counted = async {
-        ctx.identify(&state, headers)?;
+        ctx.identify(state, headers)?;
         let body = body.map_err(body_error)?;
         let request = match bedrock::decode_count_tokens_input(model_id, &body)? {
             bedrock::CountInput::Converse(request) => *request,
