@@ -74,6 +74,7 @@ impl AdminClient {
             "metadata": metadata, "budget_usd": spec.budget_usd,
             "budget_period": spec.budget_period, "rpm": spec.rpm, "tpm": spec.tpm,
             "tenant_id": spec.tenant_id,
+            "policies": spec.policies,
             "model_limits": spec.model_limits.as_deref().map(serde_json::from_str::<Value>).transpose()
                 .map_err(|e| Failure::usage(format!("--model-limits is not JSON: {e}")))?,
         });

@@ -64,6 +64,9 @@ pub enum KeysCommand {
         /// Per-model limits as JSON, e.g. '{"gpt-4o": {"rpm": 10, "tpm": 20000}}'.
         #[arg(long)]
         model_limits: Option<String>,
+        /// Sovereignty policies (names from the config) the key's requests are held to.
+        #[arg(long, value_delimiter = ',')]
+        policies: Vec<String>,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -145,6 +148,7 @@ pub async fn run(command: KeysCommand) -> Result<(), Failure> {
             tpm,
             tenant,
             model_limits,
+            policies,
             store,
         } => {
             let spec = KeySpec {
@@ -158,6 +162,7 @@ pub async fn run(command: KeysCommand) -> Result<(), Failure> {
                 tpm,
                 tenant_id: tenant,
                 model_limits,
+                policies,
             };
             create(spec, &store).await
         }

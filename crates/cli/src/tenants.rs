@@ -36,6 +36,10 @@ pub struct Change {
     /// Free-form JSON object kept with it (`none`: drop it).
     #[arg(long)]
     metadata: Option<String>,
+    /// Sovereignty policies (config names, comma-separated) its requests are held to
+    /// (`none`: no policy of its own).
+    #[arg(long)]
+    policies: Option<String>,
 }
 
 impl Change {
@@ -50,6 +54,14 @@ impl Change {
         set_number(&mut patch, "tpm", self.tpm.as_deref())?;
         set_json(&mut patch, "model_limits", self.model_limits.as_deref())?;
         set_json(&mut patch, "metadata", self.metadata.as_deref())?;
+        if let Some(list) = &self.policies {
+            let names: Vec<&str> = if list == "none" {
+                Vec::new()
+            } else {
+                list.split(',').map(str::trim).collect()
+            };
+            patch.insert("policies".into(), json!(names));
+        }
         Ok(patch)
     }
 }
@@ -415,8 +427,8 @@ fn row(v: &Value) -> TenantRow {
 
 fn print_tenants(rows: &[TenantRow]) {
     println!(
-        "{:<21} {:<24} {:<13} {:<21} {:<9} {:<22} {:<8} {:<9} PER MODEL",
-        "ID", "NAME", "KIND", "PARENT", "STATUS", "BUDGET", "RPM", "TPM"
+        "{:<21} {:<24} {:<13} {:<21} {:<9} {:<22} {:<8} {:<9} {:<16} PER MODEL",
+        "ID", "NAME", "KIND", "PARENT", "STATUS", "BUDGET", "RPM", "TPM", "POLICIES"
     );
     for t in rows {
         let budget = t.budget_nano_usd.map_or("-".to_owned(), |b| {
@@ -428,7 +440,7 @@ fn print_tenants(rows: &[TenantRow]) {
         });
         let per_minute = |n: Option<i64>| n.map_or("-".to_owned(), |n| n.to_string());
         println!(
-            "{:<21} {:<24} {:<13} {:<21} {:<9} {:<22} {:<8} {:<9} {}",
+            "{:<21} {:<24} {:<13} {:<21} {:<9} {:<22} {:<8} {:<9} {:<16} {}",
             t.id,
             t.name,
             kind(t),
@@ -441,6 +453,11 @@ fn print_tenants(rows: &[TenantRow]) {
             budget,
             per_minute(t.rpm),
             per_minute(t.tpm),
+            if t.policies.is_empty() {
+                "-".to_owned()
+            } else {
+                t.policies.join(",")
+            },
             t.model_limits.as_deref().unwrap_or("-"),
         );
     }

@@ -23,6 +23,8 @@ pub struct KeySpec {
     pub tenant_id: Option<String>,
     /// Per-model limits as JSON, `{"model": {"rpm": N, "tpm": N}}`.
     pub model_limits: Option<String>,
+    /// Sovereignty policies (config names) the key's requests are held to.
+    pub policies: Vec<String>,
 }
 
 /// Which field is wrong, and why.
@@ -127,6 +129,7 @@ pub fn issue(
         rpm: spec.rpm.map(i64::from),
         tpm: spec.tpm.map(i64::from),
         model_limits,
+        policies: crate::patch::policy_names(&serde_json::json!(spec.policies))?,
     };
     Ok((row, secret))
 }

@@ -45,6 +45,8 @@ pub struct Caller {
     pub allowed_models: Vec<String>,
     pub limits: Limits,
     pub model_limits: ModelLimits,
+    /// Sovereignty policies (config names) the key's requests are held to.
+    pub policies: Vec<String>,
 }
 
 impl Caller {
@@ -146,6 +148,7 @@ impl KeyCache {
                         allowed_models: row.allowed_models.clone(),
                         limits: limits(row),
                         model_limits: read_model_limits(row.model_limits.as_deref(), &row.id),
+                        policies: row.policies.clone(),
                     }),
                     expires_at: row.expires_at,
                     revoked: row.revoked_at.is_some(),
@@ -259,6 +262,7 @@ mod tests {
             allowed_models: vec!["chat".into()],
             limits: Limits::default(),
             model_limits: ModelLimits::new(),
+            policies: Vec::new(),
         };
         assert!(caller.may_use("chat"));
         assert!(!caller.may_use("auto"));

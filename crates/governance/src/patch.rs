@@ -12,6 +12,7 @@ use crate::limits::Period;
 
 /// The limit columns keys and tenants share.
 struct LimitColumns<'a> {
+    policies: &'a mut Vec<String>,
     budget_nano_usd: &'a mut Option<i64>,
     budget_period: &'a mut Option<String>,
     rpm: &'a mut Option<i64>,
@@ -41,6 +42,7 @@ fn set_common(cols: &mut LimitColumns<'_>, field: &str, value: &Value) -> Result
             }
             *cols.budget_period = Some(text.to_owned());
         }
+        "policies" => *cols.policies = policy_names(value)?,
         "rpm" => *cols.rpm = per_minute("rpm", value)?,
         "tpm" => *cols.tpm = per_minute("tpm", value)?,
         "model_limits" => {
@@ -66,6 +68,34 @@ fn set_common(cols: &mut LimitColumns<'_>, field: &str, value: &Value) -> Result
         _ => return Ok(false),
     }
     Ok(true)
+}
+
+/// Policy names (the config's `[[policies]]`): a list, or null for none.
+pub fn policy_names(value: &Value) -> Result<Vec<String>, SpecError> {
+    let list = match value {
+        Value::Null => return Ok(Vec::new()),
+        Value::Array(list) => list,
+        _ => return Err(bad("policies", "must be a list of policy names, or null")),
+    };
+    let mut names = Vec::new();
+    for item in list {
+        let name = item.as_str().unwrap_or_default();
+        if name.is_empty()
+            || name.len() > 64
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            return Err(bad(
+                "policies",
+                "each name must be 1-64 letters, digits, `-`, `_` or `.`",
+            ));
+        }
+        if !names.iter().any(|n| n == name) {
+            names.push(name.to_owned());
+        }
+    }
+    Ok(names)
 }
 
 fn name(value: &Value) -> Result<String, SpecError> {
@@ -113,6 +143,7 @@ pub fn patch_key(
 ) -> Result<(), SpecError> {
     for (field, value) in patch {
         let mut cols = LimitColumns {
+            policies: &mut row.policies,
             budget_nano_usd: &mut row.budget_nano_usd,
             budget_period: &mut row.budget_period,
             rpm: &mut row.rpm,
@@ -175,6 +206,7 @@ pub fn patch_key(
 pub fn patch_tenant(row: &mut TenantRow, patch: &Map<String, Value>) -> Result<(), SpecError> {
     for (field, value) in patch {
         let mut cols = LimitColumns {
+            policies: &mut row.policies,
             budget_nano_usd: &mut row.budget_nano_usd,
             budget_period: &mut row.budget_period,
             rpm: &mut row.rpm,

@@ -27,6 +27,8 @@ pub struct Tenant {
     pub disabled: bool,
     pub limits: Limits,
     pub model_limits: ModelLimits,
+    /// Sovereignty policies (config names) every request under it is held to.
+    pub policies: Vec<String>,
 }
 
 impl Tenant {
@@ -43,6 +45,7 @@ impl Tenant {
                 row.tpm,
             ),
             model_limits: read_model_limits(row.model_limits.as_deref(), &row.id),
+            policies: row.policies.clone(),
         }
     }
 
@@ -214,6 +217,16 @@ impl TenantCache {
         Some(scopes)
     }
 
+    /// The sovereignty policies a key's requests are held to: its own and those of every
+    /// tenant above it.
+    pub fn policies(&self, caller: &Caller) -> Vec<String> {
+        let mut names = caller.policies.clone();
+        for tenant in self.chain(caller.tenant_id.as_deref()).unwrap_or_default() {
+            names.extend(tenant.policies.iter().cloned());
+        }
+        names
+    }
+
     /// How many tenants are known.
     pub fn len(&self) -> usize {
         self.tenants.read().map_or(0, |t| t.len())
@@ -265,6 +278,7 @@ mod tests {
                 ..Limits::default()
             },
             model_limits: ModelLimits::new(),
+            policies: vec!["key-policy".into()],
         }
     }
 
@@ -286,6 +300,14 @@ mod tests {
         let scopes = cache.scopes(&caller(Some("team")), "big").unwrap();
         assert_eq!(scopes.last().unwrap().id, "t:org|m:big");
         assert_eq!(scopes.last().unwrap().limits.tpm, Some(1000));
+        let mut team = tenant("team", Some("org"), Some(10));
+        team.policies = vec!["eu-only".into()];
+        team.updated_at = 3;
+        cache.apply(&[team]);
+        assert_eq!(
+            cache.policies(&caller(Some("team"))),
+            ["key-policy", "eu-only"]
+        );
         // A disabled organisation stops its teams' keys; an unknown tenant stops them too.
         let mut off = tenant("org", None, None);
         off.disabled_at = Some(2);

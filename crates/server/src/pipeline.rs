@@ -465,7 +465,8 @@ where
         .rank(model_index, needs, &snapshot, now_ms, fastrand::u64(..));
     // Fail closed: deployments the request's policies refuse are never tried, first or on
     // any retry or fallback.
-    let policies = crate::sovereignty::policies(state, &ctx.policies);
+    let attached = crate::sovereignty::attached(state, ctx.caller.as_deref());
+    let policies = crate::sovereignty::policies(state, &attached, &ctx.policies)?;
     crate::sovereignty::apply(state, &policies, model_index, model, &mut ranking);
     if let Some(refused) = crate::sovereignty::refused(model, &ranking) {
         return Err(refused);

@@ -52,19 +52,48 @@ pub fn from_headers(state: &AppState, headers: &HeaderMap) -> Result<Vec<usize>,
     Ok(named)
 }
 
-/// Every policy a request is held to: the default, then those it `named`.
-pub fn policies<'s>(state: &'s AppState, named: &[usize]) -> Vec<&'s Policy> {
+/// Every policy a request is held to: the default, those `attached` to its key and the
+/// tenants above it, then those its header `named`. A policy attached in the store but not
+/// in the config fails the request closed (403).
+pub fn policies<'s>(
+    state: &'s AppState,
+    attached: &[String],
+    named: &[usize],
+) -> Result<Vec<&'s Policy>, GatewayError> {
     let inner = &state.inner;
-    let mut out: Vec<&Policy> = Vec::with_capacity(1 + named.len());
-    out.extend(inner.default_policy.and_then(|i| inner.policies.get(i)));
-    for &i in named {
-        if let Some(p) = inner.policies.get(i) {
-            if !out.iter().any(|q| q.name == p.name) {
-                out.push(p);
+    let mut out: Vec<&Policy> = Vec::with_capacity(1 + attached.len() + named.len());
+    let mut add = |p: &'s Policy| {
+        if !out.iter().any(|q| q.name == p.name) {
+            out.push(p);
+        }
+    };
+    if let Some(p) = inner.default_policy.and_then(|i| inner.policies.get(i)) {
+        add(p);
+    }
+    for name in attached {
+        match inner.policies.iter().find(|p| p.name == *name) {
+            Some(p) => add(p),
+            None => {
+                return Err(GatewayError::new(
+                    ErrorClass::PermissionDenied,
+                    format!("The policy `{name}` attached to this key or its tenant is not configured on this server; nothing is sent anywhere until it is."),
+                )
+                .with_code("policy_denied"))
             }
         }
     }
-    out
+    for p in named.iter().filter_map(|&i| inner.policies.get(i)) {
+        add(p);
+    }
+    Ok(out)
+}
+
+/// The policy names attached to the caller's key and the tenants above it.
+pub fn attached(state: &AppState, caller: Option<&switchyard_governance::Caller>) -> Vec<String> {
+    match (&state.inner.governance, caller) {
+        (Some(governance), Some(caller)) => governance.keys.tenants.policies(caller),
+        _ => Vec::new(),
+    }
 }
 
 /// Moves every admitted deployment a policy refuses to the skipped ones, with the reason.

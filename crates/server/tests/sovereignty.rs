@@ -6,12 +6,102 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
+mod governed;
 
 use std::time::Duration;
 
 use common::Gateway;
 use serde_json::{json, Value};
 use switchyard_testkit::{MockOpenAi, Reply};
+
+/// The same upstreams and policies, behind virtual keys from a store.
+async fn governed_setup(store: switchyard_store::Store) -> (String, MockOpenAi, MockOpenAi) {
+    let (us, de) = (
+        MockOpenAi::start().await.unwrap(),
+        MockOpenAi::start().await.unwrap(),
+    );
+    let text = format!(
+        "[[providers]]\nid = \"us\"\ntype = \"openai\"\nbase_url = \"{}\"\njurisdiction = \"US\"\n\n\
+         [[providers]]\nid = \"de\"\ntype = \"openai\"\nbase_url = \"{}\"\njurisdiction = \"DE\"\n\n\
+         [[models]]\nname = \"chat\"\nroute = [{{ provider = \"us\", model = \"gpt-4o\" }}, {{ provider = \"de\", model = \"llama\" }}]\n\n\
+         [[policies]]\nname = \"eu-only\"\nallow_jurisdictions = [\"EU\"]\n",
+        us.base_url(),
+        de.base_url()
+    );
+    let config = switchyard_config::load_str(&text, &|_| None).unwrap();
+    let governance =
+        switchyard_governance::Governance::start(store, Some(governed::pepper()), None, None)
+            .await
+            .unwrap();
+    let state = switchyard_server::AppState::build_governed(&config, Some(governance)).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(switchyard_server::serve(
+        state,
+        listener,
+        Box::pin(std::future::pending()),
+        Duration::from_secs(1),
+    ));
+    (url, us, de)
+}
+
+async fn keyed(url: &str, key: &str) -> (u16, Option<String>) {
+    let resp = reqwest::Client::new()
+        .post(format!("{url}/v1/chat/completions"))
+        .bearer_auth(key)
+        .json(&json!({"model": "chat", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    let deployment = resp
+        .headers()
+        .get("x-switchyard-deployment")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (resp.status().as_u16(), deployment)
+}
+
+#[tokio::test]
+async fn policies_attached_to_keys_and_tenants_hold_their_requests() {
+    let store = switchyard_store::Store::open("sqlite::memory:")
+        .await
+        .unwrap();
+    store
+        .insert_tenant(&switchyard_store::tenants::TenantRow {
+            id: "ten_eu".into(),
+            name: "eu corp".into(),
+            created_at: 1,
+            updated_at: 1,
+            policies: vec!["eu-only".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let free = governed::key(&store, "key_free", |_| {}).await;
+    let eu_key = governed::key(&store, "key_eu", |k| k.policies = vec!["eu-only".into()]).await;
+    let in_tenant = governed::key(&store, "key_tenant", |k| {
+        k.tenant_id = Some("ten_eu".into())
+    })
+    .await;
+    let dangling =
+        governed::key(&store, "key_dangling", |k| k.policies = vec!["gone".into()]).await;
+    let (url, us, _de) = governed_setup(store).await;
+    assert_eq!(
+        keyed(&url, free.expose()).await.1.as_deref(),
+        Some("us/gpt-4o")
+    );
+    let us_hits = us.request_count();
+    assert_eq!(
+        keyed(&url, eu_key.expose()).await.1.as_deref(),
+        Some("de/llama")
+    );
+    assert_eq!(
+        keyed(&url, in_tenant.expose()).await.1.as_deref(),
+        Some("de/llama")
+    );
+    // A policy the config does not define: nothing is sent anywhere.
+    assert_eq!(keyed(&url, dangling.expose()).await, (403, None));
+    assert_eq!(us.request_count(), us_hits);
+}
 
 struct Setup {
     gateway: Gateway,

@@ -4,7 +4,7 @@
 
 use sqlx::any::AnyRow;
 
-use crate::{column, now_ms, within, Store, StoreError};
+use crate::{column, joined, names, now_ms, within, Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct KeyRow {
@@ -34,9 +34,11 @@ pub struct KeyRow {
     pub tpm: Option<i64>,
     /// Per-model limits, a JSON object `{"model": {"rpm": N, "tpm": N}}`.
     pub model_limits: Option<String>,
+    /// Names of the config's sovereignty policies every request under it is held to.
+    pub policies: Vec<String>,
 }
 
-const COLUMNS: &str = "id, name, prefix, hash, tenant_id, created_at, expires_at, revoked_at, allowed_models, metadata, updated_at, budget_nano_usd, budget_period, rpm, tpm, model_limits";
+const COLUMNS: &str = "id, name, prefix, hash, tenant_id, created_at, expires_at, revoked_at, allowed_models, metadata, updated_at, budget_nano_usd, budget_period, rpm, tpm, model_limits, policies";
 
 fn from_row(row: &AnyRow) -> Result<KeyRow, StoreError> {
     let models: Option<String> = column(row, "allowed_models")?;
@@ -64,6 +66,7 @@ fn from_row(row: &AnyRow) -> Result<KeyRow, StoreError> {
         rpm: column(row, "rpm")?,
         tpm: column(row, "tpm")?,
         model_limits: column(row, "model_limits")?,
+        policies: names(column(row, "policies")?),
     })
 }
 
@@ -77,7 +80,7 @@ impl Store {
         let models = (!key.allowed_models.is_empty()).then(|| key.allowed_models.join("\n"));
         within(
             sqlx::query(&format!(
-                "INSERT INTO api_keys ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+                "INSERT INTO api_keys ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
             ))
             .bind(&key.id)
             .bind(&key.name)
@@ -95,6 +98,7 @@ impl Store {
             .bind(key.rpm)
             .bind(key.tpm)
             .bind(&key.model_limits)
+            .bind(joined(&key.policies))
             .execute(self.pool()),
         )
         .await?;
@@ -112,7 +116,7 @@ impl Store {
         let models = (!key.allowed_models.is_empty()).then(|| key.allowed_models.join("\n"));
         let done = within(
             sqlx::query(
-                "UPDATE api_keys SET name = $1, allowed_models = $2, metadata = $3, expires_at = $4, tenant_id = $5, budget_nano_usd = $6, budget_period = $7, rpm = $8, tpm = $9, model_limits = $10, updated_at = $11 WHERE id = $12",
+                "UPDATE api_keys SET name = $1, allowed_models = $2, metadata = $3, expires_at = $4, tenant_id = $5, budget_nano_usd = $6, budget_period = $7, rpm = $8, tpm = $9, model_limits = $10, updated_at = $11, policies = $13 WHERE id = $12",
             )
             .bind(&key.name)
             .bind(models)
@@ -126,6 +130,7 @@ impl Store {
             .bind(&key.model_limits)
             .bind(now_ms())
             .bind(&key.id)
+            .bind(joined(&key.policies))
             .execute(self.pool()),
         )
         .await?;

@@ -148,6 +148,23 @@ where
         .map_err(|e| StoreError::Database(format!("column `{name}`: {e}")))
 }
 
+/// A stored comma-separated list of names (`None` or empty: none).
+pub(crate) fn names(text: Option<String>) -> Vec<String> {
+    text.map(|t| {
+        t.split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_owned)
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+/// A list of names as stored (`None` when empty).
+pub(crate) fn joined(names: &[String]) -> Option<String> {
+    (!names.is_empty()).then(|| names.join(","))
+}
+
 /// A URL with any password replaced, for messages.
 pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {

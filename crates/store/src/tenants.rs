@@ -4,7 +4,7 @@
 
 use sqlx::any::AnyRow;
 
-use crate::{column, now_ms, within, Store, StoreError};
+use crate::{column, joined, names, now_ms, within, Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TenantRow {
@@ -24,11 +24,13 @@ pub struct TenantRow {
     pub tpm: Option<i64>,
     /// Per-model limits, a JSON object `{"model": {"rpm": N, "tpm": N}}`.
     pub model_limits: Option<String>,
+    /// Names of the config's sovereignty policies every request under it is held to.
+    pub policies: Vec<String>,
     /// The creator's own JSON object, kept as given.
     pub metadata: Option<String>,
 }
 
-const COLUMNS: &str = "id, name, parent_id, created_at, updated_at, disabled_at, budget_nano_usd, budget_period, rpm, tpm, model_limits, metadata";
+const COLUMNS: &str = "id, name, parent_id, created_at, updated_at, disabled_at, budget_nano_usd, budget_period, rpm, tpm, model_limits, metadata, policies";
 
 fn from_row(row: &AnyRow) -> Result<TenantRow, StoreError> {
     Ok(TenantRow {
@@ -44,6 +46,7 @@ fn from_row(row: &AnyRow) -> Result<TenantRow, StoreError> {
         tpm: column(row, "tpm")?,
         model_limits: column(row, "model_limits")?,
         metadata: column(row, "metadata")?,
+        policies: names(column(row, "policies")?),
     })
 }
 
@@ -51,7 +54,7 @@ impl Store {
     pub async fn insert_tenant(&self, tenant: &TenantRow) -> Result<(), StoreError> {
         within(
             sqlx::query(&format!(
-                "INSERT INTO tenants ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+                "INSERT INTO tenants ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
             ))
             .bind(&tenant.id)
             .bind(&tenant.name)
@@ -65,6 +68,7 @@ impl Store {
             .bind(tenant.tpm)
             .bind(&tenant.model_limits)
             .bind(&tenant.metadata)
+            .bind(joined(&tenant.policies))
             .execute(self.pool()),
         )
         .await?;
@@ -76,7 +80,7 @@ impl Store {
     pub async fn update_tenant(&self, tenant: &TenantRow) -> Result<bool, StoreError> {
         let done = within(
             sqlx::query(
-                "UPDATE tenants SET name = $1, budget_nano_usd = $2, budget_period = $3, rpm = $4, tpm = $5, model_limits = $6, metadata = $7, updated_at = $8 WHERE id = $9",
+                "UPDATE tenants SET name = $1, budget_nano_usd = $2, budget_period = $3, rpm = $4, tpm = $5, model_limits = $6, metadata = $7, updated_at = $8, policies = $10 WHERE id = $9",
             )
             .bind(&tenant.name)
             .bind(tenant.budget_nano_usd)
@@ -87,6 +91,7 @@ impl Store {
             .bind(&tenant.metadata)
             .bind(now_ms())
             .bind(&tenant.id)
+            .bind(joined(&tenant.policies))
             .execute(self.pool()),
         )
         .await?;

@@ -59,6 +59,7 @@ fn key(id: &str, updated_at: i64) -> KeyRow {
         rpm: Some(100),
         tpm: None,
         model_limits: Some(r#"{"chat":{"rpm":5}}"#.into()),
+        policies: vec!["eu-only".into(), "no-training".into()],
     }
 }
 
@@ -135,6 +136,7 @@ async fn tenants_keys_under_them_and_admin_tokens() {
             rpm: Some(600),
             model_limits: Some(r#"{"big":{"tpm":100}}"#.into()),
             metadata: Some(r#"{"cost_centre":7}"#.into()),
+            policies: vec!["eu-only".into()],
             ..TenantRow::default()
         };
         let team = TenantRow {
@@ -190,11 +192,13 @@ async fn tenants_keys_under_them_and_admin_tokens() {
         k.tpm = Some(1_000);
         k.allowed_models = vec![];
         k.model_limits = None;
+        k.policies = vec!["on-prem".into()];
         assert!(store.update_key(&k).await.unwrap());
         assert!(!store.update_key(&key("nope", 1)).await.unwrap());
         let stored = &store.keys_named("k").await.unwrap()[0];
         assert_eq!((stored.rpm, stored.tpm), (None, Some(1_000)));
         assert!(stored.allowed_models.is_empty() && stored.model_limits.is_none());
+        assert_eq!(stored.policies, ["on-prem"]);
         assert_eq!(stored.hash, k.hash, "the secret's hash never changes");
 
         let token = AdminTokenRow {

@@ -39,6 +39,7 @@ pub fn view(k: &KeyRow, now_ms: i64) -> Value {
         "rpm": k.rpm,
         "tpm": k.tpm,
         "model_limits": k.model_limits.as_deref().and_then(|m| serde_json::from_str::<Value>(m).ok()),
+        "policies": k.policies,
     })
 }
 
@@ -101,6 +102,8 @@ pub struct CreateKey {
     tpm: Option<u32>,
     tenant_id: Option<String>,
     model_limits: Option<Value>,
+    #[serde(default)]
+    policies: Vec<String>,
 }
 
 /// Whether `tenant_id` may hold a key made or moved by `principal`: it must exist, be
@@ -176,6 +179,7 @@ pub async fn create(
         tpm: body.tpm,
         tenant_id,
         model_limits: body.model_limits.map(|m| m.to_string()),
+        policies: body.policies,
     };
     let now = switchyard_store::now_ms();
     let (row, secret) = match issue(pepper, &spec, now) {

@@ -39,6 +39,7 @@ pub fn view(t: &TenantRow) -> Value {
         "tpm": t.tpm,
         "model_limits": t.model_limits.as_deref().and_then(|m| serde_json::from_str::<Value>(m).ok()),
         "metadata": t.metadata.as_deref().and_then(|m| serde_json::from_str::<Value>(m).ok()),
+        "policies": t.policies,
     })
 }
 

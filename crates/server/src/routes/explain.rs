@@ -47,7 +47,7 @@ fn body(
     headers: &HeaderMap,
     query: &HashMap<String, String>,
 ) -> Result<Bytes, GatewayError> {
-    state.inner.auth.check(headers)?;
+    let caller = state.inner.auth.check(headers)?;
     let model = query.get("model").ok_or_else(|| {
         GatewayError::invalid(
             "the `model` query parameter is required",
@@ -103,7 +103,8 @@ fn body(
         extra.insert(crate::sovereignty::HEADER, value);
         named.extend(crate::sovereignty::from_headers(state, &extra)?);
     }
-    let policies = crate::sovereignty::policies(state, &named);
+    let attached = crate::sovereignty::attached(state, caller.as_deref());
+    let policies = crate::sovereignty::policies(state, &attached, &named)?;
     let snapshot = inner.health_snapshot(index);
     let now = inner.now_ms();
     let mut ranking = inner
