@@ -52,6 +52,11 @@ impl Countries {
     }
 }
 
+/// Every ISO 3166-1 alpha-2 code known here.
+pub fn all_codes() -> impl Iterator<Item = &'static str> {
+    COUNTRIES.split(' ')
+}
+
 fn country(code: &str) -> Option<Countries> {
     COUNTRIES
         .split(' ')

@@ -393,3 +393,80 @@ mod tests {
         assert_eq!(a.version, Policy::new(&named).unwrap().version);
     }
 }
+
+#[cfg(test)]
+mod generated {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeSet;
+
+    const NAMES: [&str; 14] = [
+        "DE", "FR", "US", "CH", "EU", "EEA", "EFTA", "APAC", "UK", "JP", "NO", "BR", "IE", "SG",
+    ];
+    const TAGGED: [&str; 12] = [
+        "DE", "FR", "US", "CH", "EU", "EEA", "GLOBAL", "UNKNOWN", "LOCAL", "JP", "NO", "APAC",
+    ];
+
+    /// A country set written out as codes, the slow and obvious way (computed once per name).
+    fn codes(name: &str) -> BTreeSet<String> {
+        static SETS: std::sync::OnceLock<
+            std::collections::HashMap<&'static str, BTreeSet<String>>,
+        > = std::sync::OnceLock::new();
+        let sets = SETS.get_or_init(|| {
+            let all: Vec<String> = crate::places::all_codes().map(str::to_owned).collect();
+            NAMES
+                .iter()
+                .chain(TAGGED.iter())
+                .map(|&name| {
+                    let set = match name {
+                        "GLOBAL" | "UNKNOWN" => all.iter().cloned().collect(),
+                        _ => all
+                            .iter()
+                            .filter(|c| {
+                                places::countries(c).is_some_and(|one| {
+                                    one.within(places::countries(name).unwrap_or_default())
+                                })
+                            })
+                            .cloned()
+                            .collect(),
+                    };
+                    (name, set)
+                })
+                .collect()
+        });
+        sets.get(name).cloned().unwrap_or_default()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 100_000, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// A policy's verdict on a jurisdiction equals the set arithmetic done by hand: allowed
+        /// when every country the tag may mean is allowed and none is denied; `LOCAL` always.
+        #[test]
+        fn every_refusal_is_consistent_with_the_country_sets(
+            allow in prop::option::of(prop::sample::subsequence(NAMES.to_vec(), 1..4)),
+            deny in prop::sample::subsequence(NAMES.to_vec(), 0..3),
+            tag in prop::sample::select(TAGGED.to_vec()),
+        ) {
+            let policy = Policy::new(&PolicySpec {
+                name: "p".into(),
+                allow_jurisdictions: allow.as_ref().map(|a| a.iter().map(|s| s.to_string()).collect()),
+                deny_jurisdictions: deny.iter().map(|s| s.to_string()).collect(),
+                ..PolicySpec::default()
+            })
+            .unwrap();
+            let tags = Tags::new(tag, "op", Hosting::Cloud, Retention::Zero).unwrap();
+            let verdict = policy.check("m", &tags).is_ok();
+            let expected = tag == "LOCAL" || {
+                let here = codes(tag);
+                let allowed = allow.as_ref().is_none_or(|a| {
+                    let ok: BTreeSet<String> = a.iter().flat_map(|n| codes(n)).collect();
+                    here.is_subset(&ok)
+                });
+                let denied: BTreeSet<String> = deny.iter().flat_map(|n| codes(n)).collect();
+                allowed && here.is_disjoint(&denied)
+            };
+            prop_assert_eq!(verdict, expected);
+        }
+    }
+}
