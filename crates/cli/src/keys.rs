@@ -230,13 +230,9 @@ async fn create(spec: KeySpec, args: &StoreArgs) -> Result<(), Failure> {
         .map_err(|e| Failure::usage(format!("--{}", e.to_string().replace('_', "-"))))?;
     let store = open(args).await?;
     if let Some(tenant) = &row.tenant_id {
-        let found = store.tenant(tenant).await;
-        if !matches!(&found, Ok(Some(t)) if t.disabled_at.is_none()) {
+        if let Err(refused) = crate::tenants::enabled_tenant(&store, tenant, "--tenant").await {
             store.close().await;
-            found.map_err(|e| Failure::failed(e.to_string()))?;
-            return Err(Failure::usage(format!(
-                "--tenant: no enabled tenant `{tenant}`"
-            )));
+            return Err(refused);
         }
     }
     let inserted = store.insert_key(&row).await;

@@ -297,10 +297,7 @@ pub async fn run(command: TenantsCommand) -> Result<(), Failure> {
                         revoked_at: None,
                     };
                     with_store(&store, |s| async move {
-                        match s.tenant(&id).await.map_err(failed)? {
-                            Some(t) if t.disabled_at.is_none() => {}
-                            _ => return Err(Failure::failed(format!("no enabled tenant `{id}`"))),
-                        }
+                        enabled_tenant(&s, &id, "tenant").await?;
                         s.insert_admin_token(&row).await.map_err(failed)
                     })
                     .await?;
@@ -344,14 +341,7 @@ pub async fn update_key(
         patch_key(&mut row, &patch, switchyard_store::now_ms()).map_err(usage)?;
         if row.tenant_id != before {
             if let Some(tenant) = &row.tenant_id {
-                match s.tenant(tenant).await.map_err(failed)? {
-                    Some(t) if t.disabled_at.is_none() => {}
-                    _ => {
-                        return Err(Failure::usage(format!(
-                            "--tenant: no enabled tenant `{tenant}`"
-                        )))
-                    }
-                }
+                enabled_tenant(&s, tenant, "--tenant").await?;
             }
         }
         s.update_key(&row).await.map_err(failed)?;
@@ -359,6 +349,14 @@ pub async fn update_key(
         Ok(())
     })
     .await
+}
+
+/// That `id` names an enabled tenant; otherwise a usage error naming `what` was given.
+pub async fn enabled_tenant(store: &Store, id: &str, what: &str) -> Result<(), Failure> {
+    match store.tenant(id).await.map_err(failed)? {
+        Some(t) if t.disabled_at.is_none() => Ok(()),
+        _ => Err(Failure::usage(format!("{what}: no enabled tenant `{id}`"))),
+    }
 }
 
 /// A tenant's id and its teams' (what its usage covers).

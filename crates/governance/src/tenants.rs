@@ -226,15 +226,6 @@ impl TenantCache {
         }
         names
     }
-
-    /// How many tenants are known.
-    pub fn len(&self) -> usize {
-        self.tenants.read().map_or(0, |t| t.len())
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 fn push_model(scopes: &mut Vec<Scope>, limits: &ModelLimits, id: &str, label: &str, model: &str) {

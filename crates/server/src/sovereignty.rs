@@ -22,34 +22,45 @@ pub fn from_headers(state: &AppState, headers: &HeaderMap) -> Result<Vec<usize>,
         let text = value.to_str().map_err(|_| {
             GatewayError::invalid(format!("the `{HEADER}` header must be policy names"), None)
         })?;
-        for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-            let Some(index) = state.inner.policies.iter().position(|p| p.name == name) else {
-                let mut known: Vec<&str> = state
-                    .inner
-                    .policies
-                    .iter()
-                    .map(|p| p.name.as_str())
-                    .collect();
-                known.sort_unstable();
-                let shown: String = name.chars().take(64).collect();
-                return Err(GatewayError::invalid(
-                    format!(
-                        "`{HEADER}` names no configured policy `{shown}` (configured: {})",
-                        if known.is_empty() {
-                            "none".to_owned()
-                        } else {
-                            known.join(", ")
-                        }
-                    ),
-                    None,
-                ));
-            };
-            if !named.contains(&index) {
-                named.push(index);
-            }
-        }
+        resolve(state, text, HEADER, &mut named)?;
     }
     Ok(named)
+}
+
+/// Adds the policies a comma-separated `text` names (from `source`, for messages) to `named`.
+pub fn resolve(
+    state: &AppState,
+    text: &str,
+    source: &str,
+    named: &mut Vec<usize>,
+) -> Result<(), GatewayError> {
+    for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let Some(index) = state.inner.policies.iter().position(|p| p.name == name) else {
+            let mut known: Vec<&str> = state
+                .inner
+                .policies
+                .iter()
+                .map(|p| p.name.as_str())
+                .collect();
+            known.sort_unstable();
+            let shown: String = name.chars().take(64).collect();
+            return Err(GatewayError::invalid(
+                format!(
+                    "`{source}` names no configured policy `{shown}` (configured: {})",
+                    if known.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        known.join(", ")
+                    }
+                ),
+                None,
+            ));
+        };
+        if !named.contains(&index) {
+            named.push(index);
+        }
+    }
+    Ok(())
 }
 
 /// Every policy a request is held to: the default, those `attached` to its key and the

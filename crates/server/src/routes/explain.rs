@@ -96,12 +96,7 @@ fn body(
     // in the `policy` query parameter.
     let mut named = crate::sovereignty::from_headers(state, headers)?;
     if let Some(list) = query.get("policy") {
-        let mut extra = HeaderMap::new();
-        let value = http::HeaderValue::from_str(list).map_err(|_| {
-            GatewayError::invalid("`policy` must be policy names", Some("policy".into()))
-        })?;
-        extra.insert(crate::sovereignty::HEADER, value);
-        named.extend(crate::sovereignty::from_headers(state, &extra)?);
+        crate::sovereignty::resolve(state, list, "policy", &mut named)?;
     }
     let attached = crate::sovereignty::attached(state, caller.as_deref());
     let policies = crate::sovereignty::policies(state, &attached, &named)?;
