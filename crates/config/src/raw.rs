@@ -32,6 +32,17 @@ pub struct RawConfig {
     pub policies: Vec<RawPolicy>,
     /// A policy every request is held to (others can only narrow it).
     pub default_policy: Option<String>,
+    /// National-id (or any other) patterns the PII guard finds besides its built-ins.
+    #[serde(default)]
+    pub pii_patterns: Vec<RawPiiPattern>,
+}
+
+/// `[[pii_patterns]]`: a kind of personal data the PII guard finds by a regular expression.
+#[derive(Debug, Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawPiiPattern {
+    pub name: String,
+    pub regex: String,
 }
 
 /// `[[policies]]`: where requests under this policy may be sent.
@@ -47,6 +58,9 @@ pub struct RawPolicy {
     #[serde(default)]
     pub zero_retention: bool,
     pub allow_models: Option<Vec<String>>,
+    /// `off` (default), `block`, `redact` or `mask-and-restore`.
+    pub pii: Option<String>,
+    pub pii_kinds: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize, Default, Clone)]

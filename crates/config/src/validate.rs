@@ -125,7 +125,8 @@ pub fn validate(raw: RawConfig, env: Env<'_>) -> Result<Config, ConfigError> {
         }
     };
 
-    let policies = policies(&raw.policies)?;
+    let pii = pii_detector(&raw.pii_patterns)?;
+    let policies = policies(&raw.policies, &pii)?;
     let default_policy = match &raw.default_policy {
         None => None,
         Some(name) if policies.iter().any(|p| p.name == *name) => Some(name.clone()),
@@ -152,11 +153,35 @@ pub fn validate(raw: RawConfig, env: Env<'_>) -> Result<Config, ConfigError> {
         models,
         policies,
         default_policy,
+        pii,
+    })
+}
+
+/// The PII detector: the built-in kinds, the presets and the `[[pii_patterns]]`.
+fn pii_detector(
+    raw: &[crate::raw::RawPiiPattern],
+) -> Result<switchyard_policy::pii::Detector, ConfigError> {
+    let specs: Vec<switchyard_policy::pii::IdSpec> = raw
+        .iter()
+        .map(|p| switchyard_policy::pii::IdSpec {
+            name: p.name.clone(),
+            regex: p.regex.clone(),
+        })
+        .collect();
+    switchyard_policy::pii::Detector::new(&specs).map_err(|e| {
+        // Name the pattern at fault: the first one that fails alone.
+        let at = (0..specs.len())
+            .find(|&i| switchyard_policy::pii::Detector::new(&specs[..=i]).is_err())
+            .unwrap_or(0);
+        ConfigError::invalid(format!("pii_patterns[{at}].{}", e.field), e.message)
     })
 }
 
 /// `[[policies]]`, each checked, names unique.
-fn policies(raw: &[crate::raw::RawPolicy]) -> Result<Vec<switchyard_policy::Policy>, ConfigError> {
+fn policies(
+    raw: &[crate::raw::RawPolicy],
+    pii: &switchyard_policy::pii::Detector,
+) -> Result<Vec<switchyard_policy::Policy>, ConfigError> {
     let mut out: Vec<switchyard_policy::Policy> = Vec::with_capacity(raw.len());
     for (i, p) in raw.iter().enumerate() {
         let spec = switchyard_policy::PolicySpec {
@@ -167,8 +192,10 @@ fn policies(raw: &[crate::raw::RawPolicy]) -> Result<Vec<switchyard_policy::Poli
             hosting: p.hosting.clone(),
             zero_retention: p.zero_retention,
             allow_models: p.allow_models.clone(),
+            pii: p.pii.clone(),
+            pii_kinds: p.pii_kinds.clone(),
         };
-        let policy = switchyard_policy::Policy::new(&spec)
+        let policy = switchyard_policy::Policy::with_detector(&spec, pii)
             .map_err(|e| ConfigError::invalid(format!("policies[{i}].{}", e.field), e.message))?;
         if out.iter().any(|q| q.name == policy.name) {
             return Err(ConfigError::invalid(

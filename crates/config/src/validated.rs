@@ -29,6 +29,8 @@ pub struct Config {
     pub policies: Vec<switchyard_policy::Policy>,
     /// The name of the policy every request is held to.
     pub default_policy: Option<String>,
+    /// The PII guard's detector (built-in kinds, presets, `[[pii_patterns]]`).
+    pub pii: switchyard_policy::pii::Detector,
 }
 
 /// Budgets and rate limits shared by replicas through Redis.

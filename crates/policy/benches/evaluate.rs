@@ -16,6 +16,7 @@ fn bench(c: &mut Criterion) {
         hosting: list(&["cloud", "on-prem", "embedded"]),
         zero_retention: true,
         allow_models: list(&["chat", "auto", "embed"]),
+        ..PolicySpec::default()
     })
     .unwrap();
     let tenant = Policy::new(&PolicySpec {

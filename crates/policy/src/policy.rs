@@ -24,6 +24,10 @@ pub struct PolicySpec {
     pub hosting: Option<Vec<String>>,
     pub zero_retention: bool,
     pub allow_models: Option<Vec<String>>,
+    /// The PII guard: `off` (default), `block`, `redact` or `mask-and-restore`.
+    pub pii: Option<String>,
+    /// The PII kinds scanned for (default: the detector's default set).
+    pub pii_kinds: Option<Vec<String>>,
 }
 
 /// A spec that cannot be a policy: which field, and why.
@@ -74,6 +78,8 @@ pub struct Policy {
     hosting: Option<Vec<Hosting>>,
     zero_retention: bool,
     models: Option<Vec<String>>,
+    /// What the PII guard does for requests under this policy.
+    pub pii: crate::pii::Rule,
 }
 
 fn bad(field: &'static str, message: impl Into<String>) -> SpecError {
@@ -101,7 +107,16 @@ fn place_list(field: &'static str, names: &[String]) -> Result<(Countries, Strin
 }
 
 impl Policy {
+    /// A policy whose PII kinds are the built-in detector's.
     pub fn new(spec: &PolicySpec) -> Result<Policy, SpecError> {
+        Policy::with_detector(spec, &crate::pii::Detector::default())
+    }
+
+    /// A policy whose PII kinds are named among `detector`'s.
+    pub fn with_detector(
+        spec: &PolicySpec,
+        detector: &crate::pii::Detector,
+    ) -> Result<Policy, SpecError> {
         let name = spec.name.trim();
         if name.is_empty()
             || name.len() > 64
@@ -159,6 +174,27 @@ impl Policy {
             }
             other => other.clone(),
         };
+        let mode = match spec.pii.as_deref() {
+            None => crate::pii::Mode::Off,
+            Some(text) => crate::pii::Mode::parse(text).ok_or_else(|| {
+                bad(
+                    "pii",
+                    format!(
+                        "unknown mode `{text}`; expected off, block, redact or mask-and-restore"
+                    ),
+                )
+            })?,
+        };
+        if spec.pii_kinds.is_some() && mode == crate::pii::Mode::Off {
+            return Err(bad(
+                "pii_kinds",
+                "needs `pii` set to block, redact or mask-and-restore",
+            ));
+        }
+        let pii = crate::pii::Rule {
+            mode,
+            kinds: detector.kinds(spec.pii_kinds.as_deref())?,
+        };
         Ok(Policy {
             name: name.to_owned(),
             version: fingerprint(spec),
@@ -168,6 +204,7 @@ impl Policy {
             hosting,
             zero_retention: spec.zero_retention,
             models,
+            pii,
         })
     }
 

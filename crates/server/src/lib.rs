@@ -9,6 +9,7 @@ pub mod admin;
 pub mod admission;
 pub mod auth;
 pub mod errors;
+pub mod guard;
 pub mod live;
 pub mod metrics;
 pub mod pipeline;

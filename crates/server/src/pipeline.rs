@@ -60,6 +60,8 @@ pub struct RequestContext {
     pub token_scopes: Vec<String>,
     /// Policies the request's `x-switchyard-policy` header named (indexes into the state's).
     pub policies: Vec<usize>,
+    /// Personal data the PII guard found in the request (masked, redacted or blocked).
+    pub pii_findings: u32,
     recorded: bool,
 }
 
@@ -80,6 +82,7 @@ impl RequestContext {
             reservation: None,
             token_scopes: Vec::new(),
             policies: Vec::new(),
+            pii_findings: 0,
             recorded: false,
         }
     }
@@ -162,6 +165,7 @@ impl RequestContext {
             input_tokens = usage.input_tokens,
             output_tokens = usage.output_tokens,
             cost_usd = cost_usd.unwrap_or(0.0),
+            pii_findings = self.pii_findings,
             "request finished"
         );
     }
@@ -283,8 +287,11 @@ fn unknown_model(name: &str) -> GatewayError {
 pub async fn chat(
     state: &AppState,
     ctx: &mut RequestContext,
-    request: ChatRequest,
+    mut request: ChatRequest,
 ) -> Result<ChatAnswer, GatewayError> {
+    let policies = request_policies(state, ctx)?;
+    let vault = crate::guard::chat(state, &policies, &mut request)?;
+    ctx.pii_findings = vault.total();
     let request = &request;
     let inlined = OnceCell::new();
     let inlined = &inlined;
@@ -292,6 +299,7 @@ pub async fn chat(
     let (answer, served) = try_in_order(
         state,
         ctx,
+        &policies,
         &request.model,
         &needs,
         |provider, model| async move {
@@ -306,12 +314,21 @@ pub async fn chat(
     )
     .await?;
     Ok(match answer {
-        Answer::Complete(response) => {
+        Answer::Complete(mut response) => {
+            crate::guard::restore(&vault, &mut response);
             let served = Served {
                 cost_usd: ctx.cost(&response.usage),
                 ..served
             };
             ChatAnswer::Complete(response, served)
+        }
+        Answer::Stream((first, rest)) if !vault.is_empty() => {
+            let (first, rest) = crate::guard::restore_stream(vault, first, rest);
+            ChatAnswer::Stream {
+                first,
+                rest,
+                served,
+            }
         }
         Answer::Stream((first, rest)) => ChatAnswer::Stream {
             first,
@@ -319,6 +336,15 @@ pub async fn chat(
             served,
         },
     })
+}
+
+/// Every policy the request is held to: the default, its key's and tenants', its header's.
+fn request_policies<'s>(
+    state: &'s AppState,
+    ctx: &RequestContext,
+) -> Result<Vec<&'s switchyard_policy::Policy>, GatewayError> {
+    let attached = crate::sovereignty::attached(state, ctx.caller.as_deref());
+    crate::sovereignty::policies(state, &attached, &ctx.policies)
 }
 
 enum Answer {
@@ -330,12 +356,16 @@ enum Answer {
 pub async fn embed(
     state: &AppState,
     ctx: &mut RequestContext,
-    request: EmbeddingRequest,
+    mut request: EmbeddingRequest,
 ) -> Result<(EmbeddingResponse, Served), GatewayError> {
+    let policies = request_policies(state, ctx)?;
+    let vault = crate::guard::embedding(state, &policies, &mut request)?;
+    ctx.pii_findings = vault.total();
     let request = &request;
     let (response, served) = try_in_order(
         state,
         ctx,
+        &policies,
         &request.model,
         &Needs::default(),
         |provider, model| async move { provider.embed(request, &model).await },
@@ -366,10 +396,28 @@ pub async fn count_tokens(
         .map_err(|_| unknown_model(&request.model))?;
     ctx.model = plan.model_index as u32;
     allowed(ctx, &request.model)?;
+    // Counting sends the prompt upstream too: the same policies and guard apply.
+    let policies = request_policies(state, ctx)?;
+    let mut guarded = request.clone();
+    let vault = crate::guard::chat(state, &policies, &mut guarded)?;
+    ctx.pii_findings = vault.total();
+    let request = &guarded;
+    let tags = inner.tags.get(plan.model_index);
+    let mut refusals = Vec::new();
     let mut last_error = None;
     let inlined = OnceCell::new();
     for (position, candidate) in plan.candidates.iter().enumerate() {
         let deployment = candidate.deployment;
+        let refusal = match tags.and_then(|t| t.get(position)) {
+            Some(tags) => switchyard_policy::first_refusal(&policies, &request.model, tags)
+                .map(|(p, why)| format!("{} refused by `{}`: {why}", deployment.id, p.name)),
+            None if policies.is_empty() => None,
+            None => Some(format!("{}: no tags known", deployment.id)),
+        };
+        if let Some(refusal) = refusal {
+            refusals.push(refusal);
+            continue;
+        }
         let Some(provider) = inner.providers.get(deployment.provider_index) else {
             continue;
         };
@@ -401,6 +449,17 @@ pub async fn count_tokens(
                 last_error = Some(err);
             }
         }
+    }
+    if last_error.is_none() && !refusals.is_empty() {
+        return Err(GatewayError::new(
+            ErrorClass::PermissionDenied,
+            format!(
+                "No deployment of `{}` is allowed by this request's policies ({}).",
+                request.model,
+                refusals.join("; ")
+            ),
+        )
+        .with_code("policy_denied"));
     }
     Err(last_error
         .as_ref()
@@ -441,6 +500,7 @@ async fn for_provider<'a>(
 async fn try_in_order<T, F, Fut>(
     state: &AppState,
     ctx: &mut RequestContext,
+    policies: &[&switchyard_policy::Policy],
     model: &str,
     needs: &Needs,
     mut attempt: F,
@@ -465,9 +525,7 @@ where
         .rank(model_index, needs, &snapshot, now_ms, fastrand::u64(..));
     // Fail closed: deployments the request's policies refuse are never tried, first or on
     // any retry or fallback.
-    let attached = crate::sovereignty::attached(state, ctx.caller.as_deref());
-    let policies = crate::sovereignty::policies(state, &attached, &ctx.policies)?;
-    crate::sovereignty::apply(state, &policies, model_index, model, &mut ranking);
+    crate::sovereignty::apply(state, policies, model_index, model, &mut ranking);
     if let Some(refused) = crate::sovereignty::refused(model, &ranking) {
         return Err(refused);
     }

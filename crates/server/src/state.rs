@@ -32,6 +32,8 @@ pub struct Inner {
     pub policies: Vec<Policy>,
     /// The policy every request is held to (an index into `policies`).
     pub default_policy: Option<usize>,
+    /// The PII guard's detector.
+    pub pii: switchyard_policy::pii::Detector,
     /// By provider index in the config.
     pub providers: Vec<Provider>,
     pub provider_ids: Vec<String>,
@@ -196,6 +198,7 @@ impl AppState {
                     .as_ref()
                     .and_then(|name| config.policies.iter().position(|p| p.name == *name)),
                 policies: config.policies.clone(),
+                pii: config.pii.clone(),
                 routes: RouteTable::new(models),
                 health,
                 health_slots,
