@@ -7,6 +7,7 @@
 //! a hang.
 
 pub mod admin_tokens;
+pub mod audit;
 pub mod keys;
 pub mod ledger;
 mod migrate;
