@@ -205,7 +205,12 @@ pub async fn run(command: KeysCommand) -> Result<(), Failure> {
                 .revoke_key(&id)
                 .await
                 .map_err(|e| Failure::failed(e.to_string()));
+            let audited = match &done {
+                Ok(true) => crate::audit::record_action(&store, "keys.revoke", &id).await,
+                _ => Ok(()),
+            };
             store.close().await;
+            audited?;
             if done? {
                 println!("revoked {id}");
                 Ok(())
@@ -236,8 +241,13 @@ async fn create(spec: KeySpec, args: &StoreArgs) -> Result<(), Failure> {
         }
     }
     let inserted = store.insert_key(&row).await;
+    let audited = match &inserted {
+        Ok(()) => crate::audit::record_action(&store, "keys.create", &row.id).await,
+        Err(_) => Ok(()),
+    };
     store.close().await;
     inserted.map_err(|e| Failure::failed(e.to_string()))?;
+    audited?;
     println!("id:     {}", row.id);
     println!("name:   {}", row.name);
     println!("key:    {}", secret.expose());

@@ -5,6 +5,7 @@
 //! invalid configuration; 3 the server could not be reached.
 
 mod admin_client;
+mod audit;
 mod bench;
 mod chat;
 mod governed;
@@ -65,6 +66,16 @@ enum Command {
     },
     /// Usage totals from the ledger, or every row as CSV.
     Usage(keys::UsageArgs),
+    /// The tamper-evident audit log: verify it, or make its signing key.
+    Audit {
+        #[command(subcommand)]
+        command: audit::AuditCommand,
+    },
+    /// Check a response's `x-switchyard-receipt` against the audit log.
+    Receipt {
+        #[command(subcommand)]
+        command: audit::ReceiptCommand,
+    },
     /// Measure the embedded engine (prompt and decode speed, TTFT, concurrency, memory).
     Bench {
         #[command(subcommand)]
@@ -147,6 +158,8 @@ fn main() -> ExitCode {
             Command::Keys { command } => keys::run(command).await,
             Command::Tenants { command } => tenants::run(command).await,
             Command::Usage(args) => keys::usage(args).await,
+            Command::Audit { command } => audit::run(command).await,
+            Command::Receipt { command } => audit::receipt(command).await,
         }
     });
     match result {

@@ -80,6 +80,15 @@ fn reload(path: &Path, live: &Live, listen: SocketAddr) {
     match tokio::task::block_in_place(|| AppState::rebuild(&config, &live.current())) {
         Ok(state) => {
             if live.replace(state) {
+                if let Some(governance) = &live.current().inner.governance {
+                    let file = std::fs::read(path).ok();
+                    switchyard_server::audit::config_loaded(
+                        governance,
+                        "reload",
+                        file.as_deref(),
+                        config.offline,
+                    );
+                }
                 tracing::info!(
                     models = config.models.len(),
                     providers = config.providers.len(),

@@ -15,7 +15,9 @@ pub struct ServeArgs {
     /// (`default` and `default-embedding`), pulling them into $SWITCHYARD_HOME first if needed.
     #[arg(long, short = 'c', env = "SWITCHYARD_CONFIG")]
     config: Option<PathBuf>,
-    /// Without a config: never download; fail if the default models are not present.
+    /// Forbid every outbound connection, like `offline = true` in the config: never download
+    /// models, no upstream but the embedded engine and loopback or private addresses, no
+    /// URL fetching.
     #[arg(long)]
     offline: bool,
     /// Address to listen on; overrides the config's `listen`.
@@ -43,6 +45,15 @@ pub async fn run(args: ServeArgs) -> Result<(), Failure> {
     let governance = Governance::start(store, crate::governed::pepper()?, Some(&spool), shared)
         .await
         .map_err(|e| Failure::usage(e.to_string()))?;
+    match switchyard_governance::audit::signer_from_env().map_err(Failure::usage)? {
+        Some(signer) => {
+            tracing::info!(public_key = %signer.public_key(), "audit log signed");
+            governance.audit.set_signer(signer);
+        }
+        None => tracing::warn!(
+            "audit log unsigned: set SWITCHYARD_AUDIT_KEY (make one with `switchyard audit keygen`) for signed checkpoints"
+        ),
+    }
     if config.api_keys.is_empty()
         && !governance.keys.has_keys()
         && !config.listen.ip().is_loopback()
@@ -52,9 +63,24 @@ pub async fn run(args: ServeArgs) -> Result<(), Failure> {
             config.listen
         )));
     }
+    // `--offline` is `offline = true` for this run.
+    if args.offline && !config.offline {
+        config.offline = true;
+        config.media.offline = true;
+        if let Some(why) = config
+            .providers
+            .iter()
+            .find_map(switchyard_config::offline_refusal)
+        {
+            return Err(Failure::usage(format!("--offline: {why}")));
+        }
+    }
+    let file = args.config.as_deref().and_then(|p| std::fs::read(p).ok());
+    switchyard_server::audit::config_loaded(&governance, "start", file.as_deref(), config.offline);
     if args.config.is_none() {
         let store = switchyard_models::Store::from_env();
-        config = crate::local::default_config(config, &store, args.offline).await?;
+        let offline = config.offline;
+        config = crate::local::default_config(config, &store, offline).await?;
     }
     if config.providers.iter().any(|p| p.local.is_some()) {
         tracing::info!("loading the local models");

@@ -186,6 +186,7 @@ pub async fn run(command: TenantsCommand) -> Result<(), Failure> {
                             .map_err(failed)?
                             .map_err(usage)?;
                         s.insert_tenant(&row).await.map_err(failed)?;
+                        crate::audit::record_action(&s, "tenants.create", &row.id).await?;
                         Ok(row)
                     })
                     .await?
@@ -243,6 +244,7 @@ pub async fn run(command: TenantsCommand) -> Result<(), Failure> {
                             .ok_or_else(|| Failure::failed(format!("no tenant `{id}`")))?;
                         patch_tenant(&mut row, &patch).map_err(usage)?;
                         s.update_tenant(&row).await.map_err(failed)?;
+                        crate::audit::record_action(&s, "tenants.update", &row.id).await?;
                         Ok(row)
                     })
                     .await?
@@ -260,7 +262,11 @@ pub async fn run(command: TenantsCommand) -> Result<(), Failure> {
                 }
                 None => {
                     let found = with_store(&store, |s| async move {
-                        s.disable_tenant(&id).await.map_err(failed)
+                        let found = s.disable_tenant(&id).await.map_err(failed)?;
+                        if found {
+                            crate::audit::record_action(&s, "tenants.disable", &id).await?;
+                        }
+                        Ok(found)
                     })
                     .await?;
                     if !found {
@@ -298,7 +304,8 @@ pub async fn run(command: TenantsCommand) -> Result<(), Failure> {
                     };
                     with_store(&store, |s| async move {
                         enabled_tenant(&s, &id, "tenant").await?;
-                        s.insert_admin_token(&row).await.map_err(failed)
+                        s.insert_admin_token(&row).await.map_err(failed)?;
+                        crate::audit::record_action(&s, "tenants.token", &row.id).await
                     })
                     .await?;
                     secret.expose().to_owned()
@@ -345,6 +352,7 @@ pub async fn update_key(
             }
         }
         s.update_key(&row).await.map_err(failed)?;
+        crate::audit::record_action(&s, "keys.update", &id).await?;
         println!("updated {id}");
         Ok(())
     })

@@ -46,3 +46,49 @@ pub fn process_env(name: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests;
+
+/// Why `offline = true` forbids this provider (`None`: allowed). Allowed: the embedded
+/// engine, and upstreams whose configured address is a loopback or private IP literal or
+/// `localhost` (on-premises hosts reached without DNS or a route out). Refused: every
+/// provider without a base URL (its default is a public API) and every host name or public
+/// address.
+pub fn offline_refusal(provider: &ProviderConfig) -> Option<String> {
+    if provider.kind == ProviderKind::Local {
+        return None;
+    }
+    let Some(url) = provider.base_url.as_deref() else {
+        return Some(format!(
+            "`offline = true` forbids `{}`: without a base_url it calls its public API",
+            provider.id
+        ));
+    };
+    let host = url
+        .split("://")
+        .nth(1)
+        .and_then(|rest| rest.split(['/', '?', '#']).next())
+        .map(|authority| authority.rsplit('@').next().unwrap_or(authority))
+        .map(|hostport| {
+            if let Some(v6) = hostport.strip_prefix('[') {
+                v6.split(']').next().unwrap_or("").to_owned()
+            } else {
+                hostport.split(':').next().unwrap_or("").to_owned()
+            }
+        })
+        .unwrap_or_default();
+    let local = host.eq_ignore_ascii_case("localhost")
+        || match host.parse::<std::net::IpAddr>() {
+            Ok(std::net::IpAddr::V4(ip)) => {
+                ip.is_loopback() || ip.is_private() || ip.is_link_local()
+            }
+            Ok(std::net::IpAddr::V6(ip)) => {
+                ip.is_loopback() || (ip.segments()[0] & 0xfe00) == 0xfc00
+            }
+            Err(_) => false,
+        };
+    (!local).then(|| {
+        format!(
+            "`offline = true` forbids `{}`: `{host}` is not a loopback or private address",
+            provider.id
+        )
+    })
+}

@@ -32,6 +32,9 @@ pub struct RawConfig {
     pub policies: Vec<RawPolicy>,
     /// A policy every request is held to (others can only narrow it).
     pub default_policy: Option<String>,
+    /// Forbid every outbound connection: only the embedded engine and upstreams on loopback
+    /// or private addresses, no URL fetching, no model downloads.
+    pub offline: Option<bool>,
     /// National-id (or any other) patterns the PII guard finds besides its built-ins.
     #[serde(default)]
     pub pii_patterns: Vec<RawPiiPattern>,

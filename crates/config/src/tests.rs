@@ -444,3 +444,62 @@ fn the_admin_api_has_its_own_listener() {
         "admin.listen"
     );
 }
+
+#[test]
+fn offline_mode_allows_only_the_embedded_engine_and_private_addresses() {
+    let provider = |extra: &str| {
+        format!("offline = true\n[[providers]]\nid = \"p\"\ntype = \"openai\"\napi_key = \"k\"\n{extra}")
+    };
+    assert_eq!(invalid_key(&provider("")), "providers[0]");
+    assert_eq!(
+        invalid_key(&provider("base_url = \"https://api.mistral.ai/v1\"")),
+        "providers[0]"
+    );
+    assert_eq!(
+        invalid_key(&provider("base_url = \"http://8.8.8.8:8000/v1\"")),
+        "providers[0]"
+    );
+    for url in [
+        "http://127.0.0.1:8000/v1",
+        "http://localhost:11434",
+        "http://10.1.2.3:8000/v1",
+        "http://[::1]:8000/v1",
+    ] {
+        let config = load_str(&provider(&format!("base_url = \"{url}\"")), &no_env).unwrap();
+        assert!(config.offline && config.media.offline, "{url}");
+    }
+    let err = load_str(&provider(""), &no_env).unwrap_err().to_string();
+    assert!(
+        err.contains("offline = true") && err.contains("public API"),
+        "{err}"
+    );
+}
+
+#[test]
+fn pii_settings_are_validated_with_their_key() {
+    assert_eq!(
+        invalid_key("[[policies]]\nname = \"a\"\npii = \"hide\"\n"),
+        "policies[0].pii"
+    );
+    assert_eq!(
+        invalid_key("[[policies]]\nname = \"a\"\npii = \"redact\"\npii_kinds = [\"dna\"]\n"),
+        "policies[0].pii_kinds"
+    );
+    assert_eq!(
+        invalid_key("[[policies]]\nname = \"a\"\npii_kinds = [\"email\"]\n"),
+        "policies[0].pii_kinds"
+    );
+    assert_eq!(
+        invalid_key("[[pii_patterns]]\nname = \"ok\"\nregex = \"x\"\n\n[[pii_patterns]]\nname = \"bad\"\nregex = \"(\"\n"),
+        "pii_patterns[1].regex"
+    );
+    let config = load_str(
+        "[[pii_patterns]]\nname = \"badge\"\nregex = 'B-\\d{4}'\n\n[[policies]]\nname = \"a\"\npii = \"mask-and-restore\"\npii_kinds = [\"badge\", \"email\"]\n",
+        &no_env,
+    )
+    .unwrap();
+    assert_eq!(
+        config.policies[0].pii.mode,
+        switchyard_policy::pii::Mode::MaskAndRestore
+    );
+}

@@ -48,7 +48,9 @@ pub fn validate(raw: RawConfig, env: Env<'_>) -> Result<Config, ConfigError> {
     };
     let base_timeouts = timeouts("timeouts", raw.timeouts.as_ref(), Timeouts::default())?;
     let log = log_config(raw.log.as_ref())?;
-    let media = media_config(raw.media.as_ref())?;
+    let offline = raw.offline.unwrap_or(false);
+    let mut media = media_config(raw.media.as_ref())?;
+    media.offline = offline;
     let routing = routing_config(raw.routing.as_ref())?;
     let store_url = match raw.store.as_ref().and_then(|s| s.url.as_deref()) {
         None => None,
@@ -78,6 +80,11 @@ pub fn validate(raw: RawConfig, env: Env<'_>) -> Result<Config, ConfigError> {
                 format!("providers[{i}].id"),
                 format!("duplicate provider id `{}`", provider.id),
             ));
+        }
+        if offline {
+            if let Some(why) = crate::offline_refusal(&provider) {
+                return Err(ConfigError::invalid(format!("providers[{i}]"), why));
+            }
         }
         providers.push(provider);
     }
@@ -154,6 +161,7 @@ pub fn validate(raw: RawConfig, env: Env<'_>) -> Result<Config, ConfigError> {
         policies,
         default_policy,
         pii,
+        offline,
     })
 }
 

@@ -31,6 +31,8 @@ pub struct Config {
     pub default_policy: Option<String>,
     /// The PII guard's detector (built-in kinds, presets, `[[pii_patterns]]`).
     pub pii: switchyard_policy::pii::Detector,
+    /// `offline = true`: no outbound connection (see [`crate::offline_refusal`]).
+    pub offline: bool,
 }
 
 /// Budgets and rate limits shared by replicas through Redis.
@@ -50,6 +52,8 @@ pub struct MediaConfig {
     pub max_bytes: u64,
     pub timeout: Duration,
     pub allow_private_networks: bool,
+    /// Offline mode: no URL is fetched.
+    pub offline: bool,
 }
 
 impl Default for MediaConfig {
@@ -58,6 +62,7 @@ impl Default for MediaConfig {
             max_bytes: 20 * 1024 * 1024,
             timeout: Duration::from_secs(10),
             allow_private_networks: false,
+            offline: false,
         }
     }
 }

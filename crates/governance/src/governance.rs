@@ -20,6 +20,8 @@ pub struct Governance {
     pub store: Store,
     pub keys: Arc<KeyCache>,
     pub ledger: LedgerWriter,
+    /// The tamper-evident audit log's writer.
+    pub audit: crate::audit::AuditWriter,
     pub budgets: Budgets,
     /// This replica's own rate windows (all of them without Redis; the fallback with it).
     pub rates: RateLimits,
@@ -68,6 +70,7 @@ impl Governance {
         let follower = tokio::spawn(keys.clone().follow(store.clone()));
         Ok(Arc::new(Governance {
             ledger: LedgerWriter::start(store.clone(), spool),
+            audit: crate::audit::AuditWriter::start(store.clone(), crate::audit::EVERY),
             budgets: match &shared {
                 Some(s) => Budgets::shared(
                     store.clone(),
@@ -99,6 +102,7 @@ impl Governance {
             task.abort();
         }
         self.ledger.shutdown(limit).await;
+        self.audit.shutdown(limit).await;
         self.store.close().await;
     }
 }

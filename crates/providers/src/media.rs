@@ -73,6 +73,11 @@ impl MediaFetcher {
         if !has_remote_media(request) {
             return Ok(None);
         }
+        if self.config.offline {
+            return Err(ProviderError::unsupported(
+                "offline mode: the gateway fetches no URLs; send images and documents inline (base64)",
+            ));
+        }
         let mut out = request.clone();
         let mut fetched: Vec<(String, ImageSource)> = Vec::new();
         for message in &mut out.messages {

@@ -12,6 +12,13 @@ use switchyard_types::{ChatRequest, ChatResponse, Delta, EmbeddingRequest, Strea
 
 use crate::state::AppState;
 
+/// A request the guard refused: the error, and how much personal data it found.
+#[derive(Debug)]
+pub struct Blocked {
+    pub error: GatewayError,
+    pub findings: u32,
+}
+
 /// The PII rule of all of a request's policies together.
 pub fn rule(policies: &[&Policy]) -> Rule {
     policies
@@ -24,7 +31,7 @@ pub fn chat(
     state: &AppState,
     policies: &[&Policy],
     request: &mut ChatRequest,
-) -> Result<Vault, GatewayError> {
+) -> Result<Vault, Blocked> {
     let rule = rule(policies);
     if rule.mode == Mode::Off {
         return Ok(Vault::default());
@@ -38,7 +45,7 @@ pub fn embedding(
     state: &AppState,
     policies: &[&Policy],
     request: &mut EmbeddingRequest,
-) -> Result<Vault, GatewayError> {
+) -> Result<Vault, Blocked> {
     let rule = rule(policies);
     if rule.mode == Mode::Off {
         return Ok(Vault::default());
@@ -51,7 +58,7 @@ fn outcome(
     state: &AppState,
     policies: &[&Policy],
     guarded: pii::Guarded,
-) -> Result<Vault, GatewayError> {
+) -> Result<Vault, Blocked> {
     if !guarded.blocked {
         return Ok(guarded.vault);
     }
@@ -66,14 +73,17 @@ fn outcome(
         .iter()
         .find(|p| p.pii.mode == Mode::Block)
         .map_or("-", |p| p.name.as_str());
-    Err(GatewayError::invalid(
-        format!(
-            "The request contains personal data ({}) that the policy `{policy}` does not let leave the gateway; remove it and try again.",
-            kinds.join(", ")
-        ),
-        None,
-    )
-    .with_code("pii_detected"))
+    Err(Blocked {
+        error: GatewayError::invalid(
+            format!(
+                "The request contains personal data ({}) that the policy `{policy}` does not let leave the gateway; remove it and try again.",
+                kinds.join(", ")
+            ),
+            None,
+        )
+        .with_code("pii_detected"),
+        findings: guarded.vault.total(),
+    })
 }
 
 /// A complete answer with the originals back in place of the placeholders.

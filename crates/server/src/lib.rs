@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod admission;
+pub mod audit;
 pub mod auth;
 pub mod errors;
 pub mod guard;
@@ -14,6 +15,7 @@ pub mod live;
 pub mod metrics;
 pub mod pipeline;
 pub mod probe;
+pub mod receipt;
 pub mod retry;
 pub mod routes;
 pub mod serve;

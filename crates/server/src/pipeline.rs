@@ -62,6 +62,14 @@ pub struct RequestContext {
     pub policies: Vec<usize>,
     /// Personal data the PII guard found in the request (masked, redacted or blocked).
     pub pii_findings: u32,
+    /// SHA-256 of the request body as received (for the receipt).
+    pub prompt_sha256: Option<[u8; 32]>,
+    /// The policies the request was held to: name and version (for the receipt).
+    pub policy_marks: Vec<(String, String)>,
+    /// `refused` (policies), `blocked` (PII guard); empty: decided by the status.
+    pub decision: &'static str,
+    /// The receipt, once the request's outcome is known.
+    pub receipt: Option<crate::receipt::Draft>,
     recorded: bool,
 }
 
@@ -83,6 +91,10 @@ impl RequestContext {
             token_scopes: Vec::new(),
             policies: Vec::new(),
             pii_findings: 0,
+            prompt_sha256: None,
+            policy_marks: Vec::new(),
+            decision: "",
+            receipt: None,
             recorded: false,
         }
     }
@@ -111,6 +123,10 @@ impl RequestContext {
             return;
         }
         self.recorded = true;
+        // Inference requests (those with a body) get a receipt and an audit record.
+        if self.prompt_sha256.is_some() {
+            self.receipt = Some(crate::receipt::draft(state, self, status));
+        }
         let latency = self.started.elapsed();
         let cost_usd = self.cost(&usage);
         state.inner.metrics.record(&RequestRecord {
@@ -290,8 +306,7 @@ pub async fn chat(
     mut request: ChatRequest,
 ) -> Result<ChatAnswer, GatewayError> {
     let policies = request_policies(state, ctx)?;
-    let vault = crate::guard::chat(state, &policies, &mut request)?;
-    ctx.pii_findings = vault.total();
+    let vault = guarded(ctx, crate::guard::chat(state, &policies, &mut request))?;
     let request = &request;
     let inlined = OnceCell::new();
     let inlined = &inlined;
@@ -341,10 +356,46 @@ pub async fn chat(
 /// Every policy the request is held to: the default, its key's and tenants', its header's.
 fn request_policies<'s>(
     state: &'s AppState,
-    ctx: &RequestContext,
+    ctx: &mut RequestContext,
 ) -> Result<Vec<&'s switchyard_policy::Policy>, GatewayError> {
     let attached = crate::sovereignty::attached(state, ctx.caller.as_deref());
-    crate::sovereignty::policies(state, &attached, &ctx.policies)
+    let policies =
+        crate::sovereignty::policies(state, &attached, &ctx.policies).inspect_err(|_| {
+            ctx.decision = "refused";
+        })?;
+    ctx.policy_marks = policies
+        .iter()
+        .map(|p| (p.name.clone(), p.version.clone()))
+        .collect();
+    Ok(policies)
+}
+
+/// Guards a request whose answer needs no restoring (token counting).
+fn guarded_request(
+    ctx: &mut RequestContext,
+    state: &AppState,
+    policies: &[&switchyard_policy::Policy],
+    request: &mut ChatRequest,
+) -> Result<(), GatewayError> {
+    guarded(ctx, crate::guard::chat(state, policies, request)).map(|_| ())
+}
+
+/// The PII guard's outcome on the context: findings counted, a block marked.
+fn guarded(
+    ctx: &mut RequestContext,
+    outcome: Result<switchyard_policy::pii::Vault, crate::guard::Blocked>,
+) -> Result<switchyard_policy::pii::Vault, GatewayError> {
+    match outcome {
+        Ok(vault) => {
+            ctx.pii_findings = vault.total();
+            Ok(vault)
+        }
+        Err(blocked) => {
+            ctx.decision = "blocked";
+            ctx.pii_findings = blocked.findings;
+            Err(blocked.error)
+        }
+    }
 }
 
 enum Answer {
@@ -359,8 +410,7 @@ pub async fn embed(
     mut request: EmbeddingRequest,
 ) -> Result<(EmbeddingResponse, Served), GatewayError> {
     let policies = request_policies(state, ctx)?;
-    let vault = crate::guard::embedding(state, &policies, &mut request)?;
-    ctx.pii_findings = vault.total();
+    guarded(ctx, crate::guard::embedding(state, &policies, &mut request))?;
     let request = &request;
     let (response, served) = try_in_order(
         state,
@@ -399,8 +449,7 @@ pub async fn count_tokens(
     // Counting sends the prompt upstream too: the same policies and guard apply.
     let policies = request_policies(state, ctx)?;
     let mut guarded = request.clone();
-    let vault = crate::guard::chat(state, &policies, &mut guarded)?;
-    ctx.pii_findings = vault.total();
+    guarded_request(ctx, state, &policies, &mut guarded)?;
     let request = &guarded;
     let tags = inner.tags.get(plan.model_index);
     let mut refusals = Vec::new();
@@ -451,6 +500,7 @@ pub async fn count_tokens(
         }
     }
     if last_error.is_none() && !refusals.is_empty() {
+        ctx.decision = "refused";
         return Err(GatewayError::new(
             ErrorClass::PermissionDenied,
             format!(
@@ -527,6 +577,7 @@ where
     // any retry or fallback.
     crate::sovereignty::apply(state, policies, model_index, model, &mut ranking);
     if let Some(refused) = crate::sovereignty::refused(model, &ranking) {
+        ctx.decision = "refused";
         return Err(refused);
     }
     if ranking.admitted.is_empty() {

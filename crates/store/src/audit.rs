@@ -132,9 +132,7 @@ impl Signer {
     }
 
     fn sign(&self, kind: &str, seq: i64, hash: &str, at: i64) -> Signed {
-        let signature = self
-            .pair
-            .sign(signed_message(kind, seq, hash).as_bytes());
+        let signature = self.pair.sign(signed_message(kind, seq, hash).as_bytes());
         Signed {
             seq,
             at,
@@ -251,7 +249,12 @@ impl Store {
         if let Some(signer) = signer {
             let hash = hex(&hash);
             let head = signer.sign("head", seq, &hash, at);
-            within(sqlx::query("DELETE FROM audit_head WHERE id = $1").bind(HEAD_ID).execute(&mut *tx)).await?;
+            within(
+                sqlx::query("DELETE FROM audit_head WHERE id = $1")
+                    .bind(HEAD_ID)
+                    .execute(&mut *tx),
+            )
+            .await?;
             within(
                 sqlx::query(
                     "INSERT INTO audit_head (id, seq, at, hash, public_key, signature) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -325,9 +328,11 @@ impl Store {
     /// The signed head, if one was written.
     pub async fn audit_head(&self) -> Result<Option<Signed>, StoreError> {
         let row = within(
-            sqlx::query("SELECT seq, at, hash, public_key, signature FROM audit_head WHERE id = $1")
-                .bind(HEAD_ID)
-                .fetch_optional(self.pool()),
+            sqlx::query(
+                "SELECT seq, at, hash, public_key, signature FROM audit_head WHERE id = $1",
+            )
+            .bind(HEAD_ID)
+            .fetch_optional(self.pool()),
         )
         .await?;
         row.as_ref().map(signed).transpose()

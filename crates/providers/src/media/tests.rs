@@ -47,6 +47,7 @@ fn fetcher(allow_private: bool, max_bytes: u64) -> MediaFetcher {
         max_bytes,
         timeout: Duration::from_secs(2),
         allow_private_networks: allow_private,
+        offline: false,
     })
     .unwrap()
 }
@@ -301,6 +302,7 @@ async fn a_silent_server_ends_within_the_time_limit() {
         max_bytes: 1024,
         timeout: Duration::from_millis(300),
         allow_private_networks: true,
+        offline: false,
     })
     .unwrap();
     let started = std::time::Instant::now();
@@ -310,4 +312,20 @@ async fn a_silent_server_ends_within_the_time_limit() {
         .unwrap_err();
     assert!(started.elapsed() < Duration::from_secs(2));
     assert!(err.message.contains("within 0.3 s"), "{}", err.message);
+}
+
+#[tokio::test]
+async fn offline_mode_fetches_nothing() {
+    let f = MediaFetcher::new(MediaConfig {
+        offline: true,
+        allow_private_networks: true,
+        ..MediaConfig::default()
+    })
+    .unwrap();
+    let err = f
+        .inline(&with_image("http://127.0.0.1:9/cat.png"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, crate::ProviderErrorKind::Unsupported);
+    assert!(err.message.contains("offline"), "{}", err.message);
 }

@@ -89,6 +89,16 @@ impl AdminState {
         })
     }
 
+    /// The store and caches the admin API works on.
+    pub fn governance(&self) -> &Governance {
+        &self.governance
+    }
+
+    /// Who sent the request's bearer token, if anyone known (for the audit log).
+    pub async fn principal_of(&self, headers: &HeaderMap) -> Option<Principal> {
+        self.principal(headers, false).await.ok()
+    }
+
     /// Who sent the request's bearer token, or the refusal to send. `write`: the call
     /// changes something (a viewer is refused).
     async fn principal(&self, headers: &HeaderMap, write: bool) -> Result<Principal, Refusal> {
@@ -210,6 +220,10 @@ pub fn router(state: AdminState) -> Router {
         .route("/admin/usage", get(usage::report))
         .route("/admin/openapi.json", get(openapi::document))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::audit::admin_calls,
+        ))
         .with_state(state)
 }
 

@@ -27,6 +27,7 @@ pub async fn messages(
     let answer = async {
         ctx.identify(&state, &headers)?;
         let body = body.map_err(body_error)?;
+        ctx.prompt_sha256 = Some(crate::receipt::digest(&body));
         let request = anthropic::decode_messages_request(&body)?;
         let model = request.model.clone();
         pipeline::chat(&state, &mut ctx, request)
@@ -70,6 +71,7 @@ pub async fn count_tokens(
     let counted = async {
         ctx.identify(&state, &headers)?;
         let body = body.map_err(body_error)?;
+        ctx.prompt_sha256 = Some(crate::receipt::digest(&body));
         let request = anthropic::decode_count_tokens_request(&body)?;
         pipeline::count_tokens(&state, &mut ctx, &request).await
     }

@@ -37,6 +37,7 @@ pub async fn model_operation(
     let answer = async {
         ctx.identify(&state, &headers)?;
         let body = body.map_err(body_error)?;
+        ctx.prompt_sha256 = Some(crate::receipt::digest(&body));
         let request = match operation.as_str() {
             "converse" | "converse-stream" => {
                 bedrock::decode_converse_request(&model_id, &body, operation == "converse-stream")?
@@ -102,6 +103,7 @@ async fn count_tokens(
     let counted = async {
         ctx.identify(state, headers)?;
         let body = body.map_err(body_error)?;
+        ctx.prompt_sha256 = Some(crate::receipt::digest(&body));
         let request = match bedrock::decode_count_tokens_input(model_id, &body)? {
             bedrock::CountInput::Converse(request) => *request,
             bedrock::CountInput::InvokeBody(invoke) => {

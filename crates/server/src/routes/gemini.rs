@@ -46,6 +46,7 @@ pub async fn model_method(
     let run = async {
         ctx.identify(&state, &headers)?;
         let body = body.map_err(body_error)?;
+        ctx.prompt_sha256 = Some(crate::receipt::digest(&body));
         match method {
             "generateContent" | "streamGenerateContent" => {
                 let stream = method == "streamGenerateContent";

@@ -27,6 +27,7 @@ pub async fn chat_completions(
     let answer = async {
         ctx.identify(&state, &headers)?;
         let body = body.map_err(body_error)?;
+        ctx.prompt_sha256 = Some(crate::receipt::digest(&body));
         let request = openai::decode_chat_request(&body)?;
         let include_usage = request.stream_include_usage;
         pipeline::chat(&state, &mut ctx, request)
@@ -70,6 +71,7 @@ pub async fn embeddings(
     let result = async {
         ctx.identify(&state, &headers)?;
         let body = body.map_err(body_error)?;
+        ctx.prompt_sha256 = Some(crate::receipt::digest(&body));
         let request = openai::decode_embeddings_request(&body)?;
         let format = request.encoding_format;
         pipeline::embed(&state, &mut ctx, request)

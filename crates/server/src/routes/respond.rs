@@ -44,7 +44,14 @@ pub fn json(
     ctx: &RequestContext,
     served: Option<&Served>,
 ) -> Response {
-    with_headers(status, "application/json", Body::from(body), ctx, served)
+    let receipt = ctx.receipt.as_ref().and_then(|r| r.seal(Some(&body)));
+    let mut response = with_headers(status, "application/json", Body::from(body), ctx, served);
+    if let Some(receipt) = receipt {
+        response
+            .headers_mut()
+            .insert(crate::receipt::HEADER, receipt);
+    }
+    response
 }
 
 pub fn with_headers(

@@ -28,6 +28,7 @@ pub async fn create(
     let answer = async {
         ctx.identify(&state, &headers)?;
         let body = body.map_err(body_error)?;
+        ctx.prompt_sha256 = Some(crate::receipt::digest(&body));
         let request = responses::decode_create_request(&body)?;
         let echo = responses::Echo::from_request(&request);
         pipeline::chat(&state, &mut ctx, request)

@@ -100,6 +100,12 @@ pub fn respond<E: StreamEncoder>(
         &ctx,
         Some(&served),
     );
+    // The stream's receipt: its answer's bytes are not known yet.
+    if let Some(receipt) = crate::receipt::draft(&state, &ctx, 200).seal(None) {
+        response
+            .headers_mut()
+            .insert(crate::receipt::HEADER, receipt);
+    }
     response.headers_mut().insert(
         http::header::CACHE_CONTROL,
         http::HeaderValue::from_static("no-cache"),

@@ -39,9 +39,15 @@ pub fn verify(
         let expected = hashes.len() as i64 + 1;
         if record.seq != expected {
             let why = if record.seq > expected {
-                format!("record {expected} is missing (the next stored is {})", record.seq)
+                format!(
+                    "record {expected} is missing (the next stored is {})",
+                    record.seq
+                )
             } else {
-                format!("record {} is out of order (expected {expected})", record.seq)
+                format!(
+                    "record {} is out of order (expected {expected})",
+                    record.seq
+                )
             };
             problems.push((expected, why));
             break;

@@ -1,0 +1,172 @@
+//! The audit log's writer: requests, admin actions and config reloads hand their record to a
+//! queue and go on (appending is off the request path); one task appends them to the chain
+//! in batches, signing the head and, every N records or minutes, a checkpoint. A failed
+//! append is retried with backoff, never dropped; on shutdown the queue is drained.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use switchyard_store::audit::{CheckpointEvery, Entry, Signer};
+use switchyard_store::Store;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// The environment variable holding the audit signing key (base64 of an Ed25519 seed).
+pub const KEY_ENV: &str = "SWITCHYARD_AUDIT_KEY";
+
+/// Records per append transaction.
+const BATCH: usize = 256;
+
+/// The default checkpoint interval: 1,000 records or 5 minutes.
+pub const EVERY: CheckpointEvery = CheckpointEvery {
+    records: 1_000,
+    millis: 300_000,
+};
+
+pub struct AuditWriter {
+    sender: Mutex<Option<mpsc::UnboundedSender<Entry>>>,
+    task: Mutex<Option<JoinHandle<()>>>,
+    signer: Arc<Mutex<Option<Arc<Signer>>>>,
+    stats: Arc<Stats>,
+}
+
+#[derive(Default)]
+struct Stats {
+    queued: AtomicU64,
+    written: AtomicU64,
+}
+
+impl AuditWriter {
+    pub fn start(store: Store, every: CheckpointEvery) -> AuditWriter {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        let signer = Arc::new(Mutex::new(None));
+        let stats = Arc::new(Stats::default());
+        let task = tokio::spawn(write_loop(
+            store,
+            receiver,
+            signer.clone(),
+            every,
+            stats.clone(),
+        ));
+        AuditWriter {
+            sender: Mutex::new(Some(sender)),
+            task: Mutex::new(Some(task)),
+            signer,
+            stats,
+        }
+    }
+
+    /// Signs heads and checkpoints from now on.
+    pub fn set_signer(&self, signer: Signer) {
+        let mut guard = match self.signer.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        *guard = Some(Arc::new(signer));
+    }
+
+    /// The signing key's public half, when there is one.
+    pub fn public_key(&self) -> Option<String> {
+        let guard = match self.signer.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        guard.as_ref().map(|s| s.public_key())
+    }
+
+    /// Queues a record; never waits.
+    pub fn record(&self, entry: Entry) {
+        let sender = match self.sender.lock() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        match sender {
+            Some(sender) => {
+                self.stats.queued.fetch_add(1, Ordering::Relaxed);
+                if sender.send(entry).is_err() {
+                    tracing::error!("audit record lost: the audit log is shut down");
+                }
+            }
+            None => {
+                tracing::error!(ref_id = %entry.ref_id, "audit record lost: the audit log is shut down")
+            }
+        }
+    }
+
+    /// Records appended so far.
+    pub fn written(&self) -> u64 {
+        self.stats.written.load(Ordering::Relaxed)
+    }
+
+    /// Records queued so far.
+    pub fn queued(&self) -> u64 {
+        self.stats.queued.load(Ordering::Relaxed)
+    }
+
+    /// Waits until every record queued so far is appended (or `limit` passes).
+    pub async fn flush(&self, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        while self.written() < self.queued() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+
+    /// Closes the queue and waits until every queued record is appended.
+    pub async fn shutdown(&self, limit: Duration) {
+        match self.sender.lock() {
+            Ok(mut guard) => *guard = None,
+            Err(poisoned) => *poisoned.into_inner() = None,
+        }
+        let task = match self.task.lock() {
+            Ok(mut guard) => guard.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+        if let Some(task) = task {
+            if tokio::time::timeout(limit, task).await.is_err() {
+                tracing::error!("audit records still queued at shutdown were not written");
+            }
+        }
+    }
+}
+
+async fn write_loop(
+    store: Store,
+    mut receiver: mpsc::UnboundedReceiver<Entry>,
+    signer: Arc<Mutex<Option<Arc<Signer>>>>,
+    every: CheckpointEvery,
+    stats: Arc<Stats>,
+) {
+    let mut batch = Vec::with_capacity(BATCH);
+    while receiver.recv_many(&mut batch, BATCH).await > 0 {
+        let signer = match signer.lock() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        };
+        let mut wait = Duration::from_millis(50);
+        loop {
+            match store.append_audit(&batch, signer.as_deref(), every).await {
+                Ok(_) => break,
+                Err(err) => {
+                    tracing::warn!(%err, records = batch.len(), "audit append failed; retrying");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+        stats
+            .written
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        batch.clear();
+    }
+}
+
+/// The signer from the environment: `None` when unset, an error when set but unusable.
+pub fn signer_from_env() -> Result<Option<Signer>, String> {
+    match std::env::var(KEY_ENV) {
+        Ok(value) if !value.trim().is_empty() => Signer::from_base64(&value)
+            .map(Some)
+            .map_err(|e| format!("{KEY_ENV}: {e}")),
+        _ => Ok(None),
+    }
+}
