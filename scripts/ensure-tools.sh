@@ -12,6 +12,9 @@ ensure_debian_packages() {
   have python3 || missing+=(python3)
   python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
   have curl || missing+=(curl ca-certificates)
+  # The offline-mode test runs the server in a network namespace (scripts/test).
+  have ip || missing+=(iproute2)
+  have unshare || missing+=(util-linux)
   [ ${#missing[@]} -eq 0 ] && return 0
   if [ "$(id -u)" = 0 ] && have apt-get; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"

@@ -15,6 +15,8 @@ const PEPPER: &str = "CANARYpepper-1f2e3d4c5b6a7988-pepper";
 const ADMIN: &str = "CANARYadmin-9a8b7c6d5e4f-token";
 const VIEWER: &str = "CANARYviewer-0f1e2d3c4b5a-token";
 const UPSTREAM: &str = "sk-CANARYupstream-77aa88bb99cc";
+/// An Ed25519 seed (base64) signing the audit log.
+const AUDIT_KEY: &str = "Q0FOQVJZYXVkaXQta2V5LXNlZWQtMzItYnl0ZXMhISE=";
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -40,6 +42,7 @@ async fn no_secret_leaks_into_logs_answers_metrics_or_the_store() {
         ("SWITCHYARD_ADMIN_TOKEN", ADMIN),
         ("SWITCHYARD_VIEWER_TOKEN", VIEWER),
         ("CANARY_UPSTREAM_KEY", UPSTREAM),
+        ("SWITCHYARD_AUDIT_KEY", AUDIT_KEY),
     ];
     let field = |out: &std::process::Output, name: &str| {
         String::from_utf8_lossy(&out.stdout)
@@ -243,6 +246,7 @@ async fn no_secret_leaks_into_logs_answers_metrics_or_the_store() {
         ADMIN.to_owned(),
         VIEWER.to_owned(),
         UPSTREAM.to_owned(),
+        AUDIT_KEY.to_owned(),
         key[12..].to_owned(),
         revoked_key[12..].to_owned(),
         mangled[12..].to_owned(),
