@@ -107,7 +107,9 @@ pub fn attached(state: &AppState, caller: Option<&switchyard_governance::Caller>
     }
 }
 
-/// Moves every admitted deployment a policy refuses to the skipped ones, with the reason.
+/// Moves every admitted deployment a policy refuses to the skipped ones, with the reason;
+/// a deployment skipped for its health that a policy refuses is marked refused too (it would
+/// not be allowed even when healthy, so the answer is the policy's 403, not a 503).
 pub fn apply(
     state: &AppState,
     policies: &[&Policy],
@@ -119,18 +121,23 @@ pub fn apply(
         return;
     }
     let tags = state.inner.tags.get(model_index);
+    let refusal = |position: usize| match tags.and_then(|t| t.get(position)) {
+        Some(tags) => first_refusal(policies, model, tags).map(|(p, why)| (p.name.clone(), why)),
+        // No tags known: fail closed.
+        None => policies
+            .first()
+            .map(|p| (p.name.clone(), "no tags known".to_owned())),
+    };
+    for skipped in &mut ranking.skipped {
+        if !matches!(skipped.why, Why::Refused { .. } | Why::Incapable(_)) {
+            if let Some((policy, reason)) = refusal(skipped.position) {
+                skipped.why = Why::Refused { policy, reason };
+            }
+        }
+    }
     let mut kept = Vec::with_capacity(ranking.admitted.len());
     for ranked in ranking.admitted.drain(..) {
-        let refusal = match tags.and_then(|t| t.get(ranked.position)) {
-            Some(tags) => {
-                first_refusal(policies, model, tags).map(|(p, why)| (p.name.clone(), why))
-            }
-            // No tags known: fail closed.
-            None => policies
-                .first()
-                .map(|p| (p.name.clone(), "no tags known".to_owned())),
-        };
-        match refusal {
+        match refusal(ranked.position) {
             None => kept.push(ranked),
             Some((policy, reason)) => ranking.skipped.push(switchyard_routing::Ranked {
                 why: Why::Refused { policy, reason },

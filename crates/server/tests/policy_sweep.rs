@@ -1,0 +1,358 @@
+//! 100,000 generated scenarios through one real server: 8 mock upstreams tagged with
+//! jurisdictions, operators, hostings and retention terms; 40 generated route graphs over
+//! them (1-4 deployments, every strategy, retries); 48 generated policies (allowed and denied
+//! jurisdictions, operators, hostings, zero retention, models), one or two per request by
+//! header; fault sequences (500, 503, 429 with Retry-After, 400) queued on the upstreams as
+//! the run goes, so that retries, fallbacks, open breakers and cool-downs (the gateway's
+//! health state, carried from case to case) all take part; plain and streamed requests, eight
+//! at a time.
+//!
+//! Each request carries its case number; afterwards every request each mock received is
+//! checked against that case's policies: a mock is never reached by a request whose policies
+//! refuse it (the count of such hits must be 0). Every 200 names an allowed deployment;
+//! every request with no allowed deployment is a 403 `policy_denied`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use switchyard_policy::{Policy, PolicySpec, Tags};
+use switchyard_testkit::{MockOpenAi, Reply};
+use switchyard_types::{Hosting, Retention};
+
+mod common;
+use common::Gateway;
+
+const CASES: usize = 100_000;
+const UPSTREAMS: usize = 8;
+const ROUTES: usize = 40;
+const POLICIES: usize = 48;
+const WORKERS: usize = 8;
+
+const PLACES: [&str; 12] = [
+    "DE", "FR", "US", "CH", "EU", "GLOBAL", "UNKNOWN", "JP", "NO", "GB", "EEA", "LOCAL",
+];
+const LISTS: [&str; 9] = ["EU", "EEA", "CH", "US", "DE", "FR", "APAC", "UK", "EFTA"];
+const OPERATORS: [&str; 4] = ["aws", "mistral", "self", "openai"];
+const STRATEGIES: [&str; 5] = [
+    "priority",
+    "weighted",
+    "least-busy",
+    "least-latency",
+    "cheapest",
+];
+
+/// Deterministic xorshift64*: the same scenarios on every run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn chance(&mut self, percent: usize) -> bool {
+        self.below(100) < percent
+    }
+    fn some<'a>(&mut self, items: &[&'a str], max: usize) -> Vec<&'a str> {
+        let n = 1 + self.below(max);
+        let mut out: Vec<&str> = Vec::new();
+        while out.len() < n.min(items.len()) {
+            let item = items[self.below(items.len())];
+            if !out.contains(&item) {
+                out.push(item);
+            }
+        }
+        out
+    }
+}
+
+struct Upstream {
+    place: &'static str,
+    operator: &'static str,
+    hosting: Hosting,
+    retention: Retention,
+}
+
+fn quoted(list: &[&str]) -> String {
+    list.iter()
+        .map(|s| format!("\"{s}\""))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+struct World {
+    config: String,
+    routes: Vec<Vec<usize>>,
+    /// allowed[policy][route][upstream]
+    allowed: Vec<Vec<[bool; UPSTREAMS]>>,
+    mocks: Vec<MockOpenAi>,
+}
+
+async fn world(rng: &mut Rng) -> World {
+    let mut text = String::from(
+        "[routing]\nmax_retries = 3\nretry_backoff_s = 0.001\nbreaker_failures = 5\nbreaker_open_s = 0.05\n\n",
+    );
+    let mut upstreams = Vec::new();
+    let mut mocks = Vec::new();
+    for i in 0..UPSTREAMS {
+        let mock = MockOpenAi::start().await.unwrap();
+        let u = Upstream {
+            place: PLACES[rng.below(PLACES.len())],
+            operator: OPERATORS[rng.below(OPERATORS.len())],
+            hosting: [Hosting::Cloud, Hosting::OnPrem, Hosting::Embedded][rng.below(3)],
+            retention: if rng.chance(40) {
+                Retention::Zero
+            } else {
+                Retention::Days(30)
+            },
+        };
+        text.push_str(&format!(
+            "[[providers]]\nid = \"u{i}\"\ntype = \"openai\"\nbase_url = \"{}\"\njurisdiction = \"{}\"\noperator = \"{}\"\nhosting = \"{}\"\nretention = \"{}\"\n\n",
+            mock.base_url(),
+            u.place,
+            u.operator,
+            u.hosting.as_str(),
+            if u.retention == Retention::Zero { "zero" } else { "30d" },
+        ));
+        upstreams.push(u);
+        mocks.push(mock);
+    }
+    let mut routes = Vec::new();
+    for r in 0..ROUTES {
+        let n = 1 + rng.below(4);
+        let mut route: Vec<usize> = Vec::new();
+        while route.len() < n {
+            let u = rng.below(UPSTREAMS);
+            if !route.contains(&u) {
+                route.push(u);
+            }
+        }
+        let targets: Vec<String> = route
+            .iter()
+            .map(|u| format!("{{ provider = \"u{u}\", model = \"m{u}\" }}"))
+            .collect();
+        text.push_str(&format!(
+            "[[models]]\nname = \"r{r}\"\nstrategy = \"{}\"\nroute = [{}]\n\n",
+            STRATEGIES[rng.below(STRATEGIES.len())],
+            targets.join(", ")
+        ));
+        routes.push(route);
+    }
+    let route_names: Vec<String> = (0..ROUTES).map(|r| format!("r{r}")).collect();
+    let route_refs: Vec<&str> = route_names.iter().map(String::as_str).collect();
+    let mut allowed = Vec::new();
+    for p in 0..POLICIES {
+        let mut spec = PolicySpec {
+            name: format!("p{p}"),
+            ..PolicySpec::default()
+        };
+        text.push_str(&format!("[[policies]]\nname = \"p{p}\"\n"));
+        if rng.chance(45) {
+            let list = rng.some(&LISTS, 3);
+            text.push_str(&format!("allow_jurisdictions = [{}]\n", quoted(&list)));
+            spec.allow_jurisdictions = Some(list.iter().map(|s| s.to_string()).collect());
+        }
+        if rng.chance(30) {
+            let list = rng.some(&LISTS, 1);
+            text.push_str(&format!("deny_jurisdictions = [{}]\n", quoted(&list)));
+            spec.deny_jurisdictions = list.iter().map(|s| s.to_string()).collect();
+        }
+        if rng.chance(20) {
+            let list = rng.some(&OPERATORS, 2);
+            text.push_str(&format!("allow_operators = [{}]\n", quoted(&list)));
+            spec.allow_operators = Some(list.iter().map(|s| s.to_string()).collect());
+        }
+        if rng.chance(20) {
+            text.push_str("hosting = [\"on-prem-only\"]\n");
+            spec.hosting = Some(vec!["on-prem-only".into()]);
+        }
+        if rng.chance(20) {
+            text.push_str("zero_retention = true\n");
+            spec.zero_retention = true;
+        }
+        if rng.chance(10) {
+            let list = rng.some(&route_refs, 10);
+            text.push_str(&format!("allow_models = [{}]\n", quoted(&list)));
+            spec.allow_models = Some(list.iter().map(|s| s.to_string()).collect());
+        }
+        text.push('\n');
+        let policy = Policy::new(&spec).unwrap();
+        let per_route = (0..ROUTES)
+            .map(|r| {
+                let mut row = [false; UPSTREAMS];
+                for (u, up) in upstreams.iter().enumerate() {
+                    let tags = Tags::new(up.place, up.operator, up.hosting, up.retention).unwrap();
+                    row[u] = policy.check(&format!("r{r}"), &tags).is_ok();
+                }
+                row
+            })
+            .collect();
+        allowed.push(per_route);
+    }
+    World {
+        config: text,
+        routes,
+        allowed,
+        mocks,
+    }
+}
+
+/// One case: a route, its policies (none, one or two), stream or not, and a fault to queue.
+#[derive(Clone, Copy)]
+struct Case {
+    route: usize,
+    policies: [Option<usize>; 2],
+    stream: bool,
+    fault: Option<(usize, u8)>,
+}
+
+fn cases(rng: &mut Rng, routes: &[Vec<usize>]) -> Vec<Case> {
+    (0..CASES)
+        .map(|_| {
+            let route = rng.below(ROUTES);
+            let first = (!rng.chance(5)).then(|| rng.below(POLICIES));
+            let second = (first.is_some() && rng.chance(30)).then(|| rng.below(POLICIES));
+            let fault = rng.chance(10).then(|| {
+                let upstream = routes[route][rng.below(routes[route].len())];
+                (upstream, [0, 0, 0, 0, 1, 1, 1, 2, 3, 3][rng.below(10)])
+            });
+            Case {
+                route,
+                policies: [first, second],
+                stream: rng.chance(30),
+                fault,
+            }
+        })
+        .collect()
+}
+
+fn allowed(world: &World, case: &Case, upstream: usize) -> bool {
+    case.policies
+        .iter()
+        .flatten()
+        .all(|&p| world.allowed[p][case.route][upstream])
+}
+
+#[test]
+fn one_hundred_thousand_scenarios_never_reach_a_refused_upstream() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut rng = Rng(0x5eed_0f_5_0f_7e57);
+        let world = Arc::new(world(&mut rng).await);
+        let cases = Arc::new(cases(&mut rng, &world.routes));
+        let config = switchyard_config::load_str(&world.config, &|_| None).unwrap();
+        let gateway = Gateway::serve(&config, Duration::from_secs(5)).await;
+        let next = Arc::new(AtomicUsize::new(0));
+        let mut workers = Vec::new();
+        for _ in 0..WORKERS {
+            let (world, cases, next, url) = (
+                world.clone(),
+                cases.clone(),
+                next.clone(),
+                gateway.url.clone(),
+            );
+            workers.push(tokio::spawn(async move {
+                let client = reqwest::Client::new();
+                let mut tally = [0usize; 4];
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(case) = cases.get(i) else { break };
+                    if let Some((upstream, kind)) = case.fault {
+                        world.mocks[upstream].push(match kind {
+                            0 => Reply::error(500, "server_error", "boom", None),
+                            1 => Reply::error(503, "server_error", "overloaded", None),
+                            2 => Reply::error(429, "rate_limit_error", "slow down", Some("0")),
+                            _ => Reply::error(400, "invalid_request_error", "bad", None),
+                        });
+                    }
+                    let names: Vec<String> = case
+                        .policies
+                        .iter()
+                        .flatten()
+                        .map(|p| format!("p{p}"))
+                        .collect();
+                    let mut request = client
+                        .post(format!("{url}/v1/chat/completions"))
+                        .header("content-type", "application/json")
+                        .body(
+                            json!({"model": format!("r{}", case.route), "stream": case.stream, "max_tokens": 8,
+                                "messages": [{"role": "user", "content": format!("case {i}")}]})
+                            .to_string(),
+                        );
+                    if !names.is_empty() {
+                        request = request.header("x-switchyard-policy", names.join(","));
+                    }
+                    let resp = request.send().await.unwrap();
+                    let status = resp.status().as_u16();
+                    let served = resp
+                        .headers()
+                        .get("x-switchyard-deployment")
+                        .map(|v| v.to_str().unwrap().to_owned());
+                    let body = resp.text().await.unwrap();
+                    let any_allowed = world.routes[case.route]
+                        .iter()
+                        .any(|&u| allowed(&world, case, u));
+                    if !any_allowed {
+                        assert_eq!(status, 403, "case {i}: {body}");
+                        let v: Value = serde_json::from_str(&body).unwrap();
+                        assert_eq!(v["error"]["code"], "policy_denied", "case {i}");
+                        tally[1] += 1;
+                    } else if status == 200 {
+                        let served = served.unwrap();
+                        let u: usize = served[1..served.find('/').unwrap()].parse().unwrap();
+                        assert!(allowed(&world, case, u), "case {i} served by refused {served}");
+                        tally[0] += 1;
+                    } else {
+                        assert_ne!(status, 403, "case {i}: an allowed deployment exists: {body}");
+                        tally[if status == 400 { 2 } else { 3 }] += 1;
+                    }
+                }
+                tally
+            }));
+        }
+        let mut tally = [0usize; 4];
+        for w in workers {
+            let t = w.await.unwrap();
+            for k in 0..4 {
+                tally[k] += t[k];
+            }
+        }
+        // Every request each upstream received was allowed by its case's policies.
+        let mut hits = 0usize;
+        let mut refused_hits = Vec::new();
+        for (u, mock) in world.mocks.iter().enumerate() {
+            for recorded in mock.requests() {
+                let body = recorded.json();
+                let text = body["messages"][0]["content"].as_str().unwrap_or("").to_owned();
+                let i: usize = text.trim_start_matches("case ").parse().unwrap();
+                hits += 1;
+                if !allowed(&world, &cases[i], u) {
+                    refused_hits.push((i, u));
+                }
+            }
+        }
+        eprintln!(
+            "{CASES} scenarios: {} served, {} refused by policy (403), {} client errors, {} upstream failures; {hits} upstream hits, {} by a refused request",
+            tally[0],
+            tally[1],
+            tally[2],
+            tally[3],
+            refused_hits.len()
+        );
+        assert_eq!(tally.iter().sum::<usize>(), CASES);
+        assert!(refused_hits.is_empty(), "refused upstreams reached: {:?}", &refused_hits[..refused_hits.len().min(10)]);
+        assert!(tally[0] > CASES / 4 && tally[1] > CASES / 20, "{tally:?}");
+    });
+}
