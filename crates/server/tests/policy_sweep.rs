@@ -249,7 +249,7 @@ fn one_hundred_thousand_scenarios_never_reach_a_refused_upstream() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let mut rng = Rng(0x5eed_0f_5_0f_7e57);
+        let mut rng = Rng(0x0005_eed0_f50f_7e57);
         let world = Arc::new(world(&mut rng).await);
         let cases = Arc::new(cases(&mut rng, &world.routes));
         let config = switchyard_config::load_str(&world.config, &|_| None).unwrap();
