@@ -88,8 +88,11 @@ pub async fn run(command: AuditCommand) -> Result<(), Failure> {
     match command {
         AuditCommand::Keygen => {
             let (seed, public) = Signer::generate().map_err(|e| Failure::failed(e.to_string()))?;
-            println!("{KEY_ENV}={seed}");
-            println!("public key: {public}");
+            // A closed pipe (`| head -1`) is not an error worth a panic.
+            use std::io::Write as _;
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{KEY_ENV}={seed}");
+            let _ = writeln!(out, "public key: {public}");
             eprintln!(
                 "(the first line is secret: it signs the audit log; the public key verifies it)"
             );

@@ -1,6 +1,6 @@
 //! The audit log's writer: requests, admin actions and config reloads hand their record to a
 //! queue and go on (appending is off the request path); one task appends them to the chain
-//! in batches, signing the head and, every N records or minutes, a checkpoint. A failed
+//! in batches (gathered for up to 50 ms), signing the head and, every N records or minutes, a checkpoint. A failed
 //! append is retried with backoff, never dropped; on shutdown the queue is drained.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,6 +17,8 @@ pub const KEY_ENV: &str = "SWITCHYARD_AUDIT_KEY";
 
 /// Records per append transaction.
 const BATCH: usize = 256;
+/// How long a batch may wait for more records.
+const LINGER: Duration = Duration::from_millis(50);
 
 /// The default checkpoint interval: 1,000 records or 5 minutes.
 pub const EVERY: CheckpointEvery = CheckpointEvery {
@@ -139,6 +141,16 @@ async fn write_loop(
 ) {
     let mut batch = Vec::with_capacity(BATCH);
     while receiver.recv_many(&mut batch, BATCH).await > 0 {
+        // Let a batch gather: one transaction (and one signature) per LINGER, not per record.
+        if batch.len() < BATCH {
+            tokio::time::sleep(LINGER).await;
+            while batch.len() < BATCH {
+                match receiver.try_recv() {
+                    Ok(entry) => batch.push(entry),
+                    Err(_) => break,
+                }
+            }
+        }
         let signer = match signer.lock() {
             Ok(g) => g.clone(),
             Err(p) => p.into_inner().clone(),

@@ -11,7 +11,6 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use http::HeaderValue;
-use serde_json::json;
 use sha2::{Digest, Sha256};
 use switchyard_governance::Governance;
 use switchyard_store::audit::{hex, Entry};
@@ -22,11 +21,44 @@ use crate::state::AppState;
 /// The response header.
 pub const HEADER: &str = "x-switchyard-receipt";
 
+/// A receipt waiting for the answer's bytes. Field order is the JSON's.
+#[derive(serde::Serialize)]
+struct Record<'a> {
+    v: u8,
+    request_id: &'a str,
+    at: i64,
+    model: Option<&'a str>,
+    deployment: Option<&'a str>,
+    jurisdiction: Option<&'a str>,
+    policies: Vec<Mark<'a>>,
+    decision: &'a str,
+    status: u16,
+    pii_findings: u32,
+    key_id: Option<&'a str>,
+    tenant_id: Option<&'a str>,
+    prompt_sha256: Option<String>,
+    answer_sha256: Option<String>,
+}
+
+#[derive(serde::Serialize)]
+struct Mark<'a> {
+    name: &'a str,
+    version: &'a str,
+}
+
 /// A receipt waiting for the answer's bytes.
 pub struct Draft {
-    record: serde_json::Map<String, serde_json::Value>,
     request_id: String,
     at: i64,
+    model: Option<String>,
+    deployment: Option<(String, String)>,
+    policies: Vec<(String, String)>,
+    decision: &'static str,
+    status: u16,
+    pii_findings: u32,
+    key_id: Option<String>,
+    tenant_id: Option<String>,
+    prompt_sha256: Option<[u8; 32]>,
     audit: Option<Arc<Governance>>,
 }
 
@@ -57,36 +89,20 @@ pub fn draft(state: &AppState, ctx: &RequestContext, status: u16) -> Draft {
     let served = (200..300).contains(&status);
     let deployment = route
         .and_then(|m| m.deployments.get(ctx.position as usize))
-        .filter(|_| served);
-    let at = switchyard_store::now_ms();
-    let policies: Vec<serde_json::Value> = ctx
-        .policy_marks
-        .iter()
-        .map(|(name, version)| json!({"name": name, "version": version}))
-        .collect();
-    let value = json!({
-        "v": 1,
-        "request_id": ctx.id,
-        "at": at,
-        "model": route.map(|m| m.name.as_str()),
-        "deployment": deployment.map(|d| d.id.as_str()),
-        "jurisdiction": deployment.map(|d| d.jurisdiction.0.as_str()),
-        "policies": policies,
-        "decision": decision(ctx, status),
-        "status": status,
-        "pii_findings": ctx.pii_findings,
-        "key_id": ctx.caller.as_ref().map(|c| c.key_id.as_str()),
-        "tenant_id": ctx.caller.as_ref().and_then(|c| c.tenant_id.as_deref()),
-        "prompt_sha256": ctx.prompt_sha256.map(|h| hex(&h)),
-    });
-    let record = match value {
-        serde_json::Value::Object(map) => map,
-        _ => serde_json::Map::new(),
-    };
+        .filter(|_| served)
+        .map(|d| (d.id.clone(), d.jurisdiction.0.clone()));
     Draft {
-        record,
         request_id: ctx.id.clone(),
-        at,
+        at: switchyard_store::now_ms(),
+        model: route.map(|m| m.name.clone()),
+        deployment,
+        policies: ctx.policy_marks.clone(),
+        decision: decision(ctx, status),
+        status,
+        pii_findings: ctx.pii_findings,
+        key_id: ctx.caller.as_ref().map(|c| c.key_id.clone()),
+        tenant_id: ctx.caller.as_ref().and_then(|c| c.tenant_id.clone()),
+        prompt_sha256: ctx.prompt_sha256,
         audit: inner.governance.clone(),
     }
 }
@@ -95,21 +111,36 @@ impl Draft {
     /// The receipt with the answer's hash (`None`: a stream), queued to the audit log; the
     /// header value.
     pub fn seal(&self, answer: Option<&[u8]>) -> Option<HeaderValue> {
-        let mut record = self.record.clone();
-        record.insert(
-            "answer_sha256".into(),
-            answer.map_or(serde_json::Value::Null, |a| hex(&Sha256::digest(a)).into()),
-        );
-        let text = serde_json::Value::Object(record).to_string();
+        let record = Record {
+            v: 1,
+            request_id: &self.request_id,
+            at: self.at,
+            model: self.model.as_deref(),
+            deployment: self.deployment.as_ref().map(|d| d.0.as_str()),
+            jurisdiction: self.deployment.as_ref().map(|d| d.1.as_str()),
+            policies: self
+                .policies
+                .iter()
+                .map(|(name, version)| Mark { name, version })
+                .collect(),
+            decision: self.decision,
+            status: self.status,
+            pii_findings: self.pii_findings,
+            key_id: self.key_id.as_deref(),
+            tenant_id: self.tenant_id.as_deref(),
+            prompt_sha256: self.prompt_sha256.map(|h| hex(&h)),
+            answer_sha256: answer.map(|a| hex(&Sha256::digest(a))),
+        };
+        let text = serde_json::to_string(&record).ok()?;
+        let encoded = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text.as_bytes());
         if let Some(governance) = &self.audit {
             governance.audit.record(Entry {
                 at: self.at,
                 kind: "request".into(),
                 ref_id: self.request_id.clone(),
-                record: text.clone(),
+                record: text,
             });
         }
-        let encoded = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text.as_bytes());
         HeaderValue::from_str(&encoded).ok()
     }
 }

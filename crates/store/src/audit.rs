@@ -62,10 +62,11 @@ pub fn chain(previous: &[u8; 32], record: &str) -> [u8; 32] {
 
 /// Lower-case hex.
 pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
     for b in bytes {
-        let _ = write!(out, "{b:02x}");
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 15)]));
     }
     out
 }
@@ -170,6 +171,8 @@ pub struct CheckpointEvery {
 /// Any number: the audit append lock's identity ("sy" + "aud").
 const AUDIT_LOCK: i64 = 0x0073_7961_7564;
 const HEAD_ID: i64 = 1;
+/// Rows per INSERT statement (6 parameters each, well under every backend's limit).
+const INSERT_ROWS: usize = 128;
 
 impl Store {
     /// Appends `entries` to the chain in one transaction; returns their positions. With a
@@ -227,24 +230,45 @@ impl Store {
         };
         let mut seqs = Vec::with_capacity(entries.len());
         let mut at = 0i64;
+        let mut rows = Vec::with_capacity(entries.len());
         for entry in entries {
             seq += 1;
             hash = chain(&hash, &entry.record);
             at = entry.at;
-            within(
-                sqlx::query(
-                    "INSERT INTO audit_log (seq, at, kind, ref_id, record, hash) VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(seq)
-                .bind(entry.at)
-                .bind(&entry.kind)
-                .bind(&entry.ref_id)
-                .bind(&entry.record)
-                .bind(hex(&hash))
-                .execute(&mut *tx),
-            )
-            .await?;
+            rows.push((seq, entry, hex(&hash)));
             seqs.push(seq);
+        }
+        // Many rows per statement: one round trip to the database per chunk.
+        for chunk in rows.chunks(INSERT_ROWS) {
+            let marks: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    let b = i * 6;
+                    format!(
+                        "(${}, ${}, ${}, ${}, ${}, ${})",
+                        b + 1,
+                        b + 2,
+                        b + 3,
+                        b + 4,
+                        b + 5,
+                        b + 6
+                    )
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO audit_log (seq, at, kind, ref_id, record, hash) VALUES {}",
+                marks.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for (seq, entry, hash) in chunk {
+                query = query
+                    .bind(*seq)
+                    .bind(entry.at)
+                    .bind(entry.kind.as_str())
+                    .bind(entry.ref_id.as_str())
+                    .bind(entry.record.as_str())
+                    .bind(hash.as_str());
+            }
+            within(query.execute(&mut *tx)).await?;
         }
         if let Some(signer) = signer {
             let hash = hex(&hash);
