@@ -5,8 +5,8 @@
 use base64::Engine as _;
 use clap::Subcommand;
 use serde_json::{json, Value};
-use switchyard_governance::audit::{signer_from_env, EVERY, KEY_ENV};
-use switchyard_store::audit::{verify, Entry, Signer};
+use switchyard_governance::audit::{process_name, signer_from_env, EVERY, KEY_ENV};
+use switchyard_store::audit::{verify, Entry, Position, Record, Signer};
 use switchyard_store::Store;
 
 use crate::keys::StoreArgs;
@@ -52,23 +52,17 @@ fn trusted_key(given: Option<String>) -> Result<Option<String>, Failure> {
         .map(|s| s.public_key()))
 }
 
-/// Reads the whole chain and checks it; the verdict and the records read.
+/// Reads the whole log and checks it.
 async fn check(
     store: &Store,
     public_key: Option<&str>,
-) -> Result<
-    (
-        switchyard_store::audit::Verdict,
-        Vec<switchyard_store::audit::Record>,
-    ),
-    Failure,
-> {
+) -> Result<switchyard_store::audit::Verdict, Failure> {
     let failed = |e: switchyard_store::StoreError| Failure::failed(e.to_string());
-    let mut records = Vec::new();
+    let mut records: Vec<Record> = Vec::new();
     loop {
         let from = records
             .last()
-            .map_or(i64::MIN, |r: &switchyard_store::audit::Record| r.seq + 1);
+            .map_or((i64::MIN, 0), |r| (r.lane, r.seq + 1));
         let page = store.audit_records(from, 10_000).await.map_err(failed)?;
         let done = page.len() < 10_000;
         records.extend(page);
@@ -77,11 +71,9 @@ async fn check(
         }
     }
     let checkpoints = store.audit_checkpoints().await.map_err(failed)?;
-    let head = store.audit_head().await.map_err(failed)?;
-    Ok((
-        verify(&records, &checkpoints, head.as_ref(), public_key),
-        records,
-    ))
+    let heads = store.audit_heads().await.map_err(failed)?;
+    let lanes = store.audit_lanes().await.map_err(failed)?;
+    Ok(verify(&records, &checkpoints, &heads, &lanes, public_key))
 }
 
 pub async fn run(command: AuditCommand) -> Result<(), Failure> {
@@ -103,24 +95,29 @@ pub async fn run(command: AuditCommand) -> Result<(), Failure> {
             let store = crate::keys::open(&store).await?;
             let result = check(&store, key.as_deref()).await;
             store.close().await;
-            let (verdict, _) = result?;
+            let verdict = result?;
             if key.is_none() {
                 eprintln!("warning: no --public-key and no {KEY_ENV}: signatures are checked against the key stored beside them, which proves the log is whole but not who signed it");
             }
             match &verdict.first_bad {
                 None => {
                     println!(
-                        "audit log intact: {} records, {} signed checkpoints, signed head at {}",
+                        "audit log intact: {} records in {} lanes, {} signed checkpoints, {} of the lanes end at a signed head{}",
                         verdict.records,
+                        verdict.lanes,
                         verdict.checkpoints,
-                        verdict
-                            .head
-                            .map_or("none (no audit key was set)".to_owned(), |h| h.to_string())
+                        verdict.heads.len(),
+                        if verdict.heads.len() < verdict.lanes {
+                            " (the others were written with no audit key set)"
+                        } else {
+                            ""
+                        }
                     );
                     Ok(())
                 }
-                Some((seq, why)) => Err(Failure::failed(format!(
-                    "audit log BROKEN at record {seq}: {why}"
+                Some(bad) => Err(Failure::failed(format!(
+                    "audit log BROKEN at lane {} record {}: {}",
+                    bad.lane, bad.seq, bad.why
                 ))),
             }
         }
@@ -158,13 +155,21 @@ pub async fn receipt(command: ReceiptCommand) -> Result<(), Failure> {
         .as_str()
         .ok_or_else(|| Failure::usage("the receipt names no request_id"))?
         .to_owned();
+    let chain: Option<Position> = serde_json::from_value(parsed["chain"].clone()).ok();
     let key = trusted_key(public_key)?;
     let store = crate::keys::open(&store).await?;
-    let found = store.audit_for(&request_id).await;
+    let found = match chain {
+        Some(at) => store
+            .audit_record(at.lane, at.position)
+            .await
+            .map(|r| r.into_iter().collect::<Vec<_>>()),
+        // A receipt from before lanes: found by its request id.
+        None => store.audit_for(&request_id).await,
+    };
     let checked = check(&store, key.as_deref()).await;
     store.close().await;
     let found = found.map_err(|e| Failure::failed(e.to_string()))?;
-    let (verdict, _) = checked?;
+    let verdict = checked?;
     let Some(entry) = found.iter().find(|r| r.record == record) else {
         return Err(Failure::failed(if found.is_empty() {
             format!("no audit record for {request_id}: the receipt is not in this log (or its record is still queued)")
@@ -172,32 +177,41 @@ pub async fn receipt(command: ReceiptCommand) -> Result<(), Failure> {
             format!("the audit record of {request_id} differs from this receipt: the receipt was altered")
         }));
     };
-    if let Some((seq, why)) = verdict
+    if let Some(bad) = verdict
         .first_bad
         .as_ref()
-        .filter(|(seq, _)| *seq <= entry.seq)
+        .filter(|b| b.lane == entry.lane && b.seq <= entry.seq)
     {
         return Err(Failure::failed(format!(
-            "the receipt's record is {}, but the chain up to it is broken at record {seq}: {why}",
-            entry.seq
+            "the receipt's record is lane {} record {}, but that lane's chain is broken at record {}: {}",
+            entry.lane, entry.seq, bad.seq, bad.why
         )));
     }
-    let signed = verdict.head.is_some_and(|h| h >= entry.seq);
+    let signed = verdict.head(entry.lane).is_some_and(|h| h >= entry.seq);
     println!(
-        "receipt valid: {request_id} is audit record {} of {}; chain intact{}",
+        "receipt valid: {request_id} is audit lane {} record {}; chain intact up to it{}",
+        entry.lane,
         entry.seq,
-        verdict.records,
         if signed {
-            ", covered by the signed head"
+            ", covered by the lane's signed head"
         } else {
             " (not covered by a signature: no audit key was set)"
         }
     );
+    if let Some(bad) = &verdict.first_bad {
+        println!(
+            "warning: elsewhere the log is broken at lane {} record {}: {}",
+            bad.lane, bad.seq, bad.why
+        );
+    }
     println!(
-        "decision: {}, deployment: {}, jurisdiction: {}",
+        "decision: {}, deployment: {}, jurisdiction: {}{}",
         parsed["decision"].as_str().unwrap_or("-"),
         parsed["deployment"].as_str().unwrap_or("-"),
         parsed["jurisdiction"].as_str().unwrap_or("-"),
+        parsed["stream"]
+            .as_str()
+            .map_or(String::new(), |s| format!(", stream {s}")),
     );
     Ok(())
 }
@@ -208,18 +222,28 @@ pub async fn record_action(store: &Store, action: &str, id: &str) -> Result<(), 
     let signer = signer_from_env().map_err(Failure::usage)?;
     let at = switchyard_store::now_ms();
     let record = json!({"actor": "cli", "action": action, "status": 200, "created": null, "target": id, "kind": "admin", "at": at});
+    let unaudited = |e: switchyard_store::StoreError| {
+        Failure::failed(format!("the change was made but could not be audited: {e}"))
+    };
+    // Each CLI change is its own lane: opening, then the change.
+    let lane = store
+        .open_audit_lane(&process_name("cli"), signer.as_ref(), EVERY)
+        .await
+        .map_err(unaudited)?;
     store
         .append_audit(
+            lane,
             &[Entry {
                 at,
                 kind: "admin".into(),
                 ref_id: id.to_owned(),
                 record: record.to_string(),
+                seq: Some(2),
             }],
             signer.as_ref(),
             EVERY,
         )
         .await
         .map(|_| ())
-        .map_err(|e| Failure::failed(format!("the change was made but could not be audited: {e}")))
+        .map_err(unaudited)
 }

@@ -90,6 +90,38 @@ async fn receipts_verify_against_a_signed_log_and_tampering_is_named() {
                 .to_owned(),
         );
     }
+    // A stream: a receipt in the header (started) and one as its last bytes (ended), the
+    // second with the hash of every byte before it.
+    let resp = client
+        .post(format!("{url}/v1/chat/completions"))
+        .bearer_auth(switchyard_cli_key(&made))
+        .header("content-type", "application/json")
+        .body(serde_json::json!({"model": "m", "stream": true, "messages": [{"role": "user", "content": "stream me"}]}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let started = resp.headers()["x-switchyard-receipt"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let body = resp.bytes().await.unwrap();
+    let text_body = String::from_utf8(body.to_vec()).unwrap();
+    let marker = "\n: x-switchyard-receipt=";
+    let cut = text_body.rfind(marker).expect("closing receipt") + 1;
+    let ended = text_body[cut + marker.len() - 1..].trim().to_owned();
+    assert!(text_body[..cut].contains("data: [DONE]"), "{text_body}");
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let closing: Value = serde_json::from_slice(&engine.decode(&ended).unwrap()).unwrap();
+    assert_eq!(closing["stream"], "ended");
+    use sha2::Digest as _;
+    let sent = sha2::Sha256::digest(&body[..cut]);
+    assert_eq!(
+        closing["answer_sha256"].as_str().unwrap(),
+        sent.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    );
+    receipts.push(started);
+    receipts.push(ended);
     // A graceful stop writes every queued audit record.
     let stopped = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -107,13 +139,29 @@ async fn receipts_verify_against_a_signed_log_and_tampering_is_named() {
         assert!(out.status.success(), "{}", text(&out));
         let shown = text(&out);
         assert!(
-            shown.contains("receipt valid") && shown.contains("covered by the signed head"),
+            shown.contains("receipt valid") && shown.contains("covered by the lane's signed head"),
             "{shown}"
         );
         assert!(shown.contains("jurisdiction: FR"), "{shown}");
     }
+    // Every receipt names its place in the log: the server's lane, positions in order.
+    let places: Vec<(i64, i64)> = receipts
+        .iter()
+        .map(|r| {
+            let v: Value = serde_json::from_slice(&engine.decode(r).unwrap()).unwrap();
+            (
+                v["chain"]["lane"].as_i64().unwrap(),
+                v["chain"]["position"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(
+        places
+            .windows(2)
+            .all(|w| w[0].0 == w[1].0 && w[0].1 < w[1].1),
+        "{places:?}"
+    );
     // A receipt whose jurisdiction was changed is not the logged one.
-    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let decoded = String::from_utf8(engine.decode(&receipts[0]).unwrap()).unwrap();
     let forged = engine.encode(decoded.replace("\"FR\"", "\"DE\""));
     let out = switchyard(
@@ -132,22 +180,34 @@ async fn receipts_verify_against_a_signed_log_and_tampering_is_named() {
     let store = switchyard_store::Store::open(&format!("sqlite://{}", db.display()))
         .await
         .unwrap();
-    let records = store.audit_records(1, 100).await.unwrap();
+    let records = store.audit_records((0, 0), 100).await.unwrap();
     let kinds: Vec<&str> = records.iter().map(|r| r.kind.as_str()).collect();
-    assert_eq!(kinds[0], "admin", "{kinds:?}");
-    assert_eq!(records[0].ref_id, key_id);
+    // Lane 1: the CLI's change (opening, then the key); lane 2: the server.
+    assert_eq!(&kinds[..3], &["lane", "admin", "lane"], "{kinds:?}");
+    assert_eq!(
+        (records[1].lane, records[1].ref_id.as_str()),
+        (1, key_id.as_str())
+    );
     assert!(kinds.contains(&"config"), "{kinds:?}");
-    assert_eq!(kinds.iter().filter(|k| **k == "request").count(), 5);
+    assert_eq!(kinds.iter().filter(|k| **k == "request").count(), 7);
     assert!(records.iter().all(|r| !r.record.contains("hello")));
-    let request: Value = serde_json::from_str(&records[3].record).unwrap();
+    let edited = records
+        .iter()
+        .filter(|r| r.kind == "request")
+        .nth(3)
+        .unwrap();
+    let request: Value = serde_json::from_str(&edited.record).unwrap();
     // Someone edits a record in the database file.
-    sqlx_edit(&store, records[3].seq).await;
+    sqlx_edit(&store, edited.lane, edited.seq).await;
     store.close().await;
     let out = switchyard(&["audit", "verify", "--public-key", &public], &env);
     assert!(!out.status.success());
     let shown = text(&out);
     assert!(
-        shown.contains(&format!("BROKEN at record {}", records[3].seq)),
+        shown.contains(&format!(
+            "BROKEN at lane {} record {}",
+            edited.lane, edited.seq
+        )),
         "{shown}"
     );
     // That request's receipt no longer verifies either.
@@ -170,8 +230,9 @@ fn switchyard_cli_key(made: &std::process::Output) -> String {
     line(made, "key:")
 }
 
-async fn sqlx_edit(store: &switchyard_store::Store, seq: i64) {
-    sqlx::query("UPDATE audit_log SET record = replace(record, '\"status\":200', '\"status\":500') WHERE seq = $1")
+async fn sqlx_edit(store: &switchyard_store::Store, lane: i64, seq: i64) {
+    sqlx::query("UPDATE audit_chain SET record = replace(record, '\"status\":200', '\"status\":500') WHERE lane = $1 AND seq = $2")
+        .bind(lane)
         .bind(seq)
         .execute(store.pool())
         .await

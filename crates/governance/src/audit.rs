@@ -1,14 +1,16 @@
-//! The audit log's writer: requests, admin actions and config reloads hand their record to a
-//! queue and go on (appending is off the request path); one task appends them to the chain
-//! in batches (gathered for up to 50 ms), signing the head and, every N records or minutes, a checkpoint. A failed
-//! append is retried with backoff, never dropped; on shutdown the queue is drained.
+//! The audit log's writer: this process's own lane of the log, opened at start. Requests,
+//! admin actions and config reloads take the lane's next position (known at once, so a
+//! receipt can name it), hand their record to a queue and go on (appending is off the
+//! request path); one task appends them in order, in batches (gathered for up to 50 ms),
+//! signing the lane's head and, every N records or minutes, a checkpoint. A failed append is
+//! retried with backoff, never dropped; on shutdown the queue is drained.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use switchyard_store::audit::{CheckpointEvery, Entry, Signer};
-use switchyard_store::Store;
+use switchyard_store::audit::{CheckpointEvery, Entry, Position, Signer};
+use switchyard_store::{Store, StoreError};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -27,10 +29,18 @@ pub const EVERY: CheckpointEvery = CheckpointEvery {
 };
 
 pub struct AuditWriter {
-    sender: Mutex<Option<mpsc::UnboundedSender<Entry>>>,
+    tail: Mutex<Tail>,
     task: Mutex<Option<JoinHandle<()>>>,
     signer: Arc<Mutex<Option<Arc<Signer>>>>,
     stats: Arc<Stats>,
+}
+
+/// The lane, its next free position, and the queue: one lock, so positions are handed out
+/// in the order records enter the queue.
+struct Tail {
+    lane: i64,
+    next: i64,
+    sender: Option<mpsc::UnboundedSender<Entry>>,
 }
 
 #[derive(Default)]
@@ -40,22 +50,46 @@ struct Stats {
 }
 
 impl AuditWriter {
-    pub fn start(store: Store, every: CheckpointEvery) -> AuditWriter {
+    /// Opens this process's lane (`opened_by`: which process) and starts its writer.
+    pub async fn open(
+        store: Store,
+        every: CheckpointEvery,
+        opened_by: &str,
+    ) -> Result<AuditWriter, StoreError> {
+        let lane = store.open_audit_lane(opened_by, None, every).await?;
         let (sender, receiver) = mpsc::unbounded_channel();
         let signer = Arc::new(Mutex::new(None));
         let stats = Arc::new(Stats::default());
         let task = tokio::spawn(write_loop(
             store,
+            lane,
             receiver,
             signer.clone(),
             every,
             stats.clone(),
         ));
-        AuditWriter {
-            sender: Mutex::new(Some(sender)),
+        Ok(AuditWriter {
+            // Position 1 is the lane's opening.
+            tail: Mutex::new(Tail {
+                lane,
+                next: 2,
+                sender: Some(sender),
+            }),
             task: Mutex::new(Some(task)),
             signer,
             stats,
+        })
+    }
+
+    /// This writer's lane.
+    pub fn lane(&self) -> i64 {
+        self.lock_tail(|tail| tail.lane)
+    }
+
+    fn lock_tail<T>(&self, f: impl FnOnce(&mut Tail) -> T) -> T {
+        match self.tail.lock() {
+            Ok(mut guard) => f(&mut guard),
+            Err(poisoned) => f(&mut poisoned.into_inner()),
         }
     }
 
@@ -77,23 +111,40 @@ impl AuditWriter {
         guard.as_ref().map(|s| s.public_key())
     }
 
-    /// Queues a record; never waits.
-    pub fn record(&self, entry: Entry) {
-        let sender = match self.sender.lock() {
-            Ok(guard) => guard.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        };
-        match sender {
-            Some(sender) => {
+    /// Takes the lane's next position, makes the record (`build` gets the position, to
+    /// write it into the record) and queues it; never waits. `None`: the log is shut down
+    /// and the record is lost (reported).
+    pub fn record(
+        &self,
+        at: i64,
+        kind: &str,
+        ref_id: &str,
+        build: impl FnOnce(Position) -> String,
+    ) -> Option<Position> {
+        let queued = self.lock_tail(|tail| {
+            let sender = tail.sender.as_ref()?;
+            let position = Position {
+                lane: tail.lane,
+                position: tail.next,
+            };
+            let entry = Entry {
+                at,
+                kind: kind.to_owned(),
+                ref_id: ref_id.to_owned(),
+                record: build(position),
+                seq: Some(tail.next),
+            };
+            sender.send(entry).ok()?;
+            tail.next += 1;
+            Some(position)
+        });
+        match queued {
+            Some(_) => {
                 self.stats.queued.fetch_add(1, Ordering::Relaxed);
-                if sender.send(entry).is_err() {
-                    tracing::error!("audit record lost: the audit log is shut down");
-                }
             }
-            None => {
-                tracing::error!(ref_id = %entry.ref_id, "audit record lost: the audit log is shut down")
-            }
+            None => tracing::error!(%ref_id, "audit record lost: the audit log is shut down"),
         }
+        queued
     }
 
     /// Records appended so far.
@@ -116,10 +167,7 @@ impl AuditWriter {
 
     /// Closes the queue and waits until every queued record is appended.
     pub async fn shutdown(&self, limit: Duration) {
-        match self.sender.lock() {
-            Ok(mut guard) => *guard = None,
-            Err(poisoned) => *poisoned.into_inner() = None,
-        }
+        self.lock_tail(|tail| tail.sender = None);
         let task = match self.task.lock() {
             Ok(mut guard) => guard.take(),
             Err(poisoned) => poisoned.into_inner().take(),
@@ -134,6 +182,7 @@ impl AuditWriter {
 
 async fn write_loop(
     store: Store,
+    lane: i64,
     mut receiver: mpsc::UnboundedReceiver<Entry>,
     signer: Arc<Mutex<Option<Arc<Signer>>>>,
     every: CheckpointEvery,
@@ -157,10 +206,13 @@ async fn write_loop(
         };
         let mut wait = Duration::from_millis(50);
         loop {
-            match store.append_audit(&batch, signer.as_deref(), every).await {
+            match store
+                .append_audit(lane, &batch, signer.as_deref(), every)
+                .await
+            {
                 Ok(_) => break,
                 Err(err) => {
-                    tracing::warn!(%err, records = batch.len(), "audit append failed; retrying");
+                    tracing::warn!(%err, lane, records = batch.len(), "audit append failed; retrying");
                     tokio::time::sleep(wait).await;
                     wait = (wait * 2).min(Duration::from_secs(5));
                 }
@@ -181,4 +233,18 @@ pub fn signer_from_env() -> Result<Option<Signer>, String> {
             .map_err(|e| format!("{KEY_ENV}: {e}")),
         _ => Ok(None),
     }
+}
+
+/// Which process opens a lane: `role`, host and process id (for the lane register).
+pub fn process_name(role: &str) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "-".to_owned());
+    format!(
+        "switchyard {} {role} on {host} pid {}",
+        env!("CARGO_PKG_VERSION"),
+        std::process::id()
+    )
 }

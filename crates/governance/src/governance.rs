@@ -67,10 +67,16 @@ impl Governance {
                 Some(Arc::new(spool))
             }
         };
+        let audit = crate::audit::AuditWriter::open(
+            store.clone(),
+            crate::audit::EVERY,
+            &crate::audit::process_name("serve"),
+        )
+        .await?;
         let follower = tokio::spawn(keys.clone().follow(store.clone()));
         Ok(Arc::new(Governance {
             ledger: LedgerWriter::start(store.clone(), spool),
-            audit: crate::audit::AuditWriter::start(store.clone(), crate::audit::EVERY),
+            audit,
             budgets: match &shared {
                 Some(s) => Budgets::shared(
                     store.clone(),

@@ -10,7 +10,7 @@ use http::Method;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use switchyard_governance::Governance;
-use switchyard_store::audit::{hex, Entry};
+use switchyard_store::audit::hex;
 
 use crate::admin::{AdminState, Principal};
 
@@ -22,12 +22,9 @@ pub fn record(governance: &Governance, kind: &str, ref_id: &str, value: Value) {
         map.insert("kind".into(), kind.into());
         map.insert("at".into(), at.into());
     }
-    governance.audit.record(Entry {
-        at,
-        kind: kind.to_owned(),
-        ref_id: ref_id.to_owned(),
-        record: value.to_string(),
-    });
+    governance
+        .audit
+        .record(at, kind, ref_id, |_| value.to_string());
 }
 
 /// A config loaded at start or on reload: `action` and the SHA-256 of the file (`None`: the

@@ -125,7 +125,7 @@ impl RequestContext {
         self.recorded = true;
         // Inference requests (those with a body) get a receipt and an audit record.
         if self.prompt_sha256.is_some() {
-            self.receipt = Some(crate::receipt::draft(state, self, status));
+            self.receipt = Some(crate::receipt::draft(state, self, status, error));
         }
         let latency = self.started.elapsed();
         let cost_usd = self.cost(&usage);

@@ -1,11 +1,16 @@
 //! Receipts: every answer to an inference request carries `x-switchyard-receipt`, the
-//! base64url (no padding) JSON of what happened: request id, time, model, serving
-//! deployment and its jurisdiction, the policies held to (name and version), the decision,
-//! the status, how much personal data the guard found, and SHA-256 hashes of the request
-//! body as received and the answer body as sent (a streamed answer's hash is `null`: its
-//! bytes are not known when the header leaves). The same JSON, byte for byte, is the
-//! request's record in the audit log, so `switchyard receipt verify` finds it there, checks
-//! the chain through it and names its position.
+//! base64url (no padding) JSON of what happened: request id, its place in the audit log
+//! (lane and position), time, model, serving deployment and its jurisdiction, the policies
+//! held to (name and version), the decision, the status, how much personal data the guard
+//! found, and SHA-256 hashes of the request body as received and the answer body as sent.
+//! The same JSON, byte for byte, is the request's record in the audit log, so `switchyard
+//! receipt verify` finds it there and checks the chain through it.
+//!
+//! A stream gets two: the header's (`"stream": "started"`, no answer hash: the bytes are not
+//! known yet) and, as the stream's last bytes, an SSE comment
+//! `: x-switchyard-receipt=<receipt>` (`"stream": "ended"`, with the final status, any
+//! in-band error, and the hash of every byte sent before the comment). A stream the client
+//! abandons still gets its ended record in the log. Both are records of the log.
 
 use std::sync::Arc;
 
@@ -13,7 +18,7 @@ use base64::Engine as _;
 use http::HeaderValue;
 use sha2::{Digest, Sha256};
 use switchyard_governance::Governance;
-use switchyard_store::audit::{hex, Entry};
+use switchyard_store::audit::{hex, Position};
 
 use crate::pipeline::RequestContext;
 use crate::state::AppState;
@@ -26,6 +31,8 @@ pub const HEADER: &str = "x-switchyard-receipt";
 struct Record<'a> {
     v: u8,
     request_id: &'a str,
+    chain: Option<Position>,
+    stream: Option<&'a str>,
     at: i64,
     model: Option<&'a str>,
     deployment: Option<&'a str>,
@@ -33,6 +40,7 @@ struct Record<'a> {
     policies: Vec<Mark<'a>>,
     decision: &'a str,
     status: u16,
+    error: Option<&'a str>,
     pii_findings: u32,
     key_id: Option<&'a str>,
     tenant_id: Option<&'a str>,
@@ -55,6 +63,8 @@ pub struct Draft {
     policies: Vec<(String, String)>,
     decision: &'static str,
     status: u16,
+    error: Option<&'static str>,
+    stream: Option<&'static str>,
     pii_findings: u32,
     key_id: Option<String>,
     tenant_id: Option<String>,
@@ -82,8 +92,13 @@ fn decision(ctx: &RequestContext, status: u16) -> &'static str {
     }
 }
 
-/// The receipt of `ctx`'s request as it ends with `status`.
-pub fn draft(state: &AppState, ctx: &RequestContext, status: u16) -> Draft {
+/// The receipt of `ctx`'s request as it ends with `status` (and `error`, its kind).
+pub fn draft(
+    state: &AppState,
+    ctx: &RequestContext,
+    status: u16,
+    error: Option<&'static str>,
+) -> Draft {
     let inner = &state.inner;
     let route = inner.routes.models().get(ctx.model as usize);
     let served = (200..300).contains(&status);
@@ -99,6 +114,8 @@ pub fn draft(state: &AppState, ctx: &RequestContext, status: u16) -> Draft {
         policies: ctx.policy_marks.clone(),
         decision: decision(ctx, status),
         status,
+        error,
+        stream: None,
         pii_findings: ctx.pii_findings,
         key_id: ctx.caller.as_ref().map(|c| c.key_id.clone()),
         tenant_id: ctx.caller.as_ref().and_then(|c| c.tenant_id.clone()),
@@ -108,12 +125,22 @@ pub fn draft(state: &AppState, ctx: &RequestContext, status: u16) -> Draft {
 }
 
 impl Draft {
-    /// The receipt with the answer's hash (`None`: a stream), queued to the audit log; the
-    /// header value.
-    pub fn seal(&self, answer: Option<&[u8]>) -> Option<HeaderValue> {
-        let record = Record {
+    /// The receipt of a stream at `stage` (`started` or `ended`).
+    pub fn streamed(mut self, stage: &'static str) -> Draft {
+        self.stream = Some(stage);
+        self
+    }
+
+    /// The receipt with the answer's hash (`None`: not known), queued to the audit log at
+    /// the position it names; the receipt text (base64url).
+    pub fn seal(&self, answer_sha256: Option<&[u8; 32]>) -> Option<String> {
+        let answer = answer_sha256.map(|h| hex(h));
+        let prompt = self.prompt_sha256.map(|h| hex(&h));
+        let record = |chain: Option<Position>| Record {
             v: 1,
             request_id: &self.request_id,
+            chain,
+            stream: self.stream,
             at: self.at,
             model: self.model.as_deref(),
             deployment: self.deployment.as_ref().map(|d| d.0.as_str()),
@@ -125,23 +152,38 @@ impl Draft {
                 .collect(),
             decision: self.decision,
             status: self.status,
+            error: self.error,
             pii_findings: self.pii_findings,
             key_id: self.key_id.as_deref(),
             tenant_id: self.tenant_id.as_deref(),
-            prompt_sha256: self.prompt_sha256.map(|h| hex(&h)),
-            answer_sha256: answer.map(|a| hex(&Sha256::digest(a))),
+            prompt_sha256: prompt.clone(),
+            answer_sha256: answer.clone(),
         };
-        let text = serde_json::to_string(&record).ok()?;
-        let encoded = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text.as_bytes());
-        if let Some(governance) = &self.audit {
-            governance.audit.record(Entry {
-                at: self.at,
-                kind: "request".into(),
-                ref_id: self.request_id.clone(),
-                record: text,
-            });
+        let encode =
+            |text: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text.as_bytes());
+        match &self.audit {
+            Some(governance) => {
+                let mut encoded = None;
+                governance
+                    .audit
+                    .record(self.at, "request", &self.request_id, |position| {
+                        let text =
+                            serde_json::to_string(&record(Some(position))).unwrap_or_default();
+                        encoded = Some(encode(&text));
+                        text
+                    })?;
+                encoded
+            }
+            None => serde_json::to_string(&record(None))
+                .ok()
+                .map(|text| encode(&text)),
         }
-        HeaderValue::from_str(&encoded).ok()
+    }
+
+    /// [`Draft::seal`] as a header value.
+    pub fn header(&self, answer_sha256: Option<&[u8; 32]>) -> Option<HeaderValue> {
+        self.seal(answer_sha256)
+            .and_then(|text| HeaderValue::from_str(&text).ok())
     }
 }
 

@@ -121,10 +121,33 @@ async fn receipts_name_what_happened_and_are_in_the_chain() {
     mock.push(Reply::text("streamed"));
     let stream =
         json!({"model": "chat", "stream": true, "messages": [{"role": "user", "content": "hi"}]});
-    let (status, _, streamed, _, _) = post(&url, "eu-only", &stream).await;
+    let (status, _, streamed, _, sse) = post(&url, "eu-only", &stream).await;
     assert_eq!(status, 200);
     assert_eq!(streamed["answer_sha256"], Value::Null);
     assert_eq!(streamed["decision"], "allowed");
+    assert_eq!(streamed["stream"], "started");
+    // ... and the stream's last bytes are its closing receipt, hashing every byte before.
+    let sse = String::from_utf8(sse).unwrap();
+    let cut = sse.rfind(": x-switchyard-receipt=").unwrap();
+    let closing_text = String::from_utf8(
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(
+                sse[cut..]
+                    .trim()
+                    .trim_start_matches(": x-switchyard-receipt="),
+            )
+            .unwrap(),
+    )
+    .unwrap();
+    let closing: Value = serde_json::from_str(&closing_text).unwrap();
+    assert_eq!(closing["stream"], "ended");
+    assert_eq!(closing["status"], 200);
+    assert_eq!(closing["request_id"], streamed["request_id"]);
+    assert_eq!(
+        closing["answer_sha256"],
+        hex(&Sha256::digest(&sse.as_bytes()[..cut]))
+    );
+    assert_eq!(closing["chain"]["lane"], streamed["chain"]["lane"]);
 
     governance.audit.flush(Duration::from_secs(5)).await;
     let records = store
@@ -136,25 +159,46 @@ async fn receipts_name_what_happened_and_are_in_the_chain() {
         records[0].record, allowed_text,
         "the receipt is the record, byte for byte"
     );
-    for r in [&refused, &blocked, &streamed] {
+    // The receipt names its place: that record is at that lane and position.
+    let at = store
+        .audit_record(
+            allowed["chain"]["lane"].as_i64().unwrap(),
+            allowed["chain"]["position"].as_i64().unwrap(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(at.record, allowed_text);
+    for (r, n) in [(&refused, 1), (&blocked, 1), (&streamed, 2)] {
         let found = store
             .audit_for(r["request_id"].as_str().unwrap())
             .await
             .unwrap();
-        assert_eq!(found.len(), 1);
+        assert_eq!(found.len(), n);
     }
-    let all = store.audit_records(1, 1000).await.unwrap();
-    assert!(all.len() >= 4);
+    let closing_record = store
+        .audit_for(streamed["request_id"].as_str().unwrap())
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
+    assert_eq!(closing_record.record, closing_text);
+    let all = store.audit_records((0, 0), 1000).await.unwrap();
+    assert_eq!(
+        all.len(),
+        6,
+        "opening, three answers, a stream started and ended"
+    );
     let public = Signer::from_base64(SEED).unwrap().public_key();
-    let head = store.audit_head().await.unwrap();
     let verdict = verify(
         &all,
         &store.audit_checkpoints().await.unwrap(),
-        head.as_ref(),
+        &store.audit_heads().await.unwrap(),
+        &store.audit_lanes().await.unwrap(),
         Some(&public),
     );
     assert!(verdict.ok(), "{verdict:?}");
-    assert_eq!(verdict.head, Some(all.len() as i64));
+    assert_eq!(verdict.head(1), Some(all.len() as i64));
     // Content never reaches the log: neither the prompt nor the answer nor the address.
     for r in &all {
         assert!(!r.record.contains("Guten Tag") && !r.record.contains("a.b@example.org"));
@@ -193,7 +237,7 @@ async fn admin_changes_are_audited_without_secrets() {
         .await
         .unwrap();
     governance.audit.flush(Duration::from_secs(5)).await;
-    let all = store.audit_records(1, 100).await.unwrap();
+    let all = store.audit_records((0, 0), 100).await.unwrap();
     let admin_records: Vec<Value> = all
         .iter()
         .filter(|r| r.kind == "admin")

@@ -17,6 +17,7 @@ fn entries(n: usize, from: usize) -> Vec<Entry> {
                 r#"{{"v":1,"request_id":"req_{i:024x}","at":1700000000000,"model":"chat","deployment":"de/gpt-4o-mini","jurisdiction":"DE","policies":[{{"name":"eu-only","version":"0123456789abcdef"}}],"decision":"allowed","status":200,"pii_findings":0,"key_id":"key_0123","tenant_id":null,"prompt_sha256":"{:064x}","answer_sha256":"{:064x}"}}"#,
                 i, i
             ),
+            seq: None,
         })
         .collect()
 }
@@ -40,6 +41,9 @@ fn append(c: &mut Criterion) {
         records: 1_000,
         millis: 300_000,
     };
+    let lane = runtime
+        .block_on(store.open_audit_lane("bench", Some(&signer), every))
+        .unwrap();
     let mut group = c.benchmark_group("audit");
     group.sample_size(20);
     let mut next = 0usize;
@@ -49,7 +53,7 @@ fn append(c: &mut Criterion) {
             let batch = entries(256, next);
             next += 256;
             runtime
-                .block_on(store.append_audit(&batch, Some(&signer), every))
+                .block_on(store.append_audit(lane, &batch, Some(&signer), every))
                 .unwrap()
         })
     });

@@ -11,12 +11,13 @@ use sqlx::Any;
 use crate::{within, Backend, Store, StoreError};
 
 /// `(version, SQL)`, in order. Append only: a released migration never changes.
-const MIGRATIONS: [(i64, &str); 5] = [
+const MIGRATIONS: [(i64, &str); 6] = [
     (1, include_str!("../migrations/0001_governance.sql")),
     (2, include_str!("../migrations/0002_key_limits.sql")),
     (3, include_str!("../migrations/0003_tenants.sql")),
     (4, include_str!("../migrations/0004_policies.sql")),
     (5, include_str!("../migrations/0005_audit.sql")),
+    (6, include_str!("../migrations/0006_audit_lanes.sql")),
 ];
 
 /// Any number: the advisory lock's identity ("sy" + "mig").

@@ -186,6 +186,7 @@ impl StreamEncoder for bedrock::ConverseStreamEncoder {
     }
     /// Binary event stream: no place for a comment.
     fn cost(&mut self, _usd: f64, _out: &mut BytesMut) {}
+    fn receipt(&mut self, _receipt: &str, _out: &mut BytesMut) {}
 }
 
 impl StreamEncoder for bedrock::InvokeStreamEncoder {
@@ -203,4 +204,5 @@ impl StreamEncoder for bedrock::InvokeStreamEncoder {
     }
     /// Binary event stream: no place for a comment.
     fn cost(&mut self, _usd: f64, _out: &mut BytesMut) {}
+    fn receipt(&mut self, _receipt: &str, _out: &mut BytesMut) {}
 }

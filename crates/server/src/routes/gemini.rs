@@ -183,4 +183,5 @@ impl StreamEncoder for GeminiStream {
     }
     /// Google's SDKs read every non-`data:` line of a stream as JSON: no comment for them.
     fn cost(&mut self, _usd: f64, _out: &mut BytesMut) {}
+    fn receipt(&mut self, _receipt: &str, _out: &mut BytesMut) {}
 }

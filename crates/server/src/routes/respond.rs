@@ -44,7 +44,10 @@ pub fn json(
     ctx: &RequestContext,
     served: Option<&Served>,
 ) -> Response {
-    let receipt = ctx.receipt.as_ref().and_then(|r| r.seal(Some(&body)));
+    let receipt = ctx
+        .receipt
+        .as_ref()
+        .and_then(|r| r.header(Some(&crate::receipt::digest(&body))));
     let mut response = with_headers(status, "application/json", Body::from(body), ctx, served);
     if let Some(receipt) = receipt {
         response

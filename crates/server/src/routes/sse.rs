@@ -10,6 +10,7 @@ use axum::response::Response;
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
 use http::StatusCode;
+use sha2::{Digest, Sha256};
 use switchyard_dialects::{anthropic, openai, responses, GatewayError};
 use switchyard_providers::EventStream;
 use switchyard_types::{StreamEvent, Usage};
@@ -32,6 +33,16 @@ pub trait StreamEncoder: Send + 'static {
     /// wants the figure can read. Formats without comments write nothing.
     fn cost(&mut self, usd: f64, out: &mut BytesMut) {
         out.extend_from_slice(format!(": x-switchyard-cost-usd={usd:.8}\n\n").as_bytes());
+    }
+    /// The stream's closing receipt, its very last bytes: an SSE comment
+    /// (`: x-switchyard-receipt=<receipt>`). Formats without comments write nothing (the
+    /// record is in the audit log all the same).
+    fn receipt(&mut self, receipt: &str, out: &mut BytesMut) {
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(crate::receipt::HEADER.as_bytes());
+        out.extend_from_slice(b"=");
+        out.extend_from_slice(receipt.as_bytes());
+        out.extend_from_slice(b"\n\n");
     }
 }
 
@@ -100,8 +111,11 @@ pub fn respond<E: StreamEncoder>(
         &ctx,
         Some(&served),
     );
-    // The stream's receipt: its answer's bytes are not known yet.
-    if let Some(receipt) = crate::receipt::draft(&state, &ctx, 200).seal(None) {
+    // The stream's first receipt: its answer's bytes are not known yet.
+    if let Some(receipt) = crate::receipt::draft(&state, &ctx, 200, None)
+        .streamed("started")
+        .header(None)
+    {
         response
             .headers_mut()
             .insert(crate::receipt::HEADER, receipt);
@@ -118,6 +132,7 @@ pub fn respond<E: StreamEncoder>(
         upstream: rest,
         head: Some(head.freeze()),
         finished: false,
+        sent: Sha256::new(),
     };
     *response.body_mut() = Body::from_stream(futures::stream::unfold(sse, SseBody::next));
     response
@@ -134,11 +149,14 @@ struct SseBody<E: StreamEncoder> {
     head: Option<Bytes>,
     ttft: Option<Duration>,
     finished: bool,
+    /// Every byte sent so far, for the closing receipt.
+    sent: Sha256,
 }
 
 impl<E: StreamEncoder> SseBody<E> {
     async fn next(mut self) -> Option<(Result<Bytes, Infallible>, Self)> {
         if let Some(head) = self.head.take().filter(|h| !h.is_empty()) {
+            self.sent.update(&head);
             return Some((Ok(head), self));
         }
         if self.finished {
@@ -152,24 +170,28 @@ impl<E: StreamEncoder> SseBody<E> {
                 Some(Err(err)) => {
                     let err = errors::from_provider(&err);
                     self.encoder.fail(&err, &mut out);
-                    self.end(Some(error_kind(err.class)));
+                    self.end(Some(error_kind(err.class)), &mut out);
                     return Some((Ok(out.freeze()), self));
                 }
                 None => {
                     self.cost_comment(&mut out);
                     self.encoder.finish(&mut out);
-                    self.end(None);
+                    self.end(None, &mut out);
                     return Some((Ok(out.freeze()), self));
                 }
             }
             // Send what is ready; events that arrived together go out in one write.
             if out.len() >= COALESCE_BYTES {
+                self.sent.update(&out);
                 return Some((Ok(out.freeze()), self));
             }
             match futures::FutureExt::now_or_never(self.upstream.next()) {
                 Some(next) => item = next,
                 None if out.is_empty() => item = self.upstream.next().await,
-                None => return Some((Ok(out.freeze()), self)),
+                None => {
+                    self.sent.update(&out);
+                    return Some((Ok(out.freeze()), self));
+                }
             }
         }
     }
@@ -185,10 +207,22 @@ impl<E: StreamEncoder> SseBody<E> {
         }
     }
 
-    fn end(&mut self, error: Option<&'static str>) {
+    /// The stream ends: `out` is its last chunk; the closing receipt goes after it.
+    fn end(&mut self, error: Option<&'static str>, out: &mut BytesMut) {
         self.finished = true;
         let usage = self.encoder.usage().unwrap_or_default();
         self.ctx.finish(&self.state, 200, error, self.ttft, usage);
+        self.sent.update(&out[..]);
+        if let Some(receipt) = self.closing_receipt() {
+            self.encoder.receipt(&receipt, out);
+        }
+    }
+
+    /// The ended record (queued to the audit log) with the hash of every byte sent.
+    fn closing_receipt(&mut self) -> Option<String> {
+        let draft = self.ctx.receipt.take()?;
+        let sent: [u8; 32] = std::mem::take(&mut self.sent).finalize().into();
+        draft.streamed("ended").seal(Some(&sent))
     }
 }
 
@@ -198,6 +232,8 @@ impl<E: StreamEncoder> Drop for SseBody<E> {
             let usage = self.encoder.usage().unwrap_or_default();
             self.ctx
                 .finish(&self.state, 499, Some("client_cancelled"), self.ttft, usage);
+            // Nobody is left to read it; the log still records how the stream ended.
+            let _ = self.closing_receipt();
         }
     }
 }
