@@ -8,6 +8,7 @@
 //! This crate starts nothing and knows nothing of HTTP clients or providers' wire formats.
 
 mod error;
+mod exporters;
 mod raw;
 mod secret;
 mod validate;
@@ -16,8 +17,8 @@ mod validated;
 pub use error::ConfigError;
 pub use secret::Secret;
 pub use validated::{
-    AutoConfig, AwsConfig, AwsKeys, Config, GcpConfig, LocalConfig, LogConfig, LogFormat,
-    MediaConfig, ModelConfig, ProviderConfig, ProviderKind, RedisConfig, RouteStrategy,
+    AutoConfig, AwsConfig, AwsKeys, Config, ExporterConfig, GcpConfig, LocalConfig, LogConfig,
+    LogFormat, MediaConfig, ModelConfig, ProviderConfig, ProviderKind, RedisConfig, RouteStrategy,
     RouteTarget, RoutingConfig, TargetCapabilities, TargetPrice, Timeouts,
 };
 
@@ -62,6 +63,12 @@ pub fn offline_refusal(provider: &ProviderConfig) -> Option<String> {
             provider.id
         ));
     };
+    offline_url_refusal(&provider.id, url)
+}
+
+/// Why `offline = true` forbids sending to `url` (`name` says what sends): its host is not
+/// `localhost`, a loopback or a private address.
+pub fn offline_url_refusal(name: &str, url: &str) -> Option<String> {
     let host = url
         .split("://")
         .nth(1)
@@ -86,9 +93,6 @@ pub fn offline_refusal(provider: &ProviderConfig) -> Option<String> {
             Err(_) => false,
         };
     (!local).then(|| {
-        format!(
-            "`offline = true` forbids `{}`: `{host}` is not a loopback or private address",
-            provider.id
-        )
+        format!("`offline = true` forbids `{name}`: `{host}` is not a loopback or private address")
     })
 }

@@ -38,6 +38,32 @@ pub struct RawConfig {
     /// National-id (or any other) patterns the PII guard finds besides its built-ins.
     #[serde(default)]
     pub pii_patterns: Vec<RawPiiPattern>,
+    /// Where request telemetry goes (OTLP/HTTP), each tagged like a deployment.
+    #[serde(default)]
+    pub exporters: Vec<RawExporter>,
+}
+
+/// `[[exporters]]`: an OpenTelemetry collector that receives request traces and logs.
+#[derive(Debug, Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawExporter {
+    pub name: String,
+    /// `otlp` (OTLP/HTTP with JSON bodies), the only kind.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    /// The collector's base URL; `/v1/traces` and `/v1/logs` are added.
+    pub endpoint: String,
+    /// `traces`, `logs` (default: both).
+    pub signals: Option<Vec<String>>,
+    pub jurisdiction: Option<String>,
+    pub operator: Option<String>,
+    pub hosting: Option<String>,
+    pub retention: Option<String>,
+    /// Sent with every export (`${ENV}` references allowed), e.g. an authorization token.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Seconds one export may take (default 10).
+    pub timeout_s: Option<f64>,
 }
 
 /// `[[pii_patterns]]`: a kind of personal data the PII guard finds by a regular expression.

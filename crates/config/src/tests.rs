@@ -503,3 +503,76 @@ fn pii_settings_are_validated_with_their_key() {
         switchyard_policy::pii::Mode::MaskAndRestore
     );
 }
+
+#[test]
+fn exporters_are_validated_with_their_key_and_tagged() {
+    let exporter = |extra: &str| format!("[[exporters]]\nname = \"otel\"\n{extra}");
+    assert_eq!(
+        invalid_key(&exporter("endpoint = \"otel:4318\"")),
+        "exporters[0].endpoint"
+    );
+    assert_eq!(
+        invalid_key(&exporter("endpoint = \"http://o:4318\"\ntype = \"zipkin\"")),
+        "exporters[0].type"
+    );
+    assert_eq!(
+        invalid_key(&exporter(
+            "endpoint = \"http://o:4318\"\nsignals = [\"metrics\"]"
+        )),
+        "exporters[0].signals"
+    );
+    assert_eq!(
+        invalid_key(&exporter(
+            "endpoint = \"http://o:4318\"\njurisdiction = \"Europe\""
+        )),
+        "exporters[0].jurisdiction"
+    );
+    assert_eq!(
+        invalid_key(&exporter(
+            "endpoint = \"http://o:4318\"\nheaders = { authorization = \"${NOPE}\" }"
+        )),
+        "exporters[0].headers.authorization"
+    );
+    assert_eq!(
+        invalid_key(&format!(
+            "{}\n{}",
+            exporter("endpoint = \"http://a:4318\""),
+            exporter("endpoint = \"http://b:4318\"")
+        )),
+        "exporters[1].name"
+    );
+    // Offline: only a collector on this machine or a private network.
+    assert_eq!(
+        invalid_key(&format!(
+            "offline = true\n{}",
+            exporter("endpoint = \"https://otel.example.com\"")
+        )),
+        "exporters[0].endpoint"
+    );
+    let config = load_str(
+        &format!(
+            "offline = true\n{}",
+            exporter("endpoint = \"http://127.0.0.1:4318/\"\nsignals = [\"logs\"]")
+        ),
+        &no_env,
+    )
+    .unwrap();
+    let e = &config.exporters[0];
+    // On this machine: LOCAL unless tagged; trailing slash dropped; logs only.
+    assert_eq!(
+        (
+            e.jurisdiction.0.as_str(),
+            e.endpoint.as_str(),
+            e.traces,
+            e.logs
+        ),
+        ("LOCAL", "http://127.0.0.1:4318", false, true)
+    );
+    let config = load_str(
+        &exporter("endpoint = \"https://otel.example.com\""),
+        &no_env,
+    )
+    .unwrap();
+    assert_eq!(config.exporters[0].jurisdiction.0, "UNKNOWN");
+    assert!(config.exporters[0].traces && config.exporters[0].logs);
+}

@@ -15,7 +15,7 @@ use crate::validated::{
     RouteTarget, RoutingConfig, TargetCapabilities, TargetPrice, Timeouts,
 };
 
-type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+pub(crate) type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 pub fn validate(raw: RawConfig, env: Env<'_>) -> Result<Config, ConfigError> {
     let listen = parse_listen("listen", raw.listen.as_deref())?;
@@ -145,6 +145,8 @@ pub fn validate(raw: RawConfig, env: Env<'_>) -> Result<Config, ConfigError> {
         }
     };
 
+    let exporters = crate::exporters::exporters(&raw.exporters, offline, env)?;
+
     Ok(Config {
         listen,
         api_keys,
@@ -162,6 +164,7 @@ pub fn validate(raw: RawConfig, env: Env<'_>) -> Result<Config, ConfigError> {
         default_policy,
         pii,
         offline,
+        exporters,
     })
 }
 
@@ -348,7 +351,7 @@ pub fn parse_listen(key: &str, value: Option<&str>) -> Result<SocketAddr, Config
 
 /// Replaces every `${NAME}` with the environment variable's value; a missing variable is an
 /// error naming the key and the variable (never the value).
-fn resolve_env(key: &str, value: &str, env: Env<'_>) -> Result<String, ConfigError> {
+pub(crate) fn resolve_env(key: &str, value: &str, env: Env<'_>) -> Result<String, ConfigError> {
     let mut out = String::with_capacity(value.len());
     let mut rest = value;
     while let Some(start) = rest.find("${") {
@@ -466,46 +469,9 @@ fn provider(
         Some(value) => Some(Secret::new(resolve_env(&at("api_key"), value, env)?)),
         None => None,
     };
-    let jurisdiction = match &p.jurisdiction {
-        Some(j) => {
-            let valid =
-                (2..=8).contains(&j.len()) && j.chars().all(|c| c.is_ascii_uppercase() || c == '-');
-            if !valid {
-                return Err(ConfigError::invalid(
-                    at("jurisdiction"),
-                    format!("`{j}` must be an ISO 3166 code or a group such as EU, EEA, US, CH (upper case)"),
-                ));
-            }
-            if switchyard_policy::places::place(j).is_none() {
-                return Err(ConfigError::invalid(
-                    at("jurisdiction"),
-                    format!("`{j}` is not an ISO 3166 country code or a known group (EU, EEA, EFTA, APAC, UK, GLOBAL, UNKNOWN, LOCAL)"),
-                ));
-            }
-            Jurisdiction(j.clone())
-        }
-        None => Jurisdiction("UNKNOWN".to_owned()),
-    };
-    let retention = match p.retention.as_deref() {
-        None => None,
-        Some(text) => Some(switchyard_types::Retention::parse(text).ok_or_else(|| {
-            ConfigError::invalid(
-                at("retention"),
-                format!("`{text}` must be zero, unknown or a number of days such as 30d"),
-            )
-        })?),
-    };
-    let hosting = match p.hosting.as_deref() {
-        None | Some("cloud") => Hosting::Cloud,
-        Some("on-prem") => Hosting::OnPrem,
-        Some("embedded") => Hosting::Embedded,
-        Some(other) => {
-            return Err(ConfigError::invalid(
-                at("hosting"),
-                format!("unknown hosting `{other}`; expected cloud, on-prem or embedded"),
-            ))
-        }
-    };
+    let jurisdiction = parse_jurisdiction(&at("jurisdiction"), p.jurisdiction.as_deref())?;
+    let retention = parse_retention(&at("retention"), p.retention.as_deref())?;
+    let hosting = parse_hosting(&at("hosting"), p.hosting.as_deref())?;
     let mut headers = Vec::with_capacity(p.headers.len());
     for (name, value) in &p.headers {
         let key = format!("providers[{i}].headers.{name}");
@@ -965,4 +931,62 @@ fn check_url(key: &str, url: &str) -> Result<(), ConfigError> {
         ));
     }
     Ok(())
+}
+
+/// A deployment's (or exporter's) `jurisdiction`: an ISO 3166 code or a known group;
+/// `UNKNOWN` when not written.
+pub(crate) fn parse_jurisdiction(
+    key: &str,
+    text: Option<&str>,
+) -> Result<Jurisdiction, ConfigError> {
+    let Some(j) = text else {
+        return Ok(Jurisdiction("UNKNOWN".to_owned()));
+    };
+    let valid = (2..=8).contains(&j.len()) && j.chars().all(|c| c.is_ascii_uppercase() || c == '-');
+    if !valid {
+        return Err(ConfigError::invalid(
+            key,
+            format!(
+                "`{j}` must be an ISO 3166 code or a group such as EU, EEA, US, CH (upper case)"
+            ),
+        ));
+    }
+    if switchyard_policy::places::place(j).is_none() {
+        return Err(ConfigError::invalid(
+            key,
+            format!("`{j}` is not an ISO 3166 country code or a known group (EU, EEA, EFTA, APAC, UK, GLOBAL, UNKNOWN, LOCAL)"),
+        ));
+    }
+    Ok(Jurisdiction(j.to_owned()))
+}
+
+/// `retention`: `zero`, `unknown` or a number of days.
+pub(crate) fn parse_retention(
+    key: &str,
+    text: Option<&str>,
+) -> Result<Option<switchyard_types::Retention>, ConfigError> {
+    match text {
+        None => Ok(None),
+        Some(text) => switchyard_types::Retention::parse(text)
+            .map(Some)
+            .ok_or_else(|| {
+                ConfigError::invalid(
+                    key,
+                    format!("`{text}` must be zero, unknown or a number of days such as 30d"),
+                )
+            }),
+    }
+}
+
+/// `hosting`: `cloud` (the default), `on-prem` or `embedded`.
+pub(crate) fn parse_hosting(key: &str, text: Option<&str>) -> Result<Hosting, ConfigError> {
+    match text {
+        None | Some("cloud") => Ok(Hosting::Cloud),
+        Some("on-prem") => Ok(Hosting::OnPrem),
+        Some("embedded") => Ok(Hosting::Embedded),
+        Some(other) => Err(ConfigError::invalid(
+            key,
+            format!("unknown hosting `{other}`; expected cloud, on-prem or embedded"),
+        )),
+    }
 }

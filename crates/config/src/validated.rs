@@ -33,6 +33,25 @@ pub struct Config {
     pub pii: switchyard_policy::pii::Detector,
     /// `offline = true`: no outbound connection (see [`crate::offline_refusal`]).
     pub offline: bool,
+    /// `[[exporters]]`: OTLP collectors for request telemetry.
+    pub exporters: Vec<ExporterConfig>,
+}
+
+/// An OTLP/HTTP collector and where it runs (judged by policies like a deployment).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExporterConfig {
+    pub name: String,
+    /// Base URL, no trailing `/`.
+    pub endpoint: String,
+    pub traces: bool,
+    pub logs: bool,
+    pub jurisdiction: Jurisdiction,
+    pub operator: String,
+    pub hosting: Hosting,
+    pub retention: Option<switchyard_types::Retention>,
+    /// Extra headers (values are secrets: never printed).
+    pub headers: Vec<(String, Secret)>,
+    pub timeout: std::time::Duration,
 }
 
 /// Budgets and rate limits shared by replicas through Redis.

@@ -216,6 +216,12 @@ impl Policy {
                 return Err(format!("model `{model}` is not allowed"));
             }
         }
+        self.check_place(tags)
+    }
+
+    /// Whether data may go to a destination with these tags (a deployment or an exporter):
+    /// jurisdiction, operator, hosting and retention rules; `Err` says which refuses it.
+    pub fn check_place(&self, tags: &Tags) -> Result<(), String> {
         if let Place::In(countries) = tags.place {
             if let Some((allowed, names)) = &self.allow {
                 if !countries.within(*allowed) {

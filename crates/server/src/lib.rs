@@ -10,6 +10,7 @@ pub mod admission;
 pub mod audit;
 pub mod auth;
 pub mod errors;
+pub mod export;
 pub mod guard;
 pub mod live;
 pub mod metrics;

@@ -70,6 +70,9 @@ pub struct RequestContext {
     pub decision: &'static str,
     /// The receipt, once the request's outcome is known.
     pub receipt: Option<crate::receipt::Draft>,
+    /// The exporters this request's policies admit (bit i: the state's exporter i); none
+    /// until its policies are resolved.
+    pub exporters: u64,
     recorded: bool,
 }
 
@@ -95,6 +98,7 @@ impl RequestContext {
             policy_marks: Vec::new(),
             decision: "",
             receipt: None,
+            exporters: 0,
             recorded: false,
         }
     }
@@ -183,6 +187,61 @@ impl RequestContext {
             cost_usd = cost_usd.unwrap_or(0.0),
             pii_findings = self.pii_findings,
             "request finished"
+        );
+        if !state.inner.exporters.is_empty() {
+            self.export(state, status, error, latency, &usage, cost_usd);
+        }
+    }
+}
+
+impl RequestContext {
+    /// Hands this request's span and log record to the exporters its policies admit.
+    fn export(
+        &self,
+        state: &AppState,
+        status: u16,
+        error: Option<&'static str>,
+        latency: Duration,
+        usage: &Usage,
+        cost_usd: Option<f64>,
+    ) {
+        let inner = &state.inner;
+        let route = inner.routes.models().get(self.model as usize);
+        let deployment = route
+            .and_then(|m| m.deployments.get(self.position as usize))
+            .filter(|_| (200..300).contains(&status));
+        let end = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+        let start = end.saturating_sub(u64::try_from(latency.as_nanos()).unwrap_or(0));
+        let decision = crate::receipt::decision(self, status);
+        inner.exporters.export(
+            self.exporters,
+            crate::export::Finished {
+                request_id: self.id.clone(),
+                trace_id: fastrand::u128(1..).to_be_bytes(),
+                span_id: fastrand::u64(1..).to_be_bytes(),
+                start_unix_nano: start,
+                end_unix_nano: end,
+                dialect: self.dialect,
+                model: route.map_or_else(String::new, |m| m.name.clone()),
+                provider: inner
+                    .provider_ids
+                    .get(self.provider as usize)
+                    .cloned()
+                    .unwrap_or_default(),
+                deployment: deployment.map(|d| d.id.clone()),
+                jurisdiction: deployment.map(|d| d.jurisdiction.0.clone()),
+                status,
+                error: error.unwrap_or(""),
+                decision,
+                input_tokens: usage.input_tokens,
+                output_tokens: usage.output_tokens,
+                cost_usd: cost_usd.unwrap_or(0.0),
+                key_id: self.caller.as_ref().map(|c| c.key_id.clone()),
+                tenant_id: self.caller.as_ref().and_then(|c| c.tenant_id.clone()),
+                policies: self.policy_marks.iter().map(|(n, _)| n.clone()).collect(),
+            },
         );
     }
 }
@@ -367,6 +426,7 @@ fn request_policies<'s>(
         .iter()
         .map(|p| (p.name.clone(), p.version.clone()))
         .collect();
+    ctx.exporters = state.inner.exporters.admitted(&policies);
     Ok(policies)
 }
 

@@ -81,7 +81,7 @@ impl std::fmt::Debug for Draft {
 }
 
 /// What the request's outcome was, for the receipt.
-fn decision(ctx: &RequestContext, status: u16) -> &'static str {
+pub(crate) fn decision(ctx: &RequestContext, status: u16) -> &'static str {
     if !ctx.decision.is_empty() {
         return ctx.decision;
     }

@@ -43,6 +43,8 @@ pub struct Inner {
     pub metrics: Metrics,
     /// Fetches image and document URLs for providers that only take them inline.
     pub media: MediaFetcher,
+    /// `[[exporters]]`: request telemetry to OTLP collectors, within each request's policies.
+    pub exporters: crate::export::Exporters,
     /// What routing knows of each distinct deployment's health: one record per upstream
     /// endpoint and model, shared by every route that lists it, and carried over a config
     /// reload while the deployment stays the same (in-flight requests keep counting on it).
@@ -226,6 +228,7 @@ impl AppState {
                     key: "media".to_owned(),
                     message: e.message,
                 })?,
+                exporters: crate::export::Exporters::start(&config.exporters),
                 draining: AtomicBool::new(false),
                 created: SystemTime::now()
                     .duration_since(UNIX_EPOCH)

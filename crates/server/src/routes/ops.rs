@@ -15,6 +15,7 @@ use crate::state::AppState;
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let mut text = state.inner.metrics.render();
     text.push_str(&health(&state));
+    text.push_str(&state.inner.exporters.render());
     if let Some(governance) = &state.inner.governance {
         text.push_str(&format!(
             "# HELP switchyard_governance_fallback_total Times Redis-shared limits could not be reached and this replica's share decided.\n# TYPE switchyard_governance_fallback_total counter\nswitchyard_governance_fallback_total {}\n",
