@@ -10,7 +10,9 @@
 //! Each request carries its case number; afterwards every request each mock received is
 //! checked against that case's policies: a mock is never reached by a request whose policies
 //! refuse it (the count of such hits must be 0). Every 200 names an allowed deployment;
-//! every request with no allowed deployment is a 403 `policy_denied`.
+//! every request with no allowed deployment is a 403 `policy_denied`. Four OTLP collectors,
+//! tagged the same way, receive the requests' log records: none receives a request whose
+//! policies refuse it either.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -31,6 +33,7 @@ const UPSTREAMS: usize = 8;
 const ROUTES: usize = 40;
 const POLICIES: usize = 48;
 const WORKERS: usize = 8;
+const EXPORTERS: usize = 4;
 
 const PLACES: [&str; 12] = [
     "DE", "FR", "US", "CH", "EU", "GLOBAL", "UNKNOWN", "JP", "NO", "GB", "EEA", "LOCAL",
@@ -94,6 +97,49 @@ struct World {
     /// allowed[policy][route][upstream]
     allowed: Vec<Vec<[bool; UPSTREAMS]>>,
     mocks: Vec<MockOpenAi>,
+    /// exportable[policy][exporter]
+    exportable: Vec<[bool; EXPORTERS]>,
+    collectors: Vec<Collector>,
+}
+
+/// An OTLP/HTTP collector keeping the request ids of the log records it receives.
+#[derive(Clone, Default)]
+struct Collector {
+    ids: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Collector {
+    async fn start() -> (Collector, String) {
+        let collector = Collector::default();
+        let keep = collector.clone();
+        let app = axum::Router::new().route(
+            "/v1/logs",
+            axum::routing::post(move |body: String| {
+                let keep = keep.clone();
+                async move {
+                    let v: Value = serde_json::from_str(&body).unwrap();
+                    let mut ids = keep.ids.lock().unwrap();
+                    for r in v["resourceLogs"][0]["scopeLogs"][0]["logRecords"]
+                        .as_array()
+                        .unwrap()
+                    {
+                        let id = r["attributes"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .find(|a| a["key"] == "switchyard.request_id")
+                            .unwrap();
+                        ids.push(id["value"]["stringValue"].as_str().unwrap().to_owned());
+                    }
+                    "{}"
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (collector, url)
+    }
 }
 
 async fn world(rng: &mut Rng) -> World {
@@ -146,9 +192,34 @@ async fn world(rng: &mut Rng) -> World {
         ));
         routes.push(route);
     }
+    let mut sinks = Vec::new();
+    let mut collectors = Vec::new();
+    for e in 0..EXPORTERS {
+        let (collector, url) = Collector::start().await;
+        let u = Upstream {
+            place: PLACES[rng.below(PLACES.len())],
+            operator: OPERATORS[rng.below(OPERATORS.len())],
+            hosting: [Hosting::Cloud, Hosting::OnPrem, Hosting::Embedded][rng.below(3)],
+            retention: if rng.chance(40) {
+                Retention::Zero
+            } else {
+                Retention::Days(30)
+            },
+        };
+        text.push_str(&format!(
+            "[[exporters]]\nname = \"x{e}\"\nendpoint = \"{url}\"\nsignals = [\"logs\"]\njurisdiction = \"{}\"\noperator = \"{}\"\nhosting = \"{}\"\nretention = \"{}\"\n\n",
+            u.place,
+            u.operator,
+            u.hosting.as_str(),
+            if u.retention == Retention::Zero { "zero" } else { "30d" },
+        ));
+        sinks.push(u);
+        collectors.push(collector);
+    }
     let route_names: Vec<String> = (0..ROUTES).map(|r| format!("r{r}")).collect();
     let route_refs: Vec<&str> = route_names.iter().map(String::as_str).collect();
     let mut allowed = Vec::new();
+    let mut exportable = Vec::new();
     for p in 0..POLICIES {
         let mut spec = PolicySpec {
             name: format!("p{p}"),
@@ -196,12 +267,20 @@ async fn world(rng: &mut Rng) -> World {
             })
             .collect();
         allowed.push(per_route);
+        let mut row = [false; EXPORTERS];
+        for (e, sink) in sinks.iter().enumerate() {
+            let tags = Tags::new(sink.place, sink.operator, sink.hosting, sink.retention).unwrap();
+            row[e] = policy.check_place(&tags).is_ok();
+        }
+        exportable.push(row);
     }
     World {
         config: text,
         routes,
         allowed,
         mocks,
+        exportable,
+        collectors,
     }
 }
 
@@ -234,6 +313,13 @@ fn cases(rng: &mut Rng, routes: &[Vec<usize>]) -> Vec<Case> {
         .collect()
 }
 
+fn exportable(world: &World, case: &Case, exporter: usize) -> bool {
+    case.policies
+        .iter()
+        .flatten()
+        .all(|&p| world.exportable[p][exporter])
+}
+
 fn allowed(world: &World, case: &Case, upstream: usize) -> bool {
     case.policies
         .iter()
@@ -255,13 +341,17 @@ fn one_hundred_thousand_scenarios_never_reach_a_refused_upstream() {
         let config = switchyard_config::load_str(&world.config, &|_| None).unwrap();
         let gateway = Gateway::serve(&config, Duration::from_secs(5)).await;
         let next = Arc::new(AtomicUsize::new(0));
+        // Each case's request id, for the collectors' side.
+        let ids: Arc<std::sync::Mutex<Vec<String>>> =
+            Arc::new(std::sync::Mutex::new(vec![String::new(); CASES]));
         let mut workers = Vec::new();
         for _ in 0..WORKERS {
-            let (world, cases, next, url) = (
+            let (world, cases, next, url, ids) = (
                 world.clone(),
                 cases.clone(),
                 next.clone(),
                 gateway.url.clone(),
+                ids.clone(),
             );
             workers.push(tokio::spawn(async move {
                 let client = reqwest::Client::new();
@@ -300,6 +390,8 @@ fn one_hundred_thousand_scenarios_never_reach_a_refused_upstream() {
                         .headers()
                         .get("x-switchyard-deployment")
                         .map(|v| v.to_str().unwrap().to_owned());
+                    ids.lock().unwrap()[i] =
+                        resp.headers()["x-request-id"].to_str().unwrap().to_owned();
                     let body = resp.text().await.unwrap();
                     let any_allowed = world.routes[case.route]
                         .iter()
@@ -343,14 +435,44 @@ fn one_hundred_thousand_scenarios_never_reach_a_refused_upstream() {
                 }
             }
         }
+        // Every log record each collector received was allowed by its case's policies.
+        let case_of: std::collections::HashMap<String, usize> = ids
+            .lock()
+            .unwrap()
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.clone(), i))
+            .collect();
+        let admitted: usize = (0..EXPORTERS)
+            .map(|e| (0..CASES).filter(|&i| exportable(&world, &cases[i], e)).count())
+            .sum();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        let received = || -> usize { world.collectors.iter().map(|c| c.ids.lock().unwrap().len()).sum() };
+        while received() < admitted && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let mut exported = 0usize;
+        let mut refused_exports = Vec::new();
+        for (e, collector) in world.collectors.iter().enumerate() {
+            for id in collector.ids.lock().unwrap().iter() {
+                let i = case_of[id];
+                exported += 1;
+                if !exportable(&world, &cases[i], e) {
+                    refused_exports.push((i, e));
+                }
+            }
+        }
         eprintln!(
-            "{CASES} scenarios: {} served, {} refused by policy (403), {} client errors, {} upstream failures; {hits} upstream hits, {} by a refused request",
+            "{CASES} scenarios: {} served, {} refused by policy (403), {} client errors, {} upstream failures; {hits} upstream hits, {} by a refused request; {exported} log records exported of {admitted} admitted, {} to a refused collector",
             tally[0],
             tally[1],
             tally[2],
             tally[3],
-            refused_hits.len()
+            refused_hits.len(),
+            refused_exports.len()
         );
+        assert!(refused_exports.is_empty(), "refused collectors reached: {:?}", &refused_exports[..refused_exports.len().min(10)]);
+        assert_eq!(exported, admitted, "every admitted record arrives (no queue overflowed)");
         assert_eq!(tally.iter().sum::<usize>(), CASES);
         assert!(refused_hits.is_empty(), "refused upstreams reached: {:?}", &refused_hits[..refused_hits.len().min(10)]);
         assert!(tally[0] > CASES / 4 && tally[1] > CASES / 20, "{tally:?}");
