@@ -109,7 +109,7 @@ fn place_list(field: &'static str, names: &[String]) -> Result<(Countries, Strin
 impl Policy {
     /// A policy whose PII kinds are the built-in detector's.
     pub fn new(spec: &PolicySpec) -> Result<Policy, SpecError> {
-        Policy::with_detector(spec, &crate::pii::Detector::default())
+        Policy::with_detector(spec, crate::pii::Detector::builtin())
     }
 
     /// A policy whose PII kinds are named among `detector`'s.

@@ -143,6 +143,13 @@ impl Default for Detector {
 }
 
 impl Detector {
+    /// The built-in detector (no custom patterns), made once: its presets' regexes compile
+    /// only the first time.
+    pub fn builtin() -> &'static Detector {
+        static BUILTIN: std::sync::OnceLock<Detector> = std::sync::OnceLock::new();
+        BUILTIN.get_or_init(Detector::default)
+    }
+
     /// The built-ins, the presets and `custom` patterns (`[[pii_patterns]]`).
     pub fn new(custom: &[IdSpec]) -> Result<Detector, SpecError> {
         let mut names: Vec<String> = BUILT_IN.iter().map(|s| (*s).to_owned()).collect();
