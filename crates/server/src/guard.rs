@@ -122,7 +122,12 @@ impl Restorer {
                 let slot = match self.blocks.iter().position(|(i, _, _)| *i == index) {
                     Some(slot) => slot,
                     None => {
-                        self.blocks.push((index, StreamRestorer::default(), kind));
+                        let restorer = if kind == ARGS {
+                            StreamRestorer::for_json()
+                        } else {
+                            StreamRestorer::default()
+                        };
+                        self.blocks.push((index, restorer, kind));
                         self.blocks.len() - 1
                     }
                 };

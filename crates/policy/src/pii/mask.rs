@@ -73,6 +73,16 @@ impl Vault {
     /// `text` with the findings of `rule` replaced (`None`: nothing found). In `Block` mode
     /// the findings are only counted.
     pub fn mask(&mut self, detector: &Detector, rule: Rule, text: &str) -> Masked {
+        self.mask_with(detector, rule, text, false)
+    }
+
+    /// [`Vault::mask`] for JSON text (tool-call arguments): an original is kept unescaped,
+    /// so it can go back into plain text or, escaped again, into JSON.
+    pub fn mask_json(&mut self, detector: &Detector, rule: Rule, text: &str) -> Masked {
+        self.mask_with(detector, rule, text, true)
+    }
+
+    fn mask_with(&mut self, detector: &Detector, rule: Rule, text: &str, json: bool) -> Masked {
         if rule.mode == Mode::Off {
             return None;
         }
@@ -85,7 +95,12 @@ impl Vault {
         for f in &found {
             out.push_str(text.get(at..f.start)?);
             let original = text.get(f.start..f.end)?;
-            let p = self.placeholder(detector, rule.mode, f.kind, original);
+            let unescaped = if json {
+                unescape_json(original)
+            } else {
+                Cow::Borrowed(original)
+            };
+            let p = self.placeholder(detector, rule.mode, f.kind, &unescaped);
             out.push_str(&p);
             at = f.end;
         }
@@ -95,6 +110,16 @@ impl Vault {
 
     /// `text` with every placeholder replaced by its original.
     pub fn restore<'t>(&self, text: &'t str) -> Cow<'t, str> {
+        self.restore_with(text, false)
+    }
+
+    /// [`Vault::restore`] into JSON text (tool-call arguments): each original is escaped as
+    /// JSON string content, so a quote or a backslash in it cannot break the arguments.
+    pub fn restore_json<'t>(&self, text: &'t str) -> Cow<'t, str> {
+        self.restore_with(text, true)
+    }
+
+    fn restore_with<'t>(&self, text: &'t str, json: bool) -> Cow<'t, str> {
         if self.entries.is_empty() || !text.contains('[') {
             return Cow::Borrowed(text);
         }
@@ -109,7 +134,11 @@ impl Vault {
                 .find(|(p, _)| tail.starts_with(p.as_str()))
             {
                 Some((p, original)) => {
-                    out.push_str(original);
+                    if json {
+                        escape_json(original, &mut out);
+                    } else {
+                        out.push_str(original);
+                    }
                     rest = &tail[p.len()..];
                 }
                 None => {
@@ -133,9 +162,19 @@ impl Vault {
 #[derive(Debug, Default, Clone)]
 pub struct StreamRestorer {
     pending: String,
+    /// The deltas are JSON text (tool-call arguments): originals go back escaped.
+    json: bool,
 }
 
 impl StreamRestorer {
+    /// A restorer for deltas of JSON text (tool-call arguments).
+    pub fn for_json() -> StreamRestorer {
+        StreamRestorer {
+            pending: String::new(),
+            json: true,
+        }
+    }
+
     /// What of `delta` (after what was held) can be sent now, restored.
     pub fn push(&mut self, vault: &Vault, delta: &str) -> String {
         self.pending.push_str(delta);
@@ -145,12 +184,36 @@ impl StreamRestorer {
             .filter(|&k| vault.may_become(&self.pending[k..]))
             .unwrap_or(self.pending.len());
         let ready: String = self.pending.drain(..hold).collect();
-        vault.restore(&ready).into_owned()
+        vault.restore_with(&ready, self.json).into_owned()
     }
 
     /// Everything still held, restored (the block ended).
     pub fn finish(&mut self, vault: &Vault) -> String {
         let rest = std::mem::take(&mut self.pending);
-        vault.restore(&rest).into_owned()
+        vault.restore_with(&rest, self.json).into_owned()
+    }
+}
+
+/// JSON string content as the text it stands for (as is when it is not valid content).
+fn unescape_json(content: &str) -> Cow<'_, str> {
+    if !content.contains('\\') {
+        return Cow::Borrowed(content);
+    }
+    serde_json::from_str::<String>(&format!("\"{content}\""))
+        .map_or(Cow::Borrowed(content), Cow::Owned)
+}
+
+/// `text` as JSON string content (no surrounding quotes).
+fn escape_json(text: &str, out: &mut String) {
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push(c),
+        }
     }
 }

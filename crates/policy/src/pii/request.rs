@@ -66,12 +66,21 @@ fn apply(detector: &Detector, rule: Rule, vault: &mut Vault, text: &mut String) 
     }
 }
 
+/// [`apply`] to JSON text (tool-call arguments).
+fn apply_json(detector: &Detector, rule: Rule, vault: &mut Vault, text: &mut String) {
+    if let Some(masked) = vault.mask_json(detector, rule, text) {
+        if rule.mode != Mode::Block {
+            *text = masked;
+        }
+    }
+}
+
 fn guard_block(detector: &Detector, rule: Rule, vault: &mut Vault, block: &mut ContentBlock) {
     match block {
         ContentBlock::Text { text, .. } | ContentBlock::Refusal { text } => {
             apply(detector, rule, vault, text)
         }
-        ContentBlock::ToolUse { arguments, .. } => apply(detector, rule, vault, arguments),
+        ContentBlock::ToolUse { arguments, .. } => apply_json(detector, rule, vault, arguments),
         ContentBlock::ToolResult { content, .. } => {
             for inner in content {
                 guard_block(detector, rule, vault, inner);
@@ -122,7 +131,12 @@ fn restore_block(vault: &Vault, block: &mut ContentBlock) {
         ContentBlock::Text { text, .. }
         | ContentBlock::Refusal { text }
         | ContentBlock::Reasoning { text, .. } => text,
-        ContentBlock::ToolUse { arguments, .. } => arguments,
+        ContentBlock::ToolUse { arguments, .. } => {
+            if let std::borrow::Cow::Owned(restored) = vault.restore_json(arguments) {
+                *arguments = restored;
+            }
+            return;
+        }
         ContentBlock::ToolResult { content, .. } => {
             for inner in content {
                 restore_block(vault, inner);

@@ -222,3 +222,56 @@ fn merged_rules_take_the_strictest_mode() {
 }
 
 mod corpus;
+
+#[test]
+fn originals_go_back_into_tool_arguments_as_valid_json() {
+    // A custom kind whose values hold a backslash and a quote.
+    let d = Detector::new(&[IdSpec {
+        name: "account".into(),
+        regex: r#"ACC\\[a-z]+"[0-9]"#.into(),
+    }])
+    .unwrap();
+    let rule = Rule {
+        mode: Mode::MaskAndRestore,
+        kinds: d.kinds(None).unwrap(),
+    };
+    let mut vault = Vault::default();
+    let masked = vault.mask(&d, rule, r#"close ACC\jdoe"7 today"#).unwrap();
+    assert_eq!(masked, "close [ACCOUNT_1] today");
+    // The model puts the placeholder into a tool call's arguments.
+    let args = r#"{"account":"[ACCOUNT_1]","note":"[x]"}"#;
+    let restored = vault.restore_json(args).into_owned();
+    let parsed: serde_json::Value = serde_json::from_str(&restored).unwrap();
+    assert_eq!(parsed["account"], r#"ACC\jdoe"7"#);
+    assert_eq!(parsed["note"], "[x]");
+    // In text it goes back as it was.
+    assert_eq!(vault.restore("[ACCOUNT_1]"), r#"ACC\jdoe"7"#);
+    // Streamed arguments, split inside the placeholder: the same valid JSON.
+    for cut in 1..args.len() {
+        let mut restorer = StreamRestorer::for_json();
+        let mut out = restorer.push(&vault, &args[..cut]);
+        out.push_str(&restorer.push(&vault, &args[cut..]));
+        out.push_str(&restorer.finish(&vault));
+        assert_eq!(out, restored, "cut at {cut}");
+    }
+}
+
+#[test]
+fn a_finding_inside_json_arguments_is_kept_unescaped() {
+    // In JSON text the value holds an escaped quote: `tel:a\"b` is `tel:a"b`.
+    let d = Detector::new(&[IdSpec {
+        name: "handle".into(),
+        regex: r#"tel:[a-z]+\\"[a-z]+"#.into(),
+    }])
+    .unwrap();
+    let rule = Rule {
+        mode: Mode::MaskAndRestore,
+        kinds: d.kinds(Some(&["handle".to_owned()])).unwrap(),
+    };
+    let mut vault = Vault::default();
+    let masked = vault.mask_json(&d, rule, r#"{"to":"tel:a\"b"}"#).unwrap();
+    assert_eq!(masked, r#"{"to":"[HANDLE_1]"}"#);
+    // Back into text: the value itself; back into JSON: escaped again.
+    assert_eq!(vault.restore("[HANDLE_1]"), r#"tel:a"b"#);
+    assert_eq!(vault.restore_json(&masked), r#"{"to":"tel:a\"b"}"#);
+}
