@@ -90,8 +90,8 @@ async fn receipts_verify_against_a_signed_log_and_tampering_is_named() {
                 .to_owned(),
         );
     }
-    // A stream: a receipt in the header (started) and one as its last bytes (ended), the
-    // second with the hash of every byte before it.
+    // A stream: a receipt in the header (started) and one as a comment before its last event
+    // (ended), the second with the hash of the whole body but that comment.
     let resp = client
         .post(format!("{url}/v1/chat/completions"))
         .bearer_auth(switchyard_cli_key(&made))
@@ -107,15 +107,18 @@ async fn receipts_verify_against_a_signed_log_and_tampering_is_named() {
         .to_owned();
     let body = resp.bytes().await.unwrap();
     let text_body = String::from_utf8(body.to_vec()).unwrap();
-    let marker = "\n: x-switchyard-receipt=";
-    let cut = text_body.rfind(marker).expect("closing receipt") + 1;
-    let ended = text_body[cut + marker.len() - 1..].trim().to_owned();
-    assert!(text_body[..cut].contains("data: [DONE]"), "{text_body}");
+    let marker = ": x-switchyard-receipt=";
+    let cut = text_body.rfind(marker).expect("closing receipt");
+    let end = cut + text_body[cut..].find("\n\n").unwrap() + 2;
+    let ended = text_body[cut + marker.len()..end].trim().to_owned();
+    // Just before the dialect's last event, which stays last.
+    assert_eq!(&text_body[end..], "data: [DONE]\n\n", "{text_body}");
+    let without = format!("{}{}", &text_body[..cut], &text_body[end..]);
     let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let closing: Value = serde_json::from_slice(&engine.decode(&ended).unwrap()).unwrap();
     assert_eq!(closing["stream"], "ended");
     use sha2::Digest as _;
-    let sent = sha2::Sha256::digest(&body[..cut]);
+    let sent = sha2::Sha256::digest(without.as_bytes());
     assert_eq!(
         closing["answer_sha256"].as_str().unwrap(),
         sent.iter().map(|b| format!("{b:02x}")).collect::<String>()

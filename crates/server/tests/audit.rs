@@ -126,26 +126,29 @@ async fn receipts_name_what_happened_and_are_in_the_chain() {
     assert_eq!(streamed["answer_sha256"], Value::Null);
     assert_eq!(streamed["decision"], "allowed");
     assert_eq!(streamed["stream"], "started");
-    // ... and the stream's last bytes are its closing receipt, hashing every byte before.
+    // ... and just before its last event, its closing receipt, hashing the whole body but
+    // that comment.
     let sse = String::from_utf8(sse).unwrap();
     let cut = sse.rfind(": x-switchyard-receipt=").unwrap();
+    let end = cut + sse[cut..].find("\n\n").unwrap() + 2;
+    assert_eq!(&sse[end..], "data: [DONE]\n\n");
+    let encoded = sse[cut..end]
+        .trim()
+        .trim_start_matches(": x-switchyard-receipt=");
     let closing_text = String::from_utf8(
         base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(
-                sse[cut..]
-                    .trim()
-                    .trim_start_matches(": x-switchyard-receipt="),
-            )
+            .decode(encoded)
             .unwrap(),
     )
     .unwrap();
+    let without = format!("{}{}", &sse[..cut], &sse[end..]);
     let closing: Value = serde_json::from_str(&closing_text).unwrap();
     assert_eq!(closing["stream"], "ended");
     assert_eq!(closing["status"], 200);
     assert_eq!(closing["request_id"], streamed["request_id"]);
     assert_eq!(
         closing["answer_sha256"],
-        hex(&Sha256::digest(&sse.as_bytes()[..cut]))
+        hex(&Sha256::digest(without.as_bytes()))
     );
     assert_eq!(closing["chain"]["lane"], streamed["chain"]["lane"]);
 

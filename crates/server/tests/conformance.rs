@@ -825,6 +825,8 @@ fn transcript(door: Door, stream: bool, body: &[u8]) -> Value {
                 .replace("\r\n", "\n")
                 .split("\n\n")
                 .filter(|e| !e.trim().is_empty())
+                // The closing receipt differs per request (ids, times): checked in audit.rs.
+                .filter(|e| !e.starts_with(": x-switchyard-receipt="))
                 .map(|e| {
                     if let Some(comment) = e.strip_prefix(':') {
                         return json!({ "comment": comment.trim() });

@@ -34,7 +34,7 @@ pub trait StreamEncoder: Send + 'static {
     fn cost(&mut self, usd: f64, out: &mut BytesMut) {
         out.extend_from_slice(format!(": x-switchyard-cost-usd={usd:.8}\n\n").as_bytes());
     }
-    /// The stream's closing receipt, its very last bytes: an SSE comment
+    /// The stream's closing receipt, just before the dialect's final event: an SSE comment
     /// (`: x-switchyard-receipt=<receipt>`). Formats without comments write nothing (the
     /// record is in the audit log all the same).
     fn receipt(&mut self, receipt: &str, out: &mut BytesMut) {
@@ -169,14 +169,16 @@ impl<E: StreamEncoder> SseBody<E> {
                 Some(Ok(event)) => self.encoder.encode(event, &mut out),
                 Some(Err(err)) => {
                     let err = errors::from_provider(&err);
-                    self.encoder.fail(&err, &mut out);
-                    self.end(Some(error_kind(err.class)), &mut out);
+                    let mut last = BytesMut::new();
+                    self.encoder.fail(&err, &mut last);
+                    self.end(Some(error_kind(err.class)), &mut out, last);
                     return Some((Ok(out.freeze()), self));
                 }
                 None => {
                     self.cost_comment(&mut out);
-                    self.encoder.finish(&mut out);
-                    self.end(None, &mut out);
+                    let mut last = BytesMut::new();
+                    self.encoder.finish(&mut last);
+                    self.end(None, &mut out, last);
                     return Some((Ok(out.freeze()), self));
                 }
             }
@@ -207,15 +209,19 @@ impl<E: StreamEncoder> SseBody<E> {
         }
     }
 
-    /// The stream ends: `out` is its last chunk; the closing receipt goes after it.
-    fn end(&mut self, error: Option<&'static str>, out: &mut BytesMut) {
+    /// The stream ends: `out` is its last chunk so far and `last` the dialect's final
+    /// event(s); the closing receipt goes between them, so that the dialect's own last event
+    /// stays last. Its hash covers every byte of the body but the receipt comment itself.
+    fn end(&mut self, error: Option<&'static str>, out: &mut BytesMut, last: BytesMut) {
         self.finished = true;
         let usage = self.encoder.usage().unwrap_or_default();
         self.ctx.finish(&self.state, 200, error, self.ttft, usage);
         self.sent.update(&out[..]);
+        self.sent.update(&last[..]);
         if let Some(receipt) = self.closing_receipt() {
             self.encoder.receipt(&receipt, out);
         }
+        out.extend_from_slice(&last);
     }
 
     /// The ended record (queued to the audit log) with the hash of every byte sent.
