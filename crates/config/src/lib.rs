@@ -17,9 +17,9 @@ mod validated;
 pub use error::ConfigError;
 pub use secret::Secret;
 pub use validated::{
-    AutoConfig, AwsConfig, AwsKeys, Config, ExporterConfig, GcpConfig, LocalConfig, LogConfig,
-    LogFormat, MediaConfig, ModelConfig, ProviderConfig, ProviderKind, RedisConfig, RouteStrategy,
-    RouteTarget, RoutingConfig, TargetCapabilities, TargetPrice, Timeouts,
+    AutoConfig, AwsConfig, AwsKeys, CacheConfig, Config, ExporterConfig, GcpConfig, LocalConfig,
+    LogConfig, LogFormat, MediaConfig, ModelConfig, ProviderConfig, ProviderKind, RedisConfig,
+    RouteStrategy, RouteTarget, RoutingConfig, TargetCapabilities, TargetPrice, Timeouts,
 };
 
 /// Reads, parses and validates a config file. `env` resolves `${VAR}` references.

@@ -41,6 +41,22 @@ pub struct RawConfig {
     /// Where request telemetry goes (OTLP/HTTP), each tagged like a deployment.
     #[serde(default)]
     pub exporters: Vec<RawExporter>,
+    /// The response cache (exact match, in memory, per replica).
+    pub cache: Option<RawCache>,
+}
+
+/// `[cache]`: answers kept for identical requests, scoped by caller and policies.
+#[derive(Debug, Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawCache {
+    /// Default false.
+    pub enabled: Option<bool>,
+    /// Seconds an answer stays (default 300).
+    pub ttl_s: Option<f64>,
+    /// Answers kept at most (default 10,000).
+    pub max_entries: Option<usize>,
+    /// Bytes of answers kept at most (default 64 MiB).
+    pub max_bytes: Option<usize>,
 }
 
 /// `[[exporters]]`: an OpenTelemetry collector that receives request traces and logs.

@@ -10,8 +10,8 @@ use crate::error::ConfigError;
 use crate::raw::{RawConfig, RawMedia, RawModel, RawProvider, RawRouting, RawTimeouts};
 use crate::secret::Secret;
 use crate::validated::{
-    AutoConfig, AwsConfig, AwsKeys, Config, GcpConfig, LocalConfig, LogConfig, LogFormat,
-    MediaConfig, ModelConfig, ProviderConfig, ProviderKind, RedisConfig, RouteStrategy,
+    AutoConfig, AwsConfig, AwsKeys, CacheConfig, Config, GcpConfig, LocalConfig, LogConfig,
+    LogFormat, MediaConfig, ModelConfig, ProviderConfig, ProviderKind, RedisConfig, RouteStrategy,
     RouteTarget, RoutingConfig, TargetCapabilities, TargetPrice, Timeouts,
 };
 
@@ -146,6 +146,7 @@ pub fn validate(raw: RawConfig, env: Env<'_>) -> Result<Config, ConfigError> {
     };
 
     let exporters = crate::exporters::exporters(&raw.exporters, offline, env)?;
+    let cache = cache_config(raw.cache.as_ref())?;
 
     Ok(Config {
         listen,
@@ -165,7 +166,35 @@ pub fn validate(raw: RawConfig, env: Env<'_>) -> Result<Config, ConfigError> {
         pii,
         offline,
         exporters,
+        cache,
     })
+}
+
+/// `[cache]`: `None` unless `enabled = true`.
+fn cache_config(raw: Option<&crate::raw::RawCache>) -> Result<Option<CacheConfig>, ConfigError> {
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    let ttl = seconds("cache.ttl_s", raw.ttl_s.unwrap_or(300.0))?;
+    let max_entries = raw.max_entries.unwrap_or(10_000);
+    if !(1..=10_000_000).contains(&max_entries) {
+        return Err(ConfigError::invalid(
+            "cache.max_entries",
+            "must be between 1 and 10000000",
+        ));
+    }
+    let max_bytes = raw.max_bytes.unwrap_or(64 * 1024 * 1024);
+    if !(1024..=64 * 1024 * 1024 * 1024).contains(&max_bytes) {
+        return Err(ConfigError::invalid(
+            "cache.max_bytes",
+            "must be between 1024 and 68719476736 (64 GiB)",
+        ));
+    }
+    Ok(raw.enabled.unwrap_or(false).then_some(CacheConfig {
+        ttl,
+        max_entries,
+        max_bytes,
+    }))
 }
 
 /// The PII detector: the built-in kinds, the presets and the `[[pii_patterns]]`.

@@ -35,6 +35,16 @@ pub struct Config {
     pub offline: bool,
     /// `[[exporters]]`: OTLP collectors for request telemetry.
     pub exporters: Vec<ExporterConfig>,
+    /// `[cache]`: `None` when off.
+    pub cache: Option<CacheConfig>,
+}
+
+/// The response cache's limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheConfig {
+    pub ttl: Duration,
+    pub max_entries: usize,
+    pub max_bytes: usize,
 }
 
 /// An OTLP/HTTP collector and where it runs (judged by policies like a deployment).

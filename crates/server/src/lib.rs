@@ -9,6 +9,7 @@ pub mod admin;
 pub mod admission;
 pub mod audit;
 pub mod auth;
+pub mod cache;
 pub mod errors;
 pub mod export;
 pub mod guard;

@@ -73,6 +73,10 @@ pub struct RequestContext {
     /// The exporters this request's policies admit (bit i: the state's exporter i); none
     /// until its policies are resolved.
     pub exporters: u64,
+    /// What the caller lets the response cache do (`Cache-Control`).
+    pub cache: crate::cache::Use,
+    /// The answer came from the response cache.
+    pub cache_hit: bool,
     recorded: bool,
 }
 
@@ -99,6 +103,8 @@ impl RequestContext {
             decision: "",
             receipt: None,
             exporters: 0,
+            cache: crate::cache::Use::ReadWrite,
+            cache_hit: false,
             recorded: false,
         }
     }
@@ -111,6 +117,7 @@ impl RequestContext {
     ) -> Result<(), GatewayError> {
         self.caller = state.inner.auth.check(headers)?;
         self.policies = crate::sovereignty::from_headers(state, headers)?;
+        self.cache = crate::cache::Use::from_headers(headers);
         Ok(())
     }
 
@@ -365,7 +372,22 @@ pub async fn chat(
     mut request: ChatRequest,
 ) -> Result<ChatAnswer, GatewayError> {
     let policies = request_policies(state, ctx)?;
+    // The key is of the request as sent, before the PII guard changes it.
+    let cache = state
+        .inner
+        .cache
+        .as_ref()
+        .and_then(|cache| Some((cache, crate::cache::key(ctx, &request)?)));
     let vault = guarded(ctx, crate::guard::chat(state, &policies, &mut request))?;
+    if let Some((kept, key)) = &cache {
+        if ctx.cache == crate::cache::Use::ReadWrite {
+            if let Some(answer) =
+                from_cache(state, ctx, &policies, kept, key, &vault, &request).await?
+            {
+                return Ok(answer);
+            }
+        }
+    }
     let request = &request;
     let inlined = OnceCell::new();
     let inlined = &inlined;
@@ -389,6 +411,17 @@ pub async fn chat(
     .await?;
     Ok(match answer {
         Answer::Complete(mut response) => {
+            if let Some((kept, key)) = cache {
+                // Kept as the upstream gave it: placeholders, never the originals.
+                kept.put(
+                    key,
+                    crate::cache::Hit {
+                        response: response.clone(),
+                        deployment_id: served.deployment_id.clone(),
+                        position: served.position,
+                    },
+                );
+            }
             crate::guard::restore(&vault, &mut response);
             let served = Served {
                 cost_usd: ctx.cost(&response.usage),
@@ -410,6 +443,67 @@ pub async fn chat(
             served,
         },
     })
+}
+
+/// The kept answer for `key`, when there is one and the deployment that made it is still the
+/// model's and admitted by every policy of the request; admitted like any request (rate
+/// limits, budgets), it costs nothing.
+async fn from_cache(
+    state: &AppState,
+    ctx: &mut RequestContext,
+    policies: &[&switchyard_policy::Policy],
+    cache: &crate::cache::Cache,
+    key: &[u8; 32],
+    vault: &switchyard_policy::pii::Vault,
+    request: &ChatRequest,
+) -> Result<Option<ChatAnswer>, GatewayError> {
+    let Some(hit) = cache.get(key) else {
+        return Ok(None);
+    };
+    let inner = &state.inner;
+    let Some(model_index) = inner.routes.index_of(&request.model) else {
+        return Ok(None);
+    };
+    let Some(deployment) = inner
+        .routes
+        .models()
+        .get(model_index)
+        .and_then(|m| m.deployments.get(hit.position))
+        .filter(|d| d.id == hit.deployment_id)
+    else {
+        return Ok(None);
+    };
+    let admitted = match inner
+        .tags
+        .get(model_index)
+        .and_then(|t| t.get(hit.position))
+    {
+        Some(tags) => switchyard_policy::first_refusal(policies, &request.model, tags).is_none(),
+        None => policies.is_empty(),
+    };
+    if !admitted {
+        return Ok(None);
+    }
+    ctx.billable = true;
+    ctx.model = model_index as u32;
+    allowed(ctx, &request.model)?;
+    crate::admission::admit(state, ctx, model_index, &request.model, &Needs::of(request)).await?;
+    ctx.provider = deployment.provider_index as u32;
+    ctx.position = hit.position as u32;
+    ctx.price = None;
+    ctx.cache_hit = true;
+    let mut response = hit.response;
+    crate::guard::restore(vault, &mut response);
+    Ok(Some(ChatAnswer::Complete(
+        response,
+        Served {
+            deployment_id: deployment.id.clone(),
+            provider_id: deployment.provider_id.clone(),
+            attempts: 0,
+            position: hit.position,
+            cost_usd: Some(0.0),
+        },
+    )))
 }
 
 /// Every policy the request is held to: the default, its key's and tenants', its header's.

@@ -7,9 +7,9 @@
 //! receipt verify` finds it there and checks the chain through it.
 //!
 //! A stream gets two: the header's (`"stream": "started"`, no answer hash: the bytes are not
-//! known yet) and, as the stream's last bytes, an SSE comment
+//! known yet) and, just before the dialect's final event, an SSE comment
 //! `: x-switchyard-receipt=<receipt>` (`"stream": "ended"`, with the final status, any
-//! in-band error, and the hash of every byte sent before the comment). A stream the client
+//! in-band error, and the hash of the whole body without that comment). A stream the client
 //! abandons still gets its ended record in the log. Both are records of the log.
 
 use std::sync::Arc;
@@ -41,6 +41,9 @@ struct Record<'a> {
     decision: &'a str,
     status: u16,
     error: Option<&'a str>,
+    /// `hit`: the answer was kept from an earlier identical request (same scope, same
+    /// policies); `null` otherwise.
+    cache: Option<&'a str>,
     pii_findings: u32,
     key_id: Option<&'a str>,
     tenant_id: Option<&'a str>,
@@ -65,6 +68,7 @@ pub struct Draft {
     status: u16,
     error: Option<&'static str>,
     stream: Option<&'static str>,
+    cache_hit: bool,
     pii_findings: u32,
     key_id: Option<String>,
     tenant_id: Option<String>,
@@ -116,6 +120,7 @@ pub fn draft(
         status,
         error,
         stream: None,
+        cache_hit: ctx.cache_hit,
         pii_findings: ctx.pii_findings,
         key_id: ctx.caller.as_ref().map(|c| c.key_id.clone()),
         tenant_id: ctx.caller.as_ref().and_then(|c| c.tenant_id.clone()),
@@ -153,6 +158,7 @@ impl Draft {
             decision: self.decision,
             status: self.status,
             error: self.error,
+            cache: self.cache_hit.then_some("hit"),
             pii_findings: self.pii_findings,
             key_id: self.key_id.as_deref(),
             tenant_id: self.tenant_id.as_deref(),

@@ -45,6 +45,8 @@ pub struct Inner {
     pub media: MediaFetcher,
     /// `[[exporters]]`: request telemetry to OTLP collectors, within each request's policies.
     pub exporters: crate::export::Exporters,
+    /// `[cache]`: kept answers (empty again after a reload).
+    pub cache: Option<crate::cache::Cache>,
     /// What routing knows of each distinct deployment's health: one record per upstream
     /// endpoint and model, shared by every route that lists it, and carried over a config
     /// reload while the deployment stays the same (in-flight requests keep counting on it).
@@ -229,6 +231,7 @@ impl AppState {
                     message: e.message,
                 })?,
                 exporters: crate::export::Exporters::start(&config.exporters),
+                cache: config.cache.map(crate::cache::Cache::new),
                 draining: AtomicBool::new(false),
                 created: SystemTime::now()
                     .duration_since(UNIX_EPOCH)

@@ -5,7 +5,8 @@
 //! header; fault sequences (500, 503, 429 with Retry-After, 400) queued on the upstreams as
 //! the run goes, so that retries, fallbacks, open breakers and cool-downs (the gateway's
 //! health state, carried from case to case) all take part; plain and streamed requests, eight
-//! at a time.
+//! at a time. The response cache is on, and one case in seven repeats an earlier one (the
+//! same route, policies and prompt), so that answers kept from earlier cases are served too.
 //!
 //! Each request carries its case number; afterwards every request each mock received is
 //! checked against that case's policies: a mock is never reached by a request whose policies
@@ -144,7 +145,7 @@ impl Collector {
 
 async fn world(rng: &mut Rng) -> World {
     let mut text = String::from(
-        "[routing]\nmax_retries = 3\nretry_backoff_s = 0.001\nbreaker_failures = 5\nbreaker_open_s = 0.05\n\n",
+        "[cache]\nenabled = true\n\n[routing]\nmax_retries = 3\nretry_backoff_s = 0.001\nbreaker_failures = 5\nbreaker_open_s = 0.05\n\n",
     );
     let mut upstreams = Vec::new();
     let mut mocks = Vec::new();
@@ -284,33 +285,45 @@ async fn world(rng: &mut Rng) -> World {
     }
 }
 
-/// One case: a route, its policies (none, one or two), stream or not, and a fault to queue.
+/// One case: a route, its policies (none, one or two), stream or not, a fault to queue, and
+/// whose prompt it sends (its own number, or that of the earlier case it repeats).
 #[derive(Clone, Copy)]
 struct Case {
     route: usize,
     policies: [Option<usize>; 2],
     stream: bool,
     fault: Option<(usize, u8)>,
+    prompt: usize,
 }
 
 fn cases(rng: &mut Rng, routes: &[Vec<usize>]) -> Vec<Case> {
-    (0..CASES)
-        .map(|_| {
-            let route = rng.below(ROUTES);
-            let first = (!rng.chance(5)).then(|| rng.below(POLICIES));
-            let second = (first.is_some() && rng.chance(30)).then(|| rng.below(POLICIES));
-            let fault = rng.chance(10).then(|| {
-                let upstream = routes[route][rng.below(routes[route].len())];
-                (upstream, [0, 0, 0, 0, 1, 1, 1, 2, 3, 3][rng.below(10)])
-            });
-            Case {
-                route,
-                policies: [first, second],
-                stream: rng.chance(30),
-                fault,
-            }
-        })
-        .collect()
+    let mut out: Vec<Case> = Vec::with_capacity(CASES);
+    for i in 0..CASES {
+        let route = rng.below(ROUTES);
+        let first = (!rng.chance(5)).then(|| rng.below(POLICIES));
+        let second = (first.is_some() && rng.chance(30)).then(|| rng.below(POLICIES));
+        let fault = rng.chance(10).then(|| {
+            let upstream = routes[route][rng.below(routes[route].len())];
+            (upstream, [0, 0, 0, 0, 1, 1, 1, 2, 3, 3][rng.below(10)])
+        });
+        let mut case = Case {
+            route,
+            policies: [first, second],
+            stream: rng.chance(30),
+            fault,
+            prompt: i,
+        };
+        // A repeat of a recent case: the same request, later, in another state.
+        if i > 0 && rng.chance(14) {
+            let earlier = out[i - 1 - rng.below(i.min(200))];
+            case = Case {
+                fault: case.fault,
+                ..earlier
+            };
+        }
+        out.push(case);
+    }
+    out
 }
 
 fn exportable(world: &World, case: &Case, exporter: usize) -> bool {
@@ -355,7 +368,7 @@ fn one_hundred_thousand_scenarios_never_reach_a_refused_upstream() {
             );
             workers.push(tokio::spawn(async move {
                 let client = reqwest::Client::new();
-                let mut tally = [0usize; 4];
+                let mut tally = [0usize; 5];
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(case) = cases.get(i) else { break };
@@ -378,7 +391,7 @@ fn one_hundred_thousand_scenarios_never_reach_a_refused_upstream() {
                         .header("content-type", "application/json")
                         .body(
                             json!({"model": format!("r{}", case.route), "stream": case.stream, "max_tokens": 8,
-                                "messages": [{"role": "user", "content": format!("case {i}")}]})
+                                "messages": [{"role": "user", "content": format!("case {}", case.prompt)}]})
                             .to_string(),
                         );
                     if !names.is_empty() {
@@ -392,6 +405,9 @@ fn one_hundred_thousand_scenarios_never_reach_a_refused_upstream() {
                         .map(|v| v.to_str().unwrap().to_owned());
                     ids.lock().unwrap()[i] =
                         resp.headers()["x-request-id"].to_str().unwrap().to_owned();
+                    if resp.headers().contains_key("x-switchyard-cache") {
+                        tally[4] += 1;
+                    }
                     let body = resp.text().await.unwrap();
                     let any_allowed = world.routes[case.route]
                         .iter()
@@ -414,10 +430,10 @@ fn one_hundred_thousand_scenarios_never_reach_a_refused_upstream() {
                 tally
             }));
         }
-        let mut tally = [0usize; 4];
+        let mut tally = [0usize; 5];
         for w in workers {
             let t = w.await.unwrap();
-            for k in 0..4 {
+            for k in 0..5 {
                 tally[k] += t[k];
             }
         }
@@ -463,8 +479,9 @@ fn one_hundred_thousand_scenarios_never_reach_a_refused_upstream() {
             }
         }
         eprintln!(
-            "{CASES} scenarios: {} served, {} refused by policy (403), {} client errors, {} upstream failures; {hits} upstream hits, {} by a refused request; {exported} log records exported of {admitted} admitted, {} to a refused collector",
+            "{CASES} scenarios: {} served ({} from the cache), {} refused by policy (403), {} client errors, {} upstream failures; {hits} upstream hits, {} by a refused request; {exported} log records exported of {admitted} admitted, {} to a refused collector",
             tally[0],
+            tally[4],
             tally[1],
             tally[2],
             tally[3],
@@ -473,7 +490,8 @@ fn one_hundred_thousand_scenarios_never_reach_a_refused_upstream() {
         );
         assert!(refused_exports.is_empty(), "refused collectors reached: {:?}", &refused_exports[..refused_exports.len().min(10)]);
         assert_eq!(exported, admitted, "every admitted record arrives (no queue overflowed)");
-        assert_eq!(tally.iter().sum::<usize>(), CASES);
+        assert_eq!(tally[..4].iter().sum::<usize>(), CASES);
+        assert!(tally[4] > CASES / 50, "the cache took part: {tally:?}");
         assert!(refused_hits.is_empty(), "refused upstreams reached: {:?}", &refused_hits[..refused_hits.len().min(10)]);
         assert!(tally[0] > CASES / 4 && tally[1] > CASES / 20, "{tally:?}");
     });

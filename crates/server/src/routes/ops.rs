@@ -16,6 +16,14 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     let mut text = state.inner.metrics.render();
     text.push_str(&health(&state));
     text.push_str(&state.inner.exporters.render());
+    if let Some(cache) = &state.inner.cache {
+        let (entries, bytes) = cache.size();
+        text.push_str(&format!(
+            "# HELP switchyard_cache_lookups_total Response cache lookups by outcome.\n# TYPE switchyard_cache_lookups_total counter\nswitchyard_cache_lookups_total{{outcome=\"hit\"}} {}\nswitchyard_cache_lookups_total{{outcome=\"miss\"}} {}\n# HELP switchyard_cache_entries Answers kept.\n# TYPE switchyard_cache_entries gauge\nswitchyard_cache_entries {entries}\n# HELP switchyard_cache_bytes Bytes of answers kept.\n# TYPE switchyard_cache_bytes gauge\nswitchyard_cache_bytes {bytes}\n",
+            cache.hits.load(Ordering::Relaxed),
+            cache.misses.load(Ordering::Relaxed),
+        ));
+    }
     if let Some(governance) = &state.inner.governance {
         text.push_str(&format!(
             "# HELP switchyard_governance_fallback_total Times Redis-shared limits could not be reached and this replica's share decided.\n# TYPE switchyard_governance_fallback_total counter\nswitchyard_governance_fallback_total {}\n",

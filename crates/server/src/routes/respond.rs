@@ -80,6 +80,9 @@ pub fn with_headers(
             headers.insert("x-switchyard-deployment", v);
         }
         headers.insert("x-switchyard-attempts", HeaderValue::from(served.attempts));
+        if ctx.cache_hit {
+            headers.insert("x-switchyard-cache", HeaderValue::from_static("hit"));
+        }
         if let Some(cost) = served.cost_usd {
             if let Ok(v) = HeaderValue::from_str(&format!("{cost:.8}")) {
                 headers.insert("x-switchyard-cost-usd", v);
