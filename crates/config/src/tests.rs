@@ -580,7 +580,10 @@ fn exporters_are_validated_with_their_key_and_tagged() {
 #[test]
 fn the_cache_is_off_unless_enabled_and_its_limits_are_checked() {
     assert_eq!(load_str("", &no_env).unwrap().cache, None);
-    assert_eq!(load_str("[cache]\nttl_s = 5\n", &no_env).unwrap().cache, None);
+    assert_eq!(
+        load_str("[cache]\nttl_s = 5\n", &no_env).unwrap().cache,
+        None
+    );
     let cache = load_str("[cache]\nenabled = true\n", &no_env)
         .unwrap()
         .cache
@@ -589,7 +592,10 @@ fn the_cache_is_off_unless_enabled_and_its_limits_are_checked() {
         (cache.ttl.as_secs(), cache.max_entries, cache.max_bytes),
         (300, 10_000, 64 * 1024 * 1024)
     );
-    assert_eq!(invalid_key("[cache]\nenabled = true\nttl_s = 0\n"), "cache.ttl_s");
+    assert_eq!(
+        invalid_key("[cache]\nenabled = true\nttl_s = 0\n"),
+        "cache.ttl_s"
+    );
     assert_eq!(
         invalid_key("[cache]\nenabled = true\nmax_entries = 0\n"),
         "cache.max_entries"

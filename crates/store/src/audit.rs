@@ -207,8 +207,13 @@ pub struct CheckpointEvery {
 
 /// Any number: the audit append lock's identity ("sy" + "aud").
 const AUDIT_LOCK: i64 = 0x0073_7961_7564;
-/// Rows per INSERT statement (7 parameters each, well under every backend's limit).
-const INSERT_ROWS: usize = 128;
+/// Rows per INSERT statement on PostgreSQL (7 parameters each, well under its limit): one
+/// round trip per chunk.
+const INSERT_ROWS_POSTGRES: usize = 128;
+/// Rows per INSERT statement on SQLite: binding a parameter looks its name up in a list
+/// (linear), so a statement's binding grows with the square of its parameters; 16 rows
+/// keep that small while still sharing one statement among many rows.
+const INSERT_ROWS_SQLITE: usize = 16;
 
 impl Store {
     /// Opens a new lane for one writer (`opened_by`: which process) and writes its opening
@@ -268,7 +273,15 @@ impl Store {
             record: opening_record(lane, at, opened_by),
             seq: Some(1),
         };
-        append_in(&mut tx, lane, std::slice::from_ref(&opening), signer, every).await?;
+        append_in(
+            &mut tx,
+            self.backend(),
+            lane,
+            std::slice::from_ref(&opening),
+            signer,
+            every,
+        )
+        .await?;
         within(tx.commit()).await?;
         Ok(lane)
     }
@@ -316,7 +329,7 @@ impl Store {
             )
             .await?;
         }
-        let seqs = append_in(&mut tx, lane, entries, signer, every).await?;
+        let seqs = append_in(&mut tx, self.backend(), lane, entries, signer, every).await?;
         within(tx.commit()).await?;
         Ok(seqs)
     }
@@ -414,6 +427,7 @@ impl Store {
 /// Appends `entries` to `lane` inside `tx` (see [`Store::append_audit`]).
 async fn append_in(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    backend: Backend,
     lane: i64,
     entries: &[Entry],
     signer: Option<&Signer>,
@@ -465,7 +479,11 @@ async fn append_in(
         return Ok(seqs);
     }
     // Many rows per statement: one round trip to the database per chunk.
-    for chunk in rows.chunks(INSERT_ROWS) {
+    let chunk_rows = match backend {
+        Backend::Postgres => INSERT_ROWS_POSTGRES,
+        Backend::Sqlite => INSERT_ROWS_SQLITE,
+    };
+    for chunk in rows.chunks(chunk_rows) {
         let marks: Vec<String> = (0..chunk.len())
             .map(|i| {
                 let b = i * 7;

@@ -117,28 +117,42 @@ impl Store {
             return Ok(());
         }
         let mut tx = within(self.pool().begin()).await?;
-        for row in rows {
-            within(
-                sqlx::query(&format!(
-                    "INSERT INTO usage_ledger ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (request_id) DO NOTHING"
-                ))
-                .bind(&row.request_id)
-                .bind(row.at)
-                .bind(&row.tenant_id)
-                .bind(&row.key_id)
-                .bind(&row.model)
-                .bind(&row.deployment)
-                .bind(&row.provider)
-                .bind(&row.jurisdiction)
-                .bind(row.input_tokens)
-                .bind(row.output_tokens)
-                .bind(row.cached_tokens)
-                .bind(row.cost_nano_usd)
-                .bind(row.latency_ms)
-                .bind(row.status)
-                .execute(&mut *tx),
-            )
-            .await?;
+        // Several rows per statement: one trip to the database per chunk. SQLite looks each
+        // bound parameter's name up in a list, so its chunks stay small.
+        let per_statement = match self.backend() {
+            crate::Backend::Postgres => 64,
+            crate::Backend::Sqlite => 8,
+        };
+        for chunk in rows.chunks(per_statement) {
+            let marks: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    let marks: Vec<String> = (1..=14).map(|k| format!("${}", i * 14 + k)).collect();
+                    format!("({})", marks.join(", "))
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO usage_ledger ({COLUMNS}) VALUES {} ON CONFLICT (request_id) DO NOTHING",
+                marks.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for row in chunk {
+                query = query
+                    .bind(&row.request_id)
+                    .bind(row.at)
+                    .bind(&row.tenant_id)
+                    .bind(&row.key_id)
+                    .bind(&row.model)
+                    .bind(&row.deployment)
+                    .bind(&row.provider)
+                    .bind(&row.jurisdiction)
+                    .bind(row.input_tokens)
+                    .bind(row.output_tokens)
+                    .bind(row.cached_tokens)
+                    .bind(row.cost_nano_usd)
+                    .bind(row.latency_ms)
+                    .bind(row.status);
+            }
+            within(query.execute(&mut *tx)).await?;
         }
         within(tx.commit()).await?;
         Ok(())

@@ -327,8 +327,12 @@ async fn the_ledger_never_duplicates_and_sums_exactly() {
             })
             .collect();
         store.append_usage(&rows[..30]).await.unwrap();
-        // A batch written again (a retry) plus new rows: nothing doubles.
+        // A batch written again (a retry) plus new rows: nothing doubles; nor does a row
+        // twice in one statement.
         store.append_usage(&rows[20..]).await.unwrap();
+        let mut twice = vec![rows[5].clone(), rows[5].clone(), rows[49].clone()];
+        twice.extend_from_slice(&rows[..3]);
+        store.append_usage(&twice).await.unwrap();
         let all = store
             .usage_rows(&LedgerFilter::default(), 1_000)
             .await
