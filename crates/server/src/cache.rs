@@ -21,7 +21,8 @@ use sha2::{Digest, Sha256};
 use switchyard_config::CacheConfig;
 use switchyard_types::{ChatRequest, ChatResponse};
 
-use crate::pipeline::RequestContext;
+use crate::pipeline::{ChatAnswer, RequestContext, Served};
+use crate::state::AppState;
 
 /// What a request lets the cache do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -220,6 +221,74 @@ impl Cache {
         let shelf = self.shelf();
         (shelf.map.len(), shelf.bytes)
     }
+}
+
+/// The kept answer for `key`, when there is one and the deployment that made it is still the
+/// model's and admitted by every policy of the request; admitted like any request (rate
+/// limits, budgets), it costs nothing.
+pub async fn answer(
+    state: &AppState,
+    ctx: &mut RequestContext,
+    policies: &[&switchyard_policy::Policy],
+    cache: &Cache,
+    key: &[u8; 32],
+    vault: &switchyard_policy::pii::Vault,
+    request: &ChatRequest,
+) -> Result<Option<ChatAnswer>, switchyard_dialects::GatewayError> {
+    let Some(hit) = cache.get(key) else {
+        return Ok(None);
+    };
+    let inner = &state.inner;
+    let Some(model_index) = inner.routes.index_of(&request.model) else {
+        return Ok(None);
+    };
+    let Some(deployment) = inner
+        .routes
+        .models()
+        .get(model_index)
+        .and_then(|m| m.deployments.get(hit.position))
+        .filter(|d| d.id == hit.deployment_id)
+    else {
+        return Ok(None);
+    };
+    let admitted = match inner
+        .tags
+        .get(model_index)
+        .and_then(|t| t.get(hit.position))
+    {
+        Some(tags) => switchyard_policy::first_refusal(policies, &request.model, tags).is_none(),
+        None => policies.is_empty(),
+    };
+    if !admitted {
+        return Ok(None);
+    }
+    ctx.billable = true;
+    ctx.model = model_index as u32;
+    crate::pipeline::allowed(ctx, &request.model)?;
+    crate::admission::admit(
+        state,
+        ctx,
+        model_index,
+        &request.model,
+        &switchyard_routing::needs::Needs::of(request),
+    )
+    .await?;
+    ctx.provider = deployment.provider_index as u32;
+    ctx.position = hit.position as u32;
+    ctx.price = None;
+    ctx.cache_hit = true;
+    let mut response = hit.response;
+    crate::guard::restore(vault, &mut response);
+    Ok(Some(ChatAnswer::Complete(
+        response,
+        Served {
+            deployment_id: deployment.id.clone(),
+            provider_id: deployment.provider_id.clone(),
+            attempts: 0,
+            position: hit.position,
+            cost_usd: Some(0.0),
+        },
+    )))
 }
 
 #[cfg(test)]

@@ -196,60 +196,8 @@ impl RequestContext {
             "request finished"
         );
         if !state.inner.exporters.is_empty() {
-            self.export(state, status, error, latency, &usage, cost_usd);
+            crate::export::request_finished(state, self, status, error, latency, &usage, cost_usd);
         }
-    }
-}
-
-impl RequestContext {
-    /// Hands this request's span and log record to the exporters its policies admit.
-    fn export(
-        &self,
-        state: &AppState,
-        status: u16,
-        error: Option<&'static str>,
-        latency: Duration,
-        usage: &Usage,
-        cost_usd: Option<f64>,
-    ) {
-        let inner = &state.inner;
-        let route = inner.routes.models().get(self.model as usize);
-        let deployment = route
-            .and_then(|m| m.deployments.get(self.position as usize))
-            .filter(|_| (200..300).contains(&status));
-        let end = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
-        let start = end.saturating_sub(u64::try_from(latency.as_nanos()).unwrap_or(0));
-        let decision = crate::receipt::decision(self, status);
-        inner.exporters.export(
-            self.exporters,
-            crate::export::Finished {
-                request_id: self.id.clone(),
-                trace_id: fastrand::u128(1..).to_be_bytes(),
-                span_id: fastrand::u64(1..).to_be_bytes(),
-                start_unix_nano: start,
-                end_unix_nano: end,
-                dialect: self.dialect,
-                model: route.map_or_else(String::new, |m| m.name.clone()),
-                provider: inner
-                    .provider_ids
-                    .get(self.provider as usize)
-                    .cloned()
-                    .unwrap_or_default(),
-                deployment: deployment.map(|d| d.id.clone()),
-                jurisdiction: deployment.map(|d| d.jurisdiction.0.clone()),
-                status,
-                error: error.unwrap_or(""),
-                decision,
-                input_tokens: usage.input_tokens,
-                output_tokens: usage.output_tokens,
-                cost_usd: cost_usd.unwrap_or(0.0),
-                key_id: self.caller.as_ref().map(|c| c.key_id.clone()),
-                tenant_id: self.caller.as_ref().and_then(|c| c.tenant_id.clone()),
-                policies: self.policy_marks.iter().map(|(n, _)| n.clone()).collect(),
-            },
-        );
     }
 }
 
@@ -382,7 +330,7 @@ pub async fn chat(
     if let Some((kept, key)) = &cache {
         if ctx.cache == crate::cache::Use::ReadWrite {
             if let Some(answer) =
-                from_cache(state, ctx, &policies, kept, key, &vault, &request).await?
+                crate::cache::answer(state, ctx, &policies, kept, key, &vault, &request).await?
             {
                 return Ok(answer);
             }
@@ -443,67 +391,6 @@ pub async fn chat(
             served,
         },
     })
-}
-
-/// The kept answer for `key`, when there is one and the deployment that made it is still the
-/// model's and admitted by every policy of the request; admitted like any request (rate
-/// limits, budgets), it costs nothing.
-async fn from_cache(
-    state: &AppState,
-    ctx: &mut RequestContext,
-    policies: &[&switchyard_policy::Policy],
-    cache: &crate::cache::Cache,
-    key: &[u8; 32],
-    vault: &switchyard_policy::pii::Vault,
-    request: &ChatRequest,
-) -> Result<Option<ChatAnswer>, GatewayError> {
-    let Some(hit) = cache.get(key) else {
-        return Ok(None);
-    };
-    let inner = &state.inner;
-    let Some(model_index) = inner.routes.index_of(&request.model) else {
-        return Ok(None);
-    };
-    let Some(deployment) = inner
-        .routes
-        .models()
-        .get(model_index)
-        .and_then(|m| m.deployments.get(hit.position))
-        .filter(|d| d.id == hit.deployment_id)
-    else {
-        return Ok(None);
-    };
-    let admitted = match inner
-        .tags
-        .get(model_index)
-        .and_then(|t| t.get(hit.position))
-    {
-        Some(tags) => switchyard_policy::first_refusal(policies, &request.model, tags).is_none(),
-        None => policies.is_empty(),
-    };
-    if !admitted {
-        return Ok(None);
-    }
-    ctx.billable = true;
-    ctx.model = model_index as u32;
-    allowed(ctx, &request.model)?;
-    crate::admission::admit(state, ctx, model_index, &request.model, &Needs::of(request)).await?;
-    ctx.provider = deployment.provider_index as u32;
-    ctx.position = hit.position as u32;
-    ctx.price = None;
-    ctx.cache_hit = true;
-    let mut response = hit.response;
-    crate::guard::restore(vault, &mut response);
-    Ok(Some(ChatAnswer::Complete(
-        response,
-        Served {
-            deployment_id: deployment.id.clone(),
-            provider_id: deployment.provider_id.clone(),
-            attempts: 0,
-            position: hit.position,
-            cost_usd: Some(0.0),
-        },
-    )))
 }
 
 /// Every policy the request is held to: the default, its key's and tenants', its header's.
@@ -844,7 +731,7 @@ where
 }
 
 /// A virtual key limited to some models may call only those.
-fn allowed(ctx: &RequestContext, model: &str) -> Result<(), GatewayError> {
+pub(crate) fn allowed(ctx: &RequestContext, model: &str) -> Result<(), GatewayError> {
     match ctx.caller.as_ref().filter(|c| !c.may_use(model)) {
         Some(caller) => Err(GatewayError::new(
             ErrorClass::PermissionDenied,

@@ -23,6 +23,10 @@ use tokio::sync::mpsc;
 
 pub use otlp::{logs_json, traces_json};
 
+use crate::pipeline::RequestContext;
+use crate::state::AppState;
+use switchyard_types::Usage;
+
 /// Records one exporter's queue holds before it drops.
 const QUEUE: usize = 8_192;
 /// Records per export call.
@@ -166,6 +170,56 @@ impl Exporters {
         }
         out
     }
+}
+
+/// Hands a finished request's span and log record to the exporters its policies admit.
+pub fn request_finished(
+    state: &AppState,
+    ctx: &RequestContext,
+    status: u16,
+    error: Option<&'static str>,
+    latency: Duration,
+    usage: &Usage,
+    cost_usd: Option<f64>,
+) {
+    let inner = &state.inner;
+    let route = inner.routes.models().get(ctx.model as usize);
+    let deployment = route
+        .and_then(|m| m.deployments.get(ctx.position as usize))
+        .filter(|_| (200..300).contains(&status));
+    let end = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+    let start = end.saturating_sub(u64::try_from(latency.as_nanos()).unwrap_or(0));
+    let decision = crate::receipt::decision(ctx, status);
+    inner.exporters.export(
+        ctx.exporters,
+        crate::export::Finished {
+            request_id: ctx.id.clone(),
+            trace_id: fastrand::u128(1..).to_be_bytes(),
+            span_id: fastrand::u64(1..).to_be_bytes(),
+            start_unix_nano: start,
+            end_unix_nano: end,
+            dialect: ctx.dialect,
+            model: route.map_or_else(String::new, |m| m.name.clone()),
+            provider: inner
+                .provider_ids
+                .get(ctx.provider as usize)
+                .cloned()
+                .unwrap_or_default(),
+            deployment: deployment.map(|d| d.id.clone()),
+            jurisdiction: deployment.map(|d| d.jurisdiction.0.clone()),
+            status,
+            error: error.unwrap_or(""),
+            decision,
+            input_tokens: usage.input_tokens,
+            output_tokens: usage.output_tokens,
+            cost_usd: cost_usd.unwrap_or(0.0),
+            key_id: ctx.caller.as_ref().map(|c| c.key_id.clone()),
+            tenant_id: ctx.caller.as_ref().and_then(|c| c.tenant_id.clone()),
+            policies: ctx.policy_marks.iter().map(|(n, _)| n.clone()).collect(),
+        },
+    );
 }
 
 /// An exporter's tags as policies read them (an unknown place is inside nothing).
