@@ -18,9 +18,10 @@ pub enum AuditCommand {
     /// missing, every checkpoint and the head signed by the audit key. Names the first bad
     /// record; exits 1 when there is one.
     Verify {
-        /// The audit public key (base64) to trust; default: derived from SWITCHYARD_AUDIT_KEY.
+        /// An audit public key (base64) to trust; repeat it to trust a rotated key's
+        /// predecessors too. Default: derived from SWITCHYARD_AUDIT_KEY.
         #[arg(long)]
-        public_key: Option<String>,
+        public_key: Vec<String>,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -35,27 +36,31 @@ pub enum ReceiptCommand {
     /// stdin) against the audit log: its record is there, unchanged, on an intact chain.
     Verify {
         receipt: String,
-        /// The audit public key (base64) to trust; default: derived from SWITCHYARD_AUDIT_KEY.
+        /// An audit public key (base64) to trust (repeatable); default: derived from
+        /// SWITCHYARD_AUDIT_KEY.
         #[arg(long)]
-        public_key: Option<String>,
+        public_key: Vec<String>,
         #[command(flatten)]
         store: StoreArgs,
     },
 }
 
-fn trusted_key(given: Option<String>) -> Result<Option<String>, Failure> {
-    if given.is_some() {
+/// The keys to trust: those given, else the environment key's public half (empty: none).
+fn trusted_keys(given: Vec<String>) -> Result<Vec<String>, Failure> {
+    if !given.is_empty() {
         return Ok(given);
     }
     Ok(signer_from_env()
         .map_err(Failure::usage)?
-        .map(|s| s.public_key()))
+        .map(|s| s.public_key())
+        .into_iter()
+        .collect())
 }
 
 /// Reads the whole log and checks it.
 async fn check(
     store: &Store,
-    public_key: Option<&str>,
+    public_keys: &[String],
 ) -> Result<switchyard_store::audit::Verdict, Failure> {
     let failed = |e: switchyard_store::StoreError| Failure::failed(e.to_string());
     let mut records: Vec<Record> = Vec::new();
@@ -73,7 +78,8 @@ async fn check(
     let checkpoints = store.audit_checkpoints().await.map_err(failed)?;
     let heads = store.audit_heads().await.map_err(failed)?;
     let lanes = store.audit_lanes().await.map_err(failed)?;
-    Ok(verify(&records, &checkpoints, &heads, &lanes, public_key))
+    let keys: Vec<&str> = public_keys.iter().map(String::as_str).collect();
+    Ok(verify(&records, &checkpoints, &heads, &lanes, &keys))
 }
 
 pub async fn run(command: AuditCommand) -> Result<(), Failure> {
@@ -91,12 +97,12 @@ pub async fn run(command: AuditCommand) -> Result<(), Failure> {
             Ok(())
         }
         AuditCommand::Verify { public_key, store } => {
-            let key = trusted_key(public_key)?;
+            let keys = trusted_keys(public_key)?;
             let store = crate::keys::open(&store).await?;
-            let result = check(&store, key.as_deref()).await;
+            let result = check(&store, &keys).await;
             store.close().await;
             let verdict = result?;
-            if key.is_none() {
+            if keys.is_empty() {
                 eprintln!("warning: no --public-key and no {KEY_ENV}: signatures are checked against the key stored beside them, which proves the log is whole but not who signed it");
             }
             match &verdict.first_bad {
@@ -156,7 +162,7 @@ pub async fn receipt(command: ReceiptCommand) -> Result<(), Failure> {
         .ok_or_else(|| Failure::usage("the receipt names no request_id"))?
         .to_owned();
     let chain: Option<Position> = serde_json::from_value(parsed["chain"].clone()).ok();
-    let key = trusted_key(public_key)?;
+    let keys = trusted_keys(public_key)?;
     let store = crate::keys::open(&store).await?;
     let found = match chain {
         Some(at) => store
@@ -166,7 +172,7 @@ pub async fn receipt(command: ReceiptCommand) -> Result<(), Failure> {
         // A receipt from before lanes: found by its request id.
         None => store.audit_for(&request_id).await,
     };
-    let checked = check(&store, key.as_deref()).await;
+    let checked = check(&store, &keys).await;
     store.close().await;
     let found = found.map_err(|e| Failure::failed(e.to_string()))?;
     let verdict = checked?;

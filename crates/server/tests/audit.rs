@@ -198,7 +198,7 @@ async fn receipts_name_what_happened_and_are_in_the_chain() {
         &store.audit_checkpoints().await.unwrap(),
         &store.audit_heads().await.unwrap(),
         &store.audit_lanes().await.unwrap(),
-        Some(&public),
+        &[public.as_str()],
     );
     assert!(verdict.ok(), "{verdict:?}");
     assert_eq!(verdict.head(1), Some(all.len() as i64));

@@ -300,7 +300,7 @@ async fn audit_lanes_from_replicas_at_once_verify() {
             &store.audit_checkpoints().await.unwrap(),
             &store.audit_heads().await.unwrap(),
             &store.audit_lanes().await.unwrap(),
-            Some(&public),
+            &[public.as_str()],
         );
         assert!(verdict.ok(), "{name}: {verdict:?}");
         assert_eq!((verdict.records, verdict.lanes), (4 * 61, 4), "{name}");

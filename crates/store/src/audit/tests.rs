@@ -45,7 +45,7 @@ async fn check(store: &Store, key: &str) -> Verdict {
     let checkpoints = store.audit_checkpoints().await.unwrap();
     let heads = store.audit_heads().await.unwrap();
     let lanes = store.audit_lanes().await.unwrap();
-    verify(&records, &checkpoints, &heads, &lanes, Some(key))
+    verify(&records, &checkpoints, &heads, &lanes, &[key])
 }
 
 fn bad(verdict: &Verdict) -> (i64, i64, String) {
@@ -266,6 +266,51 @@ fn a_lane_removed_whole_or_moved_is_caught() {
             .await;
         }
         let (lane, _, why) = bad(&check(&store, &signer.public_key()).await);
+        assert_eq!(lane, 2, "{why}");
+    });
+}
+
+#[test]
+fn after_a_key_rotation_both_keys_verify_the_log_and_one_alone_does_not() {
+    runtime().block_on(async {
+        let store = Store::open("sqlite::memory:").await.unwrap();
+        let old = Signer::from_base64(SEED).unwrap();
+        let (new_seed, new_public) = Signer::generate().unwrap();
+        let new = Signer::from_base64(&new_seed).unwrap();
+        // A process signs its lane with the old key; after the rotation the next process's
+        // lane is signed with the new one.
+        for (signer, n) in [(&old, 14usize), (&new, 9)] {
+            let lane = store
+                .open_audit_lane("p", Some(signer), EVERY10)
+                .await
+                .unwrap();
+            let entries: Vec<Entry> = (0..n).map(entry).collect();
+            store
+                .append_audit(lane, &entries, Some(signer), EVERY10)
+                .await
+                .unwrap();
+        }
+        let read = |keys: Vec<String>| {
+            let store = store.clone();
+            async move {
+                let records = store.audit_records((0, 0), 1000).await.unwrap();
+                let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+                verify(
+                    &records,
+                    &store.audit_checkpoints().await.unwrap(),
+                    &store.audit_heads().await.unwrap(),
+                    &store.audit_lanes().await.unwrap(),
+                    &keys,
+                )
+            }
+        };
+        let both = read(vec![old.public_key(), new_public.clone()]).await;
+        assert!(both.ok(), "{both:?}");
+        assert_eq!((both.head(1), both.head(2)), (Some(15), Some(10)));
+        let (lane, _, why) = bad(&read(vec![new_public]).await);
+        assert_eq!(lane, 1, "{why}");
+        assert!(why.contains("not signed by the audit key"), "{why}");
+        let (lane, _, why) = bad(&read(vec![old.public_key()]).await);
         assert_eq!(lane, 2, "{why}");
     });
 }

@@ -41,15 +41,16 @@ impl Verdict {
     }
 }
 
-/// Verifies `records`, `checkpoints`, `heads` and the lane register against `public_key`
-/// (base64; `None`: each signature is checked against the key stored beside it, which
-/// proves integrity but not who signed). Records of one lane are taken in stored order.
+/// Verifies `records`, `checkpoints`, `heads` and the lane register against `public_keys`
+/// (base64; any of them may have signed, so that a rotated key's old signatures still
+/// verify; empty: each signature is checked against the key stored beside it, which proves
+/// integrity but not who signed). Records of one lane are taken in stored order.
 pub fn verify(
     records: &[Record],
     checkpoints: &[Signed],
     heads: &[Signed],
     lanes: &[Lane],
-    public_key: Option<&str>,
+    public_keys: &[&str],
 ) -> Verdict {
     let mut by_lane: BTreeMap<i64, LaneParts<'_>> = BTreeMap::new();
     for r in records {
@@ -95,7 +96,7 @@ pub fn verify(
                 problems.push(Bad { lane, seq: 1, why });
             }
         }
-        let result = verify_lane(records, checkpoints, *head, public_key);
+        let result = verify_lane(records, checkpoints, *head, public_keys);
         verdict.checkpoints += result.checkpoints;
         if let Some(h) = result.head {
             verdict.heads.insert(lane, h);
@@ -145,7 +146,7 @@ fn verify_lane(
     records: &[&Record],
     checkpoints: &[&Signed],
     head: Option<&Signed>,
-    public_key: Option<&str>,
+    public_keys: &[&str],
 ) -> LaneVerdict {
     let mut problems: Vec<(i64, String)> = Vec::new();
     let mut previous = [0u8; 32];
@@ -190,7 +191,7 @@ fn verify_lane(
     };
     let mut covered = 0i64;
     for cp in checkpoints {
-        match check_signed("checkpoint", cp, public_key, &hashes, good, covered) {
+        match check_signed("checkpoint", cp, public_keys, &hashes, good, covered) {
             Ok(()) => {
                 verdict.checkpoints += 1;
                 covered = cp.seq;
@@ -202,7 +203,7 @@ fn verify_lane(
         }
     }
     if let Some(head) = head {
-        match check_signed("head", head, public_key, &hashes, good, covered) {
+        match check_signed("head", head, public_keys, &hashes, good, covered) {
             Ok(()) if head.seq < good => problems.push((
                 head.seq + 1,
                 format!(
@@ -224,13 +225,19 @@ fn verify_lane(
 fn check_signed(
     kind: &str,
     signed: &Signed,
-    public_key: Option<&str>,
+    public_keys: &[&str],
     hashes: &[String],
     good: i64,
     covered: i64,
 ) -> Result<(), (i64, String)> {
-    let key = public_key.unwrap_or(&signed.public_key);
-    if !signature_valid(kind, signed, key) {
+    let valid = if public_keys.is_empty() {
+        signature_valid(kind, signed, &signed.public_key)
+    } else {
+        public_keys
+            .iter()
+            .any(|key| signature_valid(kind, signed, key))
+    };
+    if !valid {
         return Err((
             covered + 1,
             format!(
