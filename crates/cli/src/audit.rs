@@ -108,7 +108,7 @@ pub async fn run(command: AuditCommand) -> Result<(), Failure> {
             match &verdict.first_bad {
                 None => {
                     println!(
-                        "audit log intact: {} records in {} lanes, {} signed checkpoints, {} of the lanes end at a signed head{}",
+                        "audit log intact: {} records in {} lane(s), {} signed checkpoints, {} lane(s) ending at a signed head{}",
                         verdict.records,
                         verdict.lanes,
                         verdict.checkpoints,

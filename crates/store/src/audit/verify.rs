@@ -102,11 +102,7 @@ pub fn verify(
             verdict.heads.insert(lane, h);
         }
         if let Some((seq, why)) = result.first_bad {
-            problems.push(Bad {
-                lane,
-                seq,
-                why: format!("lane {lane}: {why}"),
-            });
+            problems.push(Bad { lane, seq, why });
         }
     }
     verdict.first_bad = problems.into_iter().min_by_key(|b| (b.lane, b.seq));
