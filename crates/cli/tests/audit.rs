@@ -241,3 +241,75 @@ async fn sqlx_edit(store: &switchyard_store::Store, lane: i64, seq: i64) {
         .await
         .unwrap();
 }
+
+/// `kill -9` right after the answers left: their audit records were still queued. The next
+/// start on the machine replays them from the spool into the dead process's lane, so every
+/// receipt handed out verifies.
+#[tokio::test(flavor = "multi_thread")]
+async fn receipts_survive_kill_9_through_the_audit_spool() {
+    let keygen = switchyard(&["audit", "keygen"], &[]);
+    let seed = line(&keygen, "SWITCHYARD_AUDIT_KEY=");
+    let public = line(&keygen, "public key:");
+    let home = tempdir::Dir::new();
+    let home_path = home.path.display().to_string();
+    let env = [
+        ("SWITCHYARD_HOME", home_path.as_str()),
+        ("SWITCHYARD_AUDIT_KEY", seed.as_str()),
+    ];
+    let mock = switchyard_testkit::MockOpenAi::start().await.unwrap();
+    let port = free_port();
+    let (_dir, path) = write_config(&format!(
+        "listen = \"127.0.0.1:{port}\"\n\
+         [[providers]]\nid = \"fr\"\ntype = \"openai\"\nbase_url = \"{}\"\njurisdiction = \"FR\"\n\
+         [[models]]\nname = \"m\"\nroute = [{{ provider = \"fr\", model = \"gpt-4o-mini\" }}]\n",
+        mock.base_url()
+    ));
+    let url = format!("http://127.0.0.1:{port}");
+    let child = spawn_serve(&path, &env, false);
+    let reaper = Reaper(vec![child.id()]);
+    assert!(answers(&format!("{url}/healthz")).await);
+    let client = reqwest::Client::new();
+    let asks = (0..12).map(|i| {
+        let client = client.clone();
+        let url = url.clone();
+        async move {
+            let resp = client
+                .post(format!("{url}/v1/chat/completions"))
+                .header("content-type", "application/json")
+                .body(serde_json::json!({"model": "m", "messages": [{"role": "user", "content": format!("q{i}")}]}).to_string())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 200);
+            resp.headers()["x-switchyard-receipt"]
+                .to_str()
+                .unwrap()
+                .to_owned()
+        }
+    });
+    let receipts = futures::future::join_all(asks).await;
+    // Killed at once: the writer gathers records for 50 ms before it appends.
+    drop(reaper);
+    let mut child = child;
+    let _ = child.wait();
+
+    // The next start replays the dead lane from the spool.
+    let child = spawn_serve(&path, &env, false);
+    let reaper = Reaper(vec![child.id()]);
+    assert!(answers(&format!("{url}/healthz")).await);
+    drop(reaper);
+    for receipt in &receipts {
+        let out = switchyard(
+            &["receipt", "verify", receipt, "--public-key", &public],
+            &env,
+        );
+        assert!(out.status.success(), "{}", text(&out));
+        assert!(
+            text(&out).contains("covered by the lane's signed head"),
+            "{}",
+            text(&out)
+        );
+    }
+    let out = switchyard(&["audit", "verify", "--public-key", &public], &env);
+    assert!(out.status.success(), "{}", text(&out));
+}
