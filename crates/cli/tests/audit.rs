@@ -294,11 +294,10 @@ async fn receipts_survive_kill_9_through_the_audit_spool() {
     let _ = child.wait();
 
     // The next start replays the dead lane from the spool.
-    let mut child = spawn_serve(&path, &env, false);
+    let child = spawn_serve(&path, &env, false);
     let reaper = Reaper(vec![child.id()]);
     assert!(answers(&format!("{url}/healthz")).await);
     drop(reaper);
-    let _ = child.wait();
     for receipt in &receipts {
         let out = switchyard(
             &["receipt", "verify", receipt, "--public-key", &public],
