@@ -20,7 +20,7 @@ pub fn store_url(config: &Config) -> String {
     }
 }
 
-/// Where this machine's ledger and audit spools live: `$SWITCHYARD_HOME/spool`.
+/// Where this machine's ledger spool lives: `$SWITCHYARD_HOME/spool`.
 pub fn spool_dir() -> PathBuf {
     switchyard_models::Store::from_env().home().join("spool")
 }

@@ -3,16 +3,11 @@
 //! receipt can name it), hand their record to a queue and go on (appending is off the
 //! request path); one task appends them in order, in batches (gathered for up to 50 ms),
 //! signing the lane's head and, every N records or minutes, a checkpoint. A failed append is
-//! retried with backoff, never dropped; on shutdown the queue is drained. With a spool folder
-//! each record is also written to a local file as it takes its position, so that a killed
-//! process's records are replayed by the next one (`audit_spool.rs`).
+//! retried with backoff, never dropped; on shutdown the queue is drained.
 
-use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-use crate::audit_spool::AuditSpool;
 
 use switchyard_store::audit::{CheckpointEvery, Entry, Position, Signer};
 use switchyard_store::{Store, StoreError};
@@ -34,7 +29,7 @@ pub const EVERY: CheckpointEvery = CheckpointEvery {
 };
 
 pub struct AuditWriter {
-    tail: Arc<Mutex<Tail>>,
+    tail: Mutex<Tail>,
     task: Mutex<Option<JoinHandle<()>>>,
     signer: Arc<Mutex<Option<Arc<Signer>>>>,
     stats: Arc<Stats>,
@@ -46,14 +41,6 @@ struct Tail {
     lane: i64,
     next: i64,
     sender: Option<mpsc::UnboundedSender<Entry>>,
-    spool: Option<AuditSpool>,
-}
-
-fn lock_tail<T>(tail: &Mutex<Tail>, f: impl FnOnce(&mut Tail) -> T) -> T {
-    match tail.lock() {
-        Ok(mut guard) => f(&mut guard),
-        Err(poisoned) => f(&mut poisoned.into_inner()),
-    }
 }
 
 #[derive(Default)]
@@ -63,39 +50,16 @@ struct Stats {
 }
 
 impl AuditWriter {
-    /// Opens this process's lane (`opened_by`: which process) and starts its writer. With a
-    /// spool folder, first replays the lanes stopped processes left there (signed with the
-    /// key in the environment), then spools this lane's records.
+    /// Opens this process's lane (`opened_by`: which process) and starts its writer.
     pub async fn open(
         store: Store,
         every: CheckpointEvery,
         opened_by: &str,
-        spool_dir: Option<&Path>,
     ) -> Result<AuditWriter, StoreError> {
-        if let Some(dir) = spool_dir {
-            let signer = signer_from_env().ok().flatten();
-            crate::audit_spool::replay(dir, &store, signer.as_ref(), every).await?;
-        }
         let lane = store.open_audit_lane(opened_by, None, every).await?;
-        let spool = match spool_dir {
-            Some(dir) => Some(AuditSpool::open(dir, lane).map_err(|e| {
-                StoreError::Invalid(format!(
-                    "cannot open the audit spool in {}: {e}",
-                    dir.display()
-                ))
-            })?),
-            None => None,
-        };
         let (sender, receiver) = mpsc::unbounded_channel();
         let signer = Arc::new(Mutex::new(None));
         let stats = Arc::new(Stats::default());
-        // Position 1 is the lane's opening.
-        let tail = Arc::new(Mutex::new(Tail {
-            lane,
-            next: 2,
-            sender: Some(sender),
-            spool,
-        }));
         let task = tokio::spawn(write_loop(
             store,
             lane,
@@ -103,10 +67,14 @@ impl AuditWriter {
             signer.clone(),
             every,
             stats.clone(),
-            tail.clone(),
         ));
         Ok(AuditWriter {
-            tail,
+            // Position 1 is the lane's opening.
+            tail: Mutex::new(Tail {
+                lane,
+                next: 2,
+                sender: Some(sender),
+            }),
             task: Mutex::new(Some(task)),
             signer,
             stats,
@@ -119,7 +87,10 @@ impl AuditWriter {
     }
 
     fn lock_tail<T>(&self, f: impl FnOnce(&mut Tail) -> T) -> T {
-        lock_tail(&self.tail, f)
+        match self.tail.lock() {
+            Ok(mut guard) => f(&mut guard),
+            Err(poisoned) => f(&mut poisoned.into_inner()),
+        }
     }
 
     /// Signs heads and checkpoints from now on.
@@ -163,20 +134,15 @@ impl AuditWriter {
                 record: build(position),
                 seq: Some(tail.next),
             };
-            if let Some(spool) = &mut tail.spool {
-                if let Err(err) = spool.append(&entry) {
-                    tracing::error!(%err, "audit spool write failed; the record is only queued");
-                }
-            }
             sender.send(entry).ok()?;
             tail.next += 1;
-            // Counted under the lock: the writer empties the spool only when every record
-            // written to it is stored.
-            self.stats.queued.fetch_add(1, Ordering::Relaxed);
             Some(position)
         });
-        if queued.is_none() {
-            tracing::error!(%ref_id, "audit record lost: the audit log is shut down");
+        match queued {
+            Some(_) => {
+                self.stats.queued.fetch_add(1, Ordering::Relaxed);
+            }
+            None => tracing::error!(%ref_id, "audit record lost: the audit log is shut down"),
         }
         queued
     }
@@ -209,17 +175,8 @@ impl AuditWriter {
         if let Some(task) = task {
             if tokio::time::timeout(limit, task).await.is_err() {
                 tracing::error!("audit records still queued at shutdown were not written");
-                return; // the spool keeps them for the next start
             }
         }
-        let all = self.written() == self.queued();
-        self.lock_tail(|tail| {
-            if let Some(spool) = tail.spool.take() {
-                if all {
-                    spool.remove();
-                }
-            }
-        });
     }
 }
 
@@ -230,7 +187,6 @@ async fn write_loop(
     signer: Arc<Mutex<Option<Arc<Signer>>>>,
     every: CheckpointEvery,
     stats: Arc<Stats>,
-    tail: Arc<Mutex<Tail>>,
 ) {
     let mut batch = Vec::with_capacity(BATCH);
     while receiver.recv_many(&mut batch, BATCH).await > 0 {
@@ -266,13 +222,6 @@ async fn write_loop(
             .written
             .fetch_add(batch.len() as u64, Ordering::Relaxed);
         batch.clear();
-        lock_tail(&tail, |tail| {
-            if stats.written.load(Ordering::Relaxed) == stats.queued.load(Ordering::Relaxed) {
-                if let Some(spool) = &mut tail.spool {
-                    spool.all_stored();
-                }
-            }
-        });
     }
 }
 

@@ -71,7 +71,6 @@ impl Governance {
             store.clone(),
             crate::audit::EVERY,
             &crate::audit::process_name("serve"),
-            spool_dir,
         )
         .await?;
         let follower = tokio::spawn(keys.clone().follow(store.clone()));

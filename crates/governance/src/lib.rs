@@ -6,7 +6,6 @@
 //! that follows the store, and ledger rows leave through a bounded queue.
 
 pub mod audit;
-pub mod audit_spool;
 pub mod budget;
 pub mod governance;
 pub mod issue;
