@@ -6,8 +6,8 @@
 use std::collections::HashSet;
 
 use crate::raw::RawExporter;
-use crate::validate::{parse_hosting, parse_jurisdiction, parse_retention, resolve_env, Env};
-use crate::{ConfigError, ExporterConfig, Secret};
+use crate::validate::{parse_headers, parse_hosting, parse_jurisdiction, parse_retention, Env};
+use crate::{ConfigError, ExporterConfig};
 
 /// Validates every `[[exporters]]` entry.
 pub(crate) fn exporters(
@@ -81,18 +81,7 @@ pub(crate) fn exporters(
                 "names no signal: list traces, logs or both",
             ));
         }
-        let mut headers = Vec::with_capacity(e.headers.len());
-        for (name, value) in &e.headers {
-            let key = format!("exporters[{i}].headers.{name}");
-            if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
-                return Err(ConfigError::invalid(key, "not a valid HTTP header name"));
-            }
-            let value = resolve_env(&key, value, env)?;
-            if http::HeaderValue::from_str(&value).is_err() {
-                return Err(ConfigError::invalid(key, "not a valid HTTP header value"));
-            }
-            headers.push((name.to_lowercase(), Secret::new(value)));
-        }
+        let headers = parse_headers(&format!("exporters[{i}].headers"), &e.headers, env)?;
         let timeout_s = e.timeout_s.unwrap_or(10.0);
         if !(timeout_s > 0.0 && timeout_s <= 300.0) {
             return Err(ConfigError::invalid(

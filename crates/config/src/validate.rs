@@ -501,18 +501,7 @@ fn provider(
     let jurisdiction = parse_jurisdiction(&at("jurisdiction"), p.jurisdiction.as_deref())?;
     let retention = parse_retention(&at("retention"), p.retention.as_deref())?;
     let hosting = parse_hosting(&at("hosting"), p.hosting.as_deref())?;
-    let mut headers = Vec::with_capacity(p.headers.len());
-    for (name, value) in &p.headers {
-        let key = format!("providers[{i}].headers.{name}");
-        if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
-            return Err(ConfigError::invalid(key, "not a valid HTTP header name"));
-        }
-        let value = resolve_env(&key, value, env)?;
-        if http::HeaderValue::from_str(&value).is_err() {
-            return Err(ConfigError::invalid(key, "not a valid HTTP header value"));
-        }
-        headers.push((name.to_ascii_lowercase(), Secret::new(value)));
-    }
+    let headers = parse_headers(&format!("providers[{i}].headers"), &p.headers, env)?;
     let tls_ca_file = match &p.tls_ca_file {
         Some(path) => {
             let path = std::path::PathBuf::from(resolve_env(&at("tls_ca_file"), path, env)?);
@@ -1018,4 +1007,26 @@ pub(crate) fn parse_hosting(key: &str, text: Option<&str>) -> Result<Hosting, Co
             format!("unknown hosting `{other}`; expected cloud, on-prem or embedded"),
         )),
     }
+}
+
+/// Extra HTTP headers (`${ENV}` references resolved), names lower-cased, values secret;
+/// `key` names the table in errors.
+pub(crate) fn parse_headers(
+    key: &str,
+    headers: &std::collections::BTreeMap<String, String>,
+    env: Env<'_>,
+) -> Result<Vec<(String, Secret)>, ConfigError> {
+    let mut out = Vec::with_capacity(headers.len());
+    for (name, value) in headers {
+        let key = format!("{key}.{name}");
+        if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+            return Err(ConfigError::invalid(key, "not a valid HTTP header name"));
+        }
+        let value = resolve_env(&key, value, env)?;
+        if http::HeaderValue::from_str(&value).is_err() {
+            return Err(ConfigError::invalid(key, "not a valid HTTP header value"));
+        }
+        out.push((name.to_ascii_lowercase(), Secret::new(value)));
+    }
+    Ok(out)
 }

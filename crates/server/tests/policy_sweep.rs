@@ -85,6 +85,35 @@ struct Upstream {
     retention: Retention,
 }
 
+/// Generated tags for an upstream or a collector.
+fn tagged(rng: &mut Rng) -> Upstream {
+    Upstream {
+        place: PLACES[rng.below(PLACES.len())],
+        operator: OPERATORS[rng.below(OPERATORS.len())],
+        hosting: [Hosting::Cloud, Hosting::OnPrem, Hosting::Embedded][rng.below(3)],
+        retention: if rng.chance(40) {
+            Retention::Zero
+        } else {
+            Retention::Days(30)
+        },
+    }
+}
+
+/// The tags of an upstream or a collector, as written in the config.
+fn tag_lines(u: &Upstream) -> String {
+    format!(
+        "jurisdiction = \"{}\"\noperator = \"{}\"\nhosting = \"{}\"\nretention = \"{}\"\n",
+        u.place,
+        u.operator,
+        u.hosting.as_str(),
+        if u.retention == Retention::Zero {
+            "zero"
+        } else {
+            "30d"
+        },
+    )
+}
+
 fn quoted(list: &[&str]) -> String {
     list.iter()
         .map(|s| format!("\"{s}\""))
@@ -151,23 +180,11 @@ async fn world(rng: &mut Rng) -> World {
     let mut mocks = Vec::new();
     for i in 0..UPSTREAMS {
         let mock = MockOpenAi::start().await.unwrap();
-        let u = Upstream {
-            place: PLACES[rng.below(PLACES.len())],
-            operator: OPERATORS[rng.below(OPERATORS.len())],
-            hosting: [Hosting::Cloud, Hosting::OnPrem, Hosting::Embedded][rng.below(3)],
-            retention: if rng.chance(40) {
-                Retention::Zero
-            } else {
-                Retention::Days(30)
-            },
-        };
+        let u = tagged(rng);
         text.push_str(&format!(
-            "[[providers]]\nid = \"u{i}\"\ntype = \"openai\"\nbase_url = \"{}\"\njurisdiction = \"{}\"\noperator = \"{}\"\nhosting = \"{}\"\nretention = \"{}\"\n\n",
+            "[[providers]]\nid = \"u{i}\"\ntype = \"openai\"\nbase_url = \"{}\"\n{}\n",
             mock.base_url(),
-            u.place,
-            u.operator,
-            u.hosting.as_str(),
-            if u.retention == Retention::Zero { "zero" } else { "30d" },
+            tag_lines(&u),
         ));
         upstreams.push(u);
         mocks.push(mock);
@@ -197,22 +214,10 @@ async fn world(rng: &mut Rng) -> World {
     let mut collectors = Vec::new();
     for e in 0..EXPORTERS {
         let (collector, url) = Collector::start().await;
-        let u = Upstream {
-            place: PLACES[rng.below(PLACES.len())],
-            operator: OPERATORS[rng.below(OPERATORS.len())],
-            hosting: [Hosting::Cloud, Hosting::OnPrem, Hosting::Embedded][rng.below(3)],
-            retention: if rng.chance(40) {
-                Retention::Zero
-            } else {
-                Retention::Days(30)
-            },
-        };
+        let u = tagged(rng);
         text.push_str(&format!(
-            "[[exporters]]\nname = \"x{e}\"\nendpoint = \"{url}\"\nsignals = [\"logs\"]\njurisdiction = \"{}\"\noperator = \"{}\"\nhosting = \"{}\"\nretention = \"{}\"\n\n",
-            u.place,
-            u.operator,
-            u.hosting.as_str(),
-            if u.retention == Retention::Zero { "zero" } else { "30d" },
+            "[[exporters]]\nname = \"x{e}\"\nendpoint = \"{url}\"\nsignals = [\"logs\"]\n{}\n",
+            tag_lines(&u),
         ));
         sinks.push(u);
         collectors.push(collector);
