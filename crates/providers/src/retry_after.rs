@@ -30,6 +30,9 @@ const RESET_PAIRS: [(&str, &str); 6] = [
     ),
 ];
 
+/// The longest wait honoured: an upstream asking for more gets this.
+const MAX_WAIT: Duration = Duration::from_secs(86_400);
+
 /// The longest wait any of them asks for, capped at a day.
 pub fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {
     retry_after_at(headers, SystemTime::now())
@@ -42,19 +45,16 @@ fn retry_after_at(headers: &http::HeaderMap, now: SystemTime) -> Option<Duration
             .and_then(|v| v.to_str().ok())
             .map(str::trim)
     };
-    let cap = |d: Duration| d.min(Duration::from_secs(86_400));
-    if let Some(ms) = text("retry-after-ms").and_then(|v| v.parse::<f64>().ok()) {
-        if ms.is_finite() && ms >= 0.0 {
-            return Some(cap(Duration::from_secs_f64(ms / 1000.0)));
-        }
+    let cap = |d: Duration| d.min(MAX_WAIT);
+    if let Some(wait) = text("retry-after-ms")
+        .and_then(|v| v.parse::<f64>().ok())
+        .and_then(|ms| capped_seconds(ms / 1000.0))
+    {
+        return Some(wait);
     }
     if let Some(value) = text("retry-after") {
-        if let Some(s) = value
-            .parse::<f64>()
-            .ok()
-            .filter(|s| s.is_finite() && *s >= 0.0)
-        {
-            return Some(cap(Duration::from_secs_f64(s)));
+        if let Some(wait) = value.parse::<f64>().ok().and_then(capped_seconds) {
+            return Some(wait);
         }
         if let Ok(at) = httpdate::parse_http_date(value) {
             return Some(cap(at.duration_since(now).unwrap_or(Duration::ZERO)));
@@ -102,7 +102,15 @@ fn go_duration(text: &str) -> Option<Duration> {
         total += number * seconds;
         rest = rest.get(unit_end..)?;
     }
-    total.is_finite().then(|| Duration::from_secs_f64(total))
+    capped_seconds(total)
+}
+
+/// A number of seconds from an upstream as a wait, capped at [`MAX_WAIT`] before it becomes
+/// a `Duration` (whose constructor panics on values it cannot hold, such as `1e300`); `None`
+/// for NaN and negative values.
+fn capped_seconds(seconds: f64) -> Option<Duration> {
+    (seconds.is_finite() && seconds >= 0.0)
+        .then(|| Duration::from_secs_f64(seconds.min(MAX_WAIT.as_secs_f64())))
 }
 
 #[cfg(test)]
@@ -134,6 +142,27 @@ mod tests {
         );
         assert_eq!(at(&[("retry-after", "soon")]), None);
         assert_eq!(at(&[]), None);
+    }
+
+    #[test]
+    fn huge_values_are_capped_not_panics() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let at = |pairs| retry_after_at(&headers(pairs), now);
+        for pairs in [
+            &[("retry-after", "1e300")][..],
+            &[("retry-after-ms", "1e300")],
+            &[("retry-after", "18446744073709551616")],
+            &[("retry-after-ms", "1.7e308")],
+            &[
+                ("x-ratelimit-remaining-requests", "0"),
+                ("x-ratelimit-reset-requests", "99999999999999999999999h"),
+            ],
+        ] {
+            assert_eq!(at(pairs), Some(MAX_WAIT), "{pairs:?}");
+        }
+        assert_eq!(at(&[("retry-after", "-5")]), None);
+        assert_eq!(at(&[("retry-after-ms", "NaN")]), None);
+        assert_eq!(at(&[("retry-after", "inf")]), None);
     }
 
     #[test]

@@ -121,10 +121,15 @@ pub fn chat_response(body: &[u8]) -> Result<ChatResponse, ProviderError> {
     })
 }
 
+/// The longest NDJSON line accepted from an upstream (as for SSE lines).
+const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
+
 /// NDJSON lines -> canonical events.
 #[derive(Debug, Default)]
 pub struct LineDecoder {
-    buffer: String,
+    /// Bytes of a line not ended yet: kept as bytes, so that a character split across two
+    /// network reads is decoded whole.
+    buffer: Vec<u8>,
     started: bool,
     open: Option<(bool, u32)>,
     next_block: u32,
@@ -146,19 +151,28 @@ impl LineDecoder {
         bytes: &[u8],
         out: &mut VecDeque<StreamEvent>,
     ) -> Result<(), ProviderError> {
-        self.buffer.push_str(&String::from_utf8_lossy(bytes));
-        while let Some(end) = self.buffer.find('\n') {
-            let line: String = self.buffer.drain(..=end).collect();
+        self.buffer.extend_from_slice(bytes);
+        let mut start = 0;
+        while let Some(end) = self.buffer[start..].iter().position(|&b| b == b'\n') {
+            let line = String::from_utf8_lossy(&self.buffer[start..start + end]).into_owned();
+            start += end + 1;
             let line = line.trim();
             if !line.is_empty() {
                 self.on_line(line, out)?;
             }
+        }
+        self.buffer.drain(..start);
+        if self.buffer.len() > MAX_LINE_BYTES {
+            return Err(ProviderError::protocol(
+                "upstream sent an over-long NDJSON line",
+            ));
         }
         Ok(())
     }
 
     pub fn on_eof(&mut self, out: &mut VecDeque<StreamEvent>) -> Result<(), ProviderError> {
         let rest = std::mem::take(&mut self.buffer);
+        let rest = String::from_utf8_lossy(&rest);
         if !rest.trim().is_empty() {
             self.on_line(rest.trim(), out)?;
         }

@@ -184,3 +184,34 @@ async fn embeddings() {
     assert_eq!(out.input_tokens, 2);
     assert!(mock.requests()[0].path.ends_with("/api/embed"));
 }
+
+#[tokio::test]
+async fn a_character_split_across_reads_arrives_whole() {
+    let mock = MockOpenAi::start().await.unwrap();
+    let p = OllamaNative::new(&config(&mock.base_url())).unwrap();
+    let words = ["Grüße, ", "日本語 ", "🚀✓"];
+    let mut lines: Vec<String> = words
+        .iter()
+        .map(|w| line("llama3.2", json!({"role": "assistant", "content": w}), None))
+        .collect();
+    lines.push(line(
+        "llama3.2",
+        json!({"role": "assistant", "content": ""}),
+        Some("stop"),
+    ));
+    // One byte per network write: every multi-byte character is cut.
+    mock.push(Reply::sse_split(lines, 1, Duration::ZERO));
+    let mut stream = p.chat_stream(&ask(true), "llama3.2").await.unwrap();
+    let mut text = String::new();
+    while let Some(e) = stream.next().await {
+        if let StreamEvent::BlockDelta {
+            delta: Delta::Text(t),
+            ..
+        } = e.unwrap()
+        {
+            text.push_str(&t);
+        }
+    }
+    assert_eq!(text, words.concat());
+    assert!(!text.contains('\u{FFFD}'));
+}
