@@ -166,22 +166,53 @@ pub(crate) fn joined(names: &[String]) -> Option<String> {
     (!names.is_empty()).then(|| names.join(","))
 }
 
-/// A URL with any password replaced, for messages.
+/// Query parameters that carry a secret in database and Redis URLs (libpq's `password` and
+/// `sslpassword`; redis-rs reads `password` too).
+const SECRET_PARAMS: [&str; 2] = ["password", "sslpassword"];
+
+/// A URL with any password replaced, for messages: the userinfo's password and every
+/// secret query parameter.
 pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let credentials = &url[scheme + 3..at];
-            match credentials.find(':') {
-                Some(colon) => format!(
-                    "{}{}:***{}",
-                    &url[..scheme + 3],
-                    &credentials[..colon],
-                    &url[at..]
-                ),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
+    let (head, query) = match url.split_once('?') {
+        Some((head, query)) => (head, Some(query)),
+        None => (url, None),
+    };
+    let mut out = redact_userinfo(head);
+    if let Some(query) = query {
+        out.push('?');
+        let params: Vec<String> = query
+            .split('&')
+            .map(|param| match param.split_once('=') {
+                Some((name, _)) if SECRET_PARAMS.contains(&name.to_ascii_lowercase().as_str()) => {
+                    format!("{name}=***")
+                }
+                _ => param.to_owned(),
+            })
+            .collect();
+        out.push_str(&params.join("&"));
+    }
+    out
+}
+
+/// `scheme://user:secret@host/...` with the secret replaced.
+fn redact_userinfo(url: &str) -> String {
+    let Some(scheme) = url.find("://") else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme + 3..];
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return url.to_owned();
+    };
+    let credentials = &rest[..at];
+    match credentials.find(':') {
+        Some(colon) => format!(
+            "{}{}:***{}",
+            &url[..scheme + 3],
+            &credentials[..colon],
+            &rest[at..]
+        ),
+        None => url.to_owned(),
     }
 }
 
@@ -195,4 +226,35 @@ pub fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn redact_hides_passwords_in_userinfo_and_query() {
+        assert_eq!(
+            redact("postgres://app:s3cret@db:5432/sy"),
+            "postgres://app:***@db:5432/sy"
+        );
+        assert_eq!(
+            redact("postgres://app@db/sy?sslmode=require&password=s3cret&PASSWORD=x"),
+            "postgres://app@db/sy?sslmode=require&password=***&PASSWORD=***"
+        );
+        assert_eq!(
+            redact("postgresql:///sy?host=/run/pg&sslpassword=k3y"),
+            "postgresql:///sy?host=/run/pg&sslpassword=***"
+        );
+        assert_eq!(
+            redact("redis://:r3dis@cache:6379/0"),
+            "redis://:***@cache:6379/0"
+        );
+        // An `@` in the query is not userinfo.
+        assert_eq!(
+            redact("postgres://db/sy?application_name=a:b@c&password=p"),
+            "postgres://db/sy?application_name=a:b@c&password=***"
+        );
+        assert_eq!(redact("sqlite:///tmp/x.db"), "sqlite:///tmp/x.db");
+    }
 }
