@@ -210,3 +210,55 @@ async fn each_request_is_exported_only_where_its_policies_allow() {
         "{metrics}"
     );
 }
+
+#[tokio::test]
+async fn a_collector_that_redirects_is_not_followed() {
+    // The DE collector answers every export with a 307 to a collector abroad.
+    let (abroad, abroad_url) = Collector::start().await;
+    let redirect = {
+        let to = abroad_url.clone();
+        axum::Router::new().fallback(move |uri: http::Uri| {
+            let to = to.clone();
+            async move {
+                (
+                    http::StatusCode::TEMPORARY_REDIRECT,
+                    [(http::header::LOCATION, format!("{to}{}", uri.path()))],
+                )
+            }
+        })
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let redirect_url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, redirect).await });
+    let mock = MockOpenAi::start().await.unwrap();
+    let text = format!(
+        "[[providers]]\nid = \"de\"\ntype = \"openai\"\nbase_url = \"{}\"\njurisdiction = \"DE\"\n\n\
+         [[models]]\nname = \"chat\"\nroute = [{{ provider = \"de\", model = \"gpt-4o-mini\" }}]\n\n\
+         [[exporters]]\nname = \"otel-de\"\nendpoint = \"{redirect_url}\"\njurisdiction = \"DE\"\n\
+         headers = {{ authorization = \"Bearer ${{OTEL_TOKEN}}\" }}\n",
+        mock.base_url()
+    );
+    let env = |name: &str| (name == "OTEL_TOKEN").then(|| "collector-token".to_owned());
+    let config = switchyard_config::load_str(&text, &env).unwrap();
+    let gw = Gateway::serve(&config, Duration::from_secs(5)).await;
+    for _ in 0..3 {
+        assert_eq!(chat(&gw, None, "hello").await.0, 200);
+    }
+    // The refused exports are counted as dropped; nothing reached the other collector.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = reqwest::get(format!("{}/metrics", gw.url))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if text.contains("exporter=\"otel-de\",outcome=\"dropped\"} 3") {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{text}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(abroad.got.lock().unwrap().is_empty(), "a redirect was followed");
+}

@@ -88,8 +88,11 @@ impl Exporters {
         if configs.is_empty() || tokio::runtime::Handle::try_current().is_err() {
             return Exporters::default();
         }
+        // Never redirected: a collector's 307 would send records and its headers to an
+        // address whose jurisdiction nobody checked.
         let client = match reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
+            .redirect(reqwest::redirect::Policy::none())
             .build()
         {
             Ok(client) => client,
