@@ -2,13 +2,23 @@
 //! the originals put back into the answer (whole, or delta by delta in a stream).
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 use super::{Detector, Mode, Rule};
 
 /// One request's placeholders and the originals they stand for. Never logged.
+///
+/// Both directions are linear in the text: a finding's placeholder is found by a hash lookup
+/// on (kind, original), and restoring looks each `[...]` up by the placeholder it spells
+/// (placeholders hold no brackets, so the first `]` ends the only candidate).
 #[derive(Default, Clone)]
 pub struct Vault {
+    /// (placeholder, original), in the order made.
     entries: Vec<(String, String)>,
+    /// (kind, original) -> its entry.
+    by_original: HashMap<(u8, String), usize>,
+    /// Placeholder -> its entry.
+    by_placeholder: HashMap<String, usize>,
     counters: Vec<u32>,
     longest: usize,
     /// Findings per kind, for the log line and the receipt (counts, never values).
@@ -52,12 +62,11 @@ impl Vault {
         if mode == Mode::Redact {
             return format!("[REDACTED_{label}]");
         }
-        if let Some((p, _)) = self
-            .entries
-            .iter()
-            .find(|(p, o)| o == original && p[1..].starts_with(label))
-        {
-            return p.clone();
+        let key = (kind, original.to_owned());
+        if let Some(&entry) = self.by_original.get(&key) {
+            if let Some((p, _)) = self.entries.get(entry) {
+                return p.clone();
+            }
         }
         let k = kind as usize;
         if self.counters.len() <= k {
@@ -66,7 +75,10 @@ impl Vault {
         self.counters[k] += 1;
         let p = format!("[{label}_{}]", self.counters[k]);
         self.longest = self.longest.max(p.len());
-        self.entries.push((p.clone(), original.to_owned()));
+        let entry = self.entries.len();
+        self.entries.push((p.clone(), key.1.clone()));
+        self.by_original.insert(key, entry);
+        self.by_placeholder.insert(p.clone(), entry);
         p
     }
 
@@ -128,11 +140,7 @@ impl Vault {
         while let Some(k) = rest.find('[') {
             out.push_str(&rest[..k]);
             let tail = &rest[k..];
-            match self
-                .entries
-                .iter()
-                .find(|(p, _)| tail.starts_with(p.as_str()))
-            {
+            match self.entry_at(tail) {
                 Some((p, original)) => {
                     if json {
                         escape_json(original, &mut out);
@@ -151,9 +159,25 @@ impl Vault {
         Cow::Owned(out)
     }
 
-    /// Whether `tail` (starting with `[`) could still grow into a placeholder.
+    /// The placeholder `tail` (starting with `[`) begins with, and its original.
+    fn entry_at(&self, tail: &str) -> Option<(&str, &str)> {
+        let window = &tail.as_bytes()[..tail.len().min(self.longest)];
+        let end = window.iter().position(|&b| b == b']')?;
+        let entry = *self.by_placeholder.get(tail.get(..=end)?)?;
+        self.entries
+            .get(entry)
+            .map(|(p, o)| (p.as_str(), o.as_str()))
+    }
+
+    /// Whether `tail` (starting with `[`) could still grow into a placeholder: it is shorter
+    /// than the longest one and holds no bracket or space after its `[` (placeholders never
+    /// do). Holding back a little too much is harmless; the end of the block releases it.
     fn may_become(&self, tail: &str) -> bool {
-        tail.len() < self.longest && self.entries.iter().any(|(p, _)| p.starts_with(tail))
+        tail.len() < self.longest
+            && tail
+                .bytes()
+                .skip(1)
+                .all(|b| b != b'[' && b != b']' && !b.is_ascii_whitespace())
     }
 }
 
