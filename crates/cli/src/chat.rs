@@ -111,6 +111,7 @@ fn server_client(url: &str, api_key: Option<&str>) -> Result<OpenAiCompat, Failu
         operator: None,
         api_version: None,
         tls_ca_file: None,
+        file_uri_prefixes: Vec::new(),
         headers: Vec::new(),
         local: None,
         aws: None,

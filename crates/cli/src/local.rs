@@ -53,6 +53,7 @@ fn add_local(config: &mut Config, entry: &Entry, store: &Store) {
         operator: None,
         api_version: None,
         tls_ca_file: None,
+        file_uri_prefixes: Vec::new(),
         headers: Vec::new(),
         timeouts: Timeouts::default(),
         local: Some(LocalConfig::new(store.load_path(entry))),

@@ -9,12 +9,14 @@
 
 mod error;
 mod exporters;
+mod limits;
 mod raw;
 mod secret;
 mod validate;
 mod validated;
 
 pub use error::ConfigError;
+pub use limits::{AuditLimits, ServerLimits, WhenAuditFull};
 pub use secret::Secret;
 pub use validated::{
     AutoConfig, AwsConfig, AwsKeys, CacheConfig, Config, ExporterConfig, GcpConfig, LocalConfig,

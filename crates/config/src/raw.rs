@@ -43,6 +43,10 @@ pub struct RawConfig {
     pub exporters: Vec<RawExporter>,
     /// The response cache (exact match, in memory, per replica).
     pub cache: Option<RawCache>,
+    /// What clients' connections may hold (connections, timeouts, HTTP/2 streams).
+    pub server: Option<crate::limits::RawServer>,
+    /// The audit queue's bound and what happens when it is full.
+    pub audit: Option<crate::limits::RawAudit>,
 }
 
 /// `[cache]`: answers kept for identical requests, scoped by caller and policies.
@@ -123,6 +127,12 @@ pub struct RawTimeouts {
 pub struct RawMedia {
     /// Largest file fetched, in bytes (default 20 MiB).
     pub max_bytes: Option<u64>,
+    /// Most bytes fetched for one request, all its URLs together (default 32 MiB).
+    pub max_request_bytes: Option<u64>,
+    /// Most fetched bytes held by the whole process at once (default 256 MiB).
+    pub max_in_flight_bytes: Option<u64>,
+    /// Most fetches running at once in the whole process (default 16).
+    pub max_concurrent_fetches: Option<u32>,
     /// Seconds one fetch may take, redirects included (default 10).
     pub timeout_s: Option<f64>,
     /// Allow URLs that resolve to loopback, private, link-local or other non-public
@@ -155,6 +165,11 @@ pub struct RawProvider {
     /// PEM file with extra CA certificates to trust for this provider (an internal CA in
     /// front of an on-prem vLLM, say), on top of the built-in web roots.
     pub tls_ca_file: Option<String>,
+    /// Cloud file references (`gs://...`, `s3://...`, hosted file URLs) clients may pass to
+    /// this provider, by prefix; every other is refused, since the upstream would read it
+    /// with the gateway's own credentials.
+    #[serde(default)]
+    pub file_uri_prefixes: Vec<String>,
     /// Extra headers sent upstream (`${ENV}` references allowed).
     #[serde(default)]
     pub headers: BTreeMap<String, String>,

@@ -263,6 +263,41 @@ fn media_fetching_has_safe_defaults_and_checked_limits() {
     assert_eq!(invalid_key("[media]\nmax_bytes = 0\n"), "media.max_bytes");
     assert_eq!(invalid_key("[media]\ntimeout_s = -1\n"), "media.timeout_s");
     assert_eq!(invalid_key("[media]\nfollow = true\n"), "media.follow");
+    let config = load_str(
+        "[media]\nmax_request_bytes = 4096\nmax_in_flight_bytes = 8192\nmax_concurrent_fetches = 2\n",
+        &no_env,
+    )
+    .unwrap();
+    assert_eq!(config.media.max_request_bytes, 4096);
+    assert_eq!(config.media.max_in_flight_bytes, 8192);
+    assert_eq!(config.media.max_concurrent_fetches, 2);
+    assert_eq!(
+        invalid_key("[media]\nmax_request_bytes = 0\n"),
+        "media.max_request_bytes"
+    );
+    assert_eq!(
+        invalid_key("[media]\nmax_concurrent_fetches = 0\n"),
+        "media.max_concurrent_fetches"
+    );
+}
+
+#[test]
+fn file_uri_prefixes_must_end_with_a_slash() {
+    let provider = |prefixes: &str| {
+        format!("[[providers]]\nid = \"g\"\ntype = \"gemini\"\napi_key = \"k\"\nfile_uri_prefixes = {prefixes}\n")
+    };
+    let config = load_str(&provider("[\"gs://shared-bucket/docs/\"]"), &no_env).unwrap();
+    assert_eq!(
+        config.providers[0].file_uri_prefixes,
+        vec!["gs://shared-bucket/docs/".to_owned()]
+    );
+    for bad in ["[\"gs://bucket\"]", "[\"bucket/\"]", "[\"gs:///\"]"] {
+        assert_eq!(
+            invalid_key(&provider(bad)),
+            "providers[0].file_uri_prefixes[0]",
+            "{bad}"
+        );
+    }
 }
 
 #[test]

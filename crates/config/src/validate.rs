@@ -147,6 +147,8 @@ pub fn validate(raw: RawConfig, env: Env<'_>) -> Result<Config, ConfigError> {
 
     let exporters = crate::exporters::exporters(&raw.exporters, offline, env)?;
     let cache = cache_config(raw.cache.as_ref())?;
+    let server = crate::limits::server(raw.server.as_ref())?;
+    let audit = crate::limits::audit(raw.audit.as_ref())?;
 
     Ok(Config {
         listen,
@@ -167,6 +169,8 @@ pub fn validate(raw: RawConfig, env: Env<'_>) -> Result<Config, ConfigError> {
         offline,
         exporters,
         cache,
+        server,
+        audit,
     })
 }
 
@@ -359,6 +363,34 @@ fn media_config(raw: Option<&RawMedia>) -> Result<MediaConfig, ConfigError> {
         }
         media.max_bytes = bytes;
     }
+    const GIB: u64 = 1024 * 1024 * 1024;
+    if let Some(bytes) = raw.max_request_bytes {
+        if !(1..=GIB).contains(&bytes) {
+            return Err(ConfigError::invalid(
+                "media.max_request_bytes",
+                "must be between 1 and 1073741824 (1 GiB)",
+            ));
+        }
+        media.max_request_bytes = bytes;
+    }
+    if let Some(bytes) = raw.max_in_flight_bytes {
+        if !(1..=64 * GIB).contains(&bytes) {
+            return Err(ConfigError::invalid(
+                "media.max_in_flight_bytes",
+                "must be between 1 and 68719476736 (64 GiB)",
+            ));
+        }
+        media.max_in_flight_bytes = bytes;
+    }
+    if let Some(n) = raw.max_concurrent_fetches {
+        if !(1..=1024).contains(&n) {
+            return Err(ConfigError::invalid(
+                "media.max_concurrent_fetches",
+                "must be between 1 and 1024",
+            ));
+        }
+        media.max_concurrent_fetches = n;
+    }
     if let Some(s) = raw.timeout_s {
         media.timeout = seconds("media.timeout_s", s)?;
     }
@@ -515,6 +547,7 @@ fn provider(
         }
         None => None,
     };
+    let file_uri_prefixes = file_uri_prefixes(&at("file_uri_prefixes"), &p.file_uri_prefixes)?;
     let local = local(i, p, kind, env)?;
     let aws = aws(i, p, kind, env)?;
     let gcp = gcp(i, p, kind, env)?;
@@ -533,6 +566,7 @@ fn provider(
         gcp,
         id: p.id.clone(),
         tls_ca_file,
+        file_uri_prefixes,
         kind,
         base_url,
         api_key,
@@ -1029,4 +1063,26 @@ pub(crate) fn parse_headers(
         out.push((name.to_ascii_lowercase(), Secret::new(value)));
     }
     Ok(out)
+}
+
+/// `file_uri_prefixes`: each a URI with a scheme and something after it, ending with `/`.
+fn file_uri_prefixes(key: &str, prefixes: &[String]) -> Result<Vec<String>, ConfigError> {
+    prefixes
+        .iter()
+        .enumerate()
+        .map(|(n, prefix)| {
+            let well_formed = prefix
+                .split_once("://")
+                .is_some_and(|(scheme, rest)| !scheme.is_empty() && rest.len() > 1)
+                && prefix.ends_with('/');
+            if well_formed {
+                Ok(prefix.clone())
+            } else {
+                Err(ConfigError::invalid(
+                    format!("{key}[{n}]"),
+                    format!("`{prefix}` must be a URI prefix with a scheme that ends with `/` (e.g. `gs://bucket/shared/`)"),
+                ))
+            }
+        })
+        .collect()
 }

@@ -37,6 +37,10 @@ pub struct Config {
     pub exporters: Vec<ExporterConfig>,
     /// `[cache]`: `None` when off.
     pub cache: Option<CacheConfig>,
+    /// `[server]`: what clients' connections may hold.
+    pub server: crate::ServerLimits,
+    /// `[audit]`: the audit queue's bound and its policy when full.
+    pub audit: crate::AuditLimits,
 }
 
 /// The response cache's limits.
@@ -79,6 +83,12 @@ pub struct RedisConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MediaConfig {
     pub max_bytes: u64,
+    /// The most bytes fetched for one request, all its URLs together.
+    pub max_request_bytes: u64,
+    /// The most fetched bytes the whole process holds at once (every request together).
+    pub max_in_flight_bytes: u64,
+    /// The most fetches running at once in the whole process.
+    pub max_concurrent_fetches: u32,
     pub timeout: Duration,
     pub allow_private_networks: bool,
     /// Offline mode: no URL is fetched.
@@ -89,6 +99,9 @@ impl Default for MediaConfig {
     fn default() -> Self {
         MediaConfig {
             max_bytes: 20 * 1024 * 1024,
+            max_request_bytes: 32 * 1024 * 1024,
+            max_in_flight_bytes: 256 * 1024 * 1024,
+            max_concurrent_fetches: 16,
             timeout: Duration::from_secs(10),
             allow_private_networks: false,
             offline: false,
@@ -233,6 +246,9 @@ pub struct ProviderConfig {
     pub api_version: Option<String>,
     /// Extra CA certificates (PEM) trusted for this provider's TLS connections.
     pub tls_ca_file: Option<std::path::PathBuf>,
+    /// The cloud file references (URIs with a scheme) clients may pass, by prefix; each ends
+    /// with `/`, so that `gs://a/` never admits `gs://ab/`. Empty: none.
+    pub file_uri_prefixes: Vec<String>,
     pub headers: Vec<(String, Secret)>,
     pub timeouts: Timeouts,
     /// Set exactly when `kind` is `Local`.

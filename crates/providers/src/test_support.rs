@@ -24,6 +24,7 @@ pub fn provider_config(
         operator: None,
         api_version: None,
         tls_ca_file: None,
+        file_uri_prefixes: Vec::new(),
         headers: Vec::new(),
         local: None,
         aws: None,
