@@ -14,10 +14,12 @@ use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use http_body_util::{BodyExt, Full};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::dns::Name;
@@ -28,6 +30,10 @@ use switchyard_config::MediaConfig;
 use switchyard_types::{ChatRequest, ContentBlock, ImageSource};
 
 use crate::error::ProviderError;
+
+/// The code of a fetch refused because the process-wide limits are in use: the gateway is
+/// busy (503), the request is not at fault.
+pub const GATEWAY_BUSY: &str = "media_capacity_exhausted";
 
 /// Redirects followed per fetch.
 const MAX_REDIRECTS: usize = 5;
@@ -41,6 +47,33 @@ type GuardedClient = Client<HttpsConnector<HttpConnector<GuardedResolver>>, Full
 pub struct MediaFetcher {
     client: GuardedClient,
     config: MediaConfig,
+    /// Fetches running now, process-wide (`max_concurrent_fetches`).
+    fetches: Arc<Semaphore>,
+    /// Fetched bytes held now, process-wide, in KiB (`max_in_flight_bytes`).
+    held: Arc<Semaphore>,
+}
+
+/// What one request's inlined media holds of the process-wide byte limit; given back when
+/// the request is done with it (dropped).
+#[derive(Debug, Default)]
+pub struct MediaHold {
+    permits: Option<OwnedSemaphorePermit>,
+}
+
+impl MediaHold {
+    fn add(&mut self, permit: OwnedSemaphorePermit) {
+        match &mut self.permits {
+            Some(held) => held.merge(permit),
+            None => self.permits = Some(permit),
+        }
+    }
+}
+
+/// One request's fetching so far: the bytes fetched (against `max_request_bytes`) and what
+/// it holds of the process-wide limit.
+struct Budget {
+    fetched: u64,
+    hold: MediaHold,
 }
 
 impl MediaFetcher {
@@ -61,15 +94,28 @@ impl MediaFetcher {
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(30))
             .build(https);
-        Ok(MediaFetcher { client, config })
+        let kib = usize::try_from(config.max_in_flight_bytes.div_ceil(1024))
+            .unwrap_or(usize::MAX)
+            .min(Semaphore::MAX_PERMITS);
+        Ok(MediaFetcher {
+            client,
+            fetches: Arc::new(Semaphore::new(config.max_concurrent_fetches as usize)),
+            held: Arc::new(Semaphore::new(kib)),
+            config,
+        })
     }
 
     /// `request` with every image and document URL replaced by the fetched data, or `None`
     /// when it has none.
+    ///
+    /// Bounded per request (`max_request_bytes` for all its URLs together, each fetched once)
+    /// and per process (`max_concurrent_fetches`, `max_in_flight_bytes`, held by the returned
+    /// [`MediaHold`] until the request is done). Each file is held once, as the base64 text
+    /// it is sent as, encoded as its bytes arrive.
     pub async fn inline(
         &self,
         request: &ChatRequest,
-    ) -> Result<Option<ChatRequest>, ProviderError> {
+    ) -> Result<Option<(ChatRequest, MediaHold)>, ProviderError> {
         if !has_remote_media(request) {
             return Ok(None);
         }
@@ -79,66 +125,114 @@ impl MediaFetcher {
             ));
         }
         let mut out = request.clone();
-        let mut fetched: Vec<(String, ImageSource)> = Vec::new();
-        for message in &mut out.messages {
-            for block in &mut message.content {
-                self.inline_block(block, &mut fetched).await?;
-            }
-        }
-        Ok(Some(out))
-    }
-
-    async fn inline_block(
-        &self,
-        block: &mut ContentBlock,
-        fetched: &mut Vec<(String, ImageSource)>,
-    ) -> Result<(), ProviderError> {
-        let (source, image) = match block {
-            ContentBlock::Image { source, .. } => (source, true),
-            ContentBlock::Document { source, .. } => (source, false),
-            ContentBlock::ToolResult { content, .. } => {
-                for inner in content {
-                    Box::pin(self.inline_block(inner, fetched)).await?;
+        // Each URL once, in order of appearance, with how many blocks name it.
+        let mut urls: Vec<(String, usize)> = Vec::new();
+        let mut too_many = false;
+        for_each_source(&mut out, &mut |source, _| {
+            if let ImageSource::Url { url } = source {
+                if let Some((_, uses)) = urls.iter_mut().find(|(u, _)| u == url) {
+                    *uses += 1;
+                } else if urls.len() < MAX_URLS {
+                    urls.push((url.clone(), 1));
+                } else {
+                    too_many = true;
                 }
-                return Ok(());
             }
-            _ => return Ok(()),
-        };
-        let ImageSource::Url { url } = source else {
-            return Ok(());
-        };
-        if let Some((_, done)) = fetched.iter().find(|(u, _)| u == url) {
-            *source = done.clone();
-            return Ok(());
-        }
-        if fetched.len() >= MAX_URLS {
+        });
+        if too_many {
             return Err(ProviderError::unsupported(format!(
                 "more than {MAX_URLS} image or document URLs in one request"
             )));
         }
-        let (media_type, data) = self.fetch(url).await?;
-        if image && !media_type.starts_with("image/") {
-            return Err(ProviderError::unsupported(format!(
-                "the image URL {} returned {media_type}, not an image",
-                redacted(url)
-            )));
-        }
-        let inline = ImageSource::Base64 {
-            media_type,
-            data: base64::engine::general_purpose::STANDARD.encode(&data),
+        let mut budget = Budget {
+            fetched: 0,
+            hold: MediaHold::default(),
         };
-        fetched.push((url.clone(), inline.clone()));
-        *source = inline;
-        Ok(())
+        let mut fetched: Vec<(String, String)> = Vec::with_capacity(urls.len());
+        for (url, _) in &urls {
+            fetched.push(self.fetch_base64(url, &mut budget).await?);
+        }
+        // Each block takes its file's text; only a URL named twice is copied.
+        let mut refused = None;
+        for_each_source(&mut out, &mut |source, image| {
+            let ImageSource::Url { url } = source else {
+                return;
+            };
+            let Some(at) = urls.iter().position(|(u, _)| u == url) else {
+                return;
+            };
+            let (media_type, data) = &mut fetched[at];
+            if image && !media_type.starts_with("image/") {
+                refused.get_or_insert_with(|| {
+                    format!(
+                        "the image URL {} returned {media_type}, not an image",
+                        redacted(url)
+                    )
+                });
+                return;
+            }
+            urls[at].1 -= 1;
+            let data = if urls[at].1 == 0 {
+                std::mem::take(data)
+            } else {
+                data.clone()
+            };
+            *source = ImageSource::Base64 {
+                media_type: media_type.clone(),
+                data,
+            };
+        });
+        if let Some(why) = refused {
+            return Err(ProviderError::unsupported(why));
+        }
+        Ok(Some((out, budget.hold)))
     }
 
     /// The body and media type at `url`, following redirects, within the limits.
     pub async fn fetch(&self, url: &str) -> Result<(String, Bytes), ProviderError> {
+        let mut budget = Budget {
+            fetched: 0,
+            hold: MediaHold::default(),
+        };
+        let (media_type, data) = self.fetch_base64(url, &mut budget).await?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .map_err(|_| ProviderError::protocol("fetched media could not be re-read"))?;
+        Ok((media_type, Bytes::from(bytes)))
+    }
+
+    /// The media type and base64 text of the body at `url`, following redirects: encoded as
+    /// it arrives, counted against the request's and the process's limits.
+    async fn fetch_base64(
+        &self,
+        url: &str,
+        budget: &mut Budget,
+    ) -> Result<(String, String), ProviderError> {
         let shown = redacted(url);
         let fail = |why: String| {
             ProviderError::unsupported(format!("the media URL {shown} could not be fetched: {why}"))
         };
+        let limit = self.config.max_bytes;
+        let request_room = self
+            .config
+            .max_request_bytes
+            .saturating_sub(budget.fetched);
+        let too_large = |n: u64| {
+            if n > limit {
+                fail(format!("it is larger than {limit} bytes"))
+            } else {
+                ProviderError::unsupported(format!(
+                    "the media URLs of this request come to more than {} bytes in all (media.max_request_bytes)",
+                    self.config.max_request_bytes
+                ))
+            }
+        };
         let work = async {
+            let _slot = self
+                .fetches
+                .acquire()
+                .await
+                .map_err(|_| fail("the fetcher is shutting down".into()))?;
             let mut current = parse_http_url(url).map_err(&fail)?;
             for _ in 0..=MAX_REDIRECTS {
                 self.check(&current).map_err(&fail)?;
@@ -192,45 +286,77 @@ impl MediaFetcher {
                     .get(http::header::CONTENT_LENGTH)
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| v.parse::<u64>().ok());
-                if length.is_some_and(|n| n > self.config.max_bytes) {
-                    return Err(fail(format!(
-                        "it is larger than {} bytes",
-                        self.config.max_bytes
-                    )));
+                let room = limit.min(request_room);
+                if let Some(n) = length.filter(|&n| n > room) {
+                    return Err(too_large(n));
                 }
                 let mut body = response.into_body();
-                let mut data = BytesMut::new();
+                let mut encoder = Base64Stream::default();
+                if let Some(n) = length {
+                    // Known size: the text is allocated once, at its final length.
+                    let text = usize::try_from(n.div_ceil(3) * 4).unwrap_or(0);
+                    self.hold(&mut budget.hold, text)?;
+                    encoder.text.reserve_exact(text);
+                }
+                let mut size = 0u64;
                 while let Some(frame) = body.frame().await {
                     let frame = frame.map_err(|e| fail(crate::transport::describe(&e)))?;
-                    if let Ok(chunk) = frame.into_data() {
-                        if (data.len() + chunk.len()) as u64 > self.config.max_bytes {
-                            return Err(fail(format!(
-                                "it is larger than {} bytes",
-                                self.config.max_bytes
-                            )));
-                        }
-                        data.extend_from_slice(&chunk);
+                    let Ok(chunk) = frame.into_data() else {
+                        continue;
+                    };
+                    size += chunk.len() as u64;
+                    if size > room {
+                        return Err(too_large(size));
                     }
+                    let before = encoder.held();
+                    encoder.push(&chunk);
+                    self.hold(&mut budget.hold, encoder.held().saturating_sub(before))?;
                 }
                 let media_type =
                     match declared.filter(|d| !d.is_empty() && d != "application/octet-stream") {
                         Some(d) => d,
-                        None => sniff(&data)
+                        None => sniff(encoder.head())
                             .ok_or_else(|| fail("its media type is unknown".into()))?
                             .to_owned(),
                     };
-                return Ok((media_type, data.freeze()));
+                return Ok((media_type, encoder.finish(), size));
             }
             Err(fail(format!("more than {MAX_REDIRECTS} redirects")))
         };
-        tokio::time::timeout(self.config.timeout, work)
+        let (media_type, data, size) = tokio::time::timeout(self.config.timeout, work)
             .await
             .map_err(|_| {
                 fail(format!(
                     "no complete answer within {:.1} s",
                     self.config.timeout.as_secs_f64()
                 ))
-            })?
+            })??;
+        budget.fetched += size;
+        Ok((media_type, data))
+    }
+
+    /// Takes `bytes` more of the process-wide limit for `hold`; when every request together
+    /// already holds the limit, the request is refused (the gateway is busy, not the request
+    /// wrong), never waited on with bytes already held.
+    fn hold(&self, hold: &mut MediaHold, bytes: usize) -> Result<(), ProviderError> {
+        let kib = u32::try_from(bytes.div_ceil(1024)).unwrap_or(u32::MAX);
+        if kib == 0 {
+            return Ok(());
+        }
+        match self.held.clone().try_acquire_many_owned(kib) {
+            Ok(permit) => {
+                hold.add(permit);
+                Ok(())
+            }
+            Err(_) => {
+                let mut err = ProviderError::unsupported(
+                    "the gateway holds as much fetched media as it may (media.max_in_flight_bytes); try again shortly",
+                );
+                err.code = Some(GATEWAY_BUSY.to_owned());
+                err.retry_after = Some(Duration::from_secs(1));
+                Err(err)
+            }
+        }
     }
 
     /// Scheme and literal-address checks (names are checked by the resolver).
@@ -247,6 +373,80 @@ impl MediaFetcher {
             }
         }
         Ok(())
+    }
+}
+
+/// Base64 text made as the bytes arrive, so that a file is held once (as the text it is sent
+/// as) and never whole as raw bytes too. The first bytes are kept for sniffing the type.
+#[derive(Default)]
+struct Base64Stream {
+    text: String,
+    /// Bytes not yet encoded (fewer than three).
+    carry: Vec<u8>,
+    head: Vec<u8>,
+}
+
+/// Bytes kept from the start of a file for [`sniff`].
+const SNIFF_BYTES: usize = 16;
+
+impl Base64Stream {
+    fn push(&mut self, mut bytes: &[u8]) {
+        if self.head.len() < SNIFF_BYTES {
+            let take = (SNIFF_BYTES - self.head.len()).min(bytes.len());
+            self.head.extend_from_slice(&bytes[..take]);
+        }
+        let engine = &base64::engine::general_purpose::STANDARD;
+        if !self.carry.is_empty() {
+            let need = (3 - self.carry.len()).min(bytes.len());
+            self.carry.extend_from_slice(&bytes[..need]);
+            bytes = &bytes[need..];
+            if self.carry.len() < 3 {
+                return;
+            }
+            engine.encode_string(&self.carry, &mut self.text);
+            self.carry.clear();
+        }
+        let whole = bytes.len() - bytes.len() % 3;
+        engine.encode_string(&bytes[..whole], &mut self.text);
+        self.carry.extend_from_slice(&bytes[whole..]);
+    }
+
+    /// Bytes held so far (the text and what is not encoded yet).
+    fn held(&self) -> usize {
+        self.text.capacity() + self.carry.len()
+    }
+
+    fn head(&self) -> &[u8] {
+        &self.head
+    }
+
+    fn finish(mut self) -> String {
+        if !self.carry.is_empty() {
+            base64::engine::general_purpose::STANDARD.encode_string(&self.carry, &mut self.text);
+        }
+        self.text
+    }
+}
+
+/// Calls `visit` on every image (`true`) and document (`false`) source of `request`, those
+/// inside tool results included.
+fn for_each_source(request: &mut ChatRequest, visit: &mut impl FnMut(&mut ImageSource, bool)) {
+    fn block(b: &mut ContentBlock, visit: &mut impl FnMut(&mut ImageSource, bool)) {
+        match b {
+            ContentBlock::Image { source, .. } => visit(source, true),
+            ContentBlock::Document { source, .. } => visit(source, false),
+            ContentBlock::ToolResult { content, .. } => {
+                for inner in content {
+                    block(inner, visit);
+                }
+            }
+            _ => {}
+        }
+    }
+    for message in &mut request.messages {
+        for b in &mut message.content {
+            block(b, visit);
+        }
     }
 }
 

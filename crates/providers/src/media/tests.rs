@@ -48,6 +48,7 @@ fn fetcher(allow_private: bool, max_bytes: u64) -> MediaFetcher {
         timeout: Duration::from_secs(2),
         allow_private_networks: allow_private,
         offline: false,
+        ..MediaConfig::default()
     })
     .unwrap()
 }
@@ -225,7 +226,7 @@ async fn images_are_inlined_with_their_type_and_within_the_cap() {
     ])
     .await;
     let f = fetcher(true, 1024);
-    let inlined = f
+    let (inlined, _hold) = f
         .inline(&with_image(&format!("http://{addr}/cat.png?sig=secret")))
         .await
         .unwrap()
@@ -303,6 +304,7 @@ async fn a_silent_server_ends_within_the_time_limit() {
         timeout: Duration::from_millis(300),
         allow_private_networks: true,
         offline: false,
+        ..MediaConfig::default()
     })
     .unwrap();
     let started = std::time::Instant::now();
@@ -328,4 +330,82 @@ async fn offline_mode_fetches_nothing() {
         .unwrap_err();
     assert_eq!(err.kind, crate::ProviderErrorKind::Unsupported);
     assert!(err.message.contains("offline"), "{}", err.message);
+}
+
+#[test]
+fn base64_made_as_bytes_arrive_equals_base64_of_the_whole() {
+    let data: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
+    for chunk in 1..=8 {
+        let mut stream = Base64Stream::default();
+        for piece in data.chunks(chunk) {
+            stream.push(piece);
+        }
+        assert_eq!(stream.head(), &data[..SNIFF_BYTES]);
+        assert_eq!(
+            stream.finish(),
+            base64::engine::general_purpose::STANDARD.encode(&data),
+            "chunks of {chunk}"
+        );
+    }
+}
+
+fn with_images(urls: &[String]) -> ChatRequest {
+    let mut request = with_image(&urls[0]);
+    for url in &urls[1..] {
+        request.messages[0].content.push(ContentBlock::Image {
+            source: ImageSource::Url { url: url.clone() },
+            detail: None,
+            cache_control: None,
+        });
+    }
+    request
+}
+
+#[tokio::test]
+async fn the_urls_of_one_request_share_one_byte_limit() {
+    let body = vec![0x89u8; 3000];
+    let ok = || response("200 OK", &[("content-type", "image/png")], &body);
+    let addr = serve(vec![ok(), ok(), ok(), ok()]).await;
+    let f = MediaFetcher::new(MediaConfig {
+        max_bytes: 4096,
+        max_request_bytes: 8192,
+        timeout: Duration::from_secs(2),
+        allow_private_networks: true,
+        ..MediaConfig::default()
+    })
+    .unwrap();
+    // Three files of 3,000 bytes: each under max_bytes, 9,000 in all.
+    let urls: Vec<String> = (0..3).map(|i| format!("http://{addr}/{i}.png")).collect();
+    let err = f.inline(&with_images(&urls)).await.unwrap_err();
+    assert!(
+        err.message.contains("more than 8192 bytes in all"),
+        "{}",
+        err.message
+    );
+    // The same URL three times is fetched once and counts once.
+    let same = vec![urls[0].clone(), urls[0].clone(), urls[0].clone()];
+    let (inlined, _hold) = f.inline(&with_images(&same)).await.unwrap().unwrap();
+    assert_eq!(inlined.messages[0].content.len(), 4);
+}
+
+#[tokio::test]
+async fn fetched_bytes_held_by_the_process_are_bounded_and_given_back() {
+    let body = vec![0x89u8; 6000];
+    let ok = || response("200 OK", &[("content-type", "image/png")], &body);
+    let addr = serve(vec![ok(), ok(), ok()]).await;
+    let f = MediaFetcher::new(MediaConfig {
+        max_in_flight_bytes: 12 * 1024,
+        timeout: Duration::from_secs(2),
+        allow_private_networks: true,
+        ..MediaConfig::default()
+    })
+    .unwrap();
+    let url = |i: u32| vec![format!("http://{addr}/{i}.png")];
+    // One file's base64 (8,000 bytes) fits; a second one held at the same time does not.
+    let (_first, hold) = f.inline(&with_images(&url(0))).await.unwrap().unwrap();
+    let err = f.inline(&with_images(&url(1))).await.unwrap_err();
+    assert_eq!(err.code.as_deref(), Some(GATEWAY_BUSY), "{}", err.message);
+    // Once the first request is done with its bytes, the next one is fetched.
+    drop(hold);
+    assert!(f.inline(&with_images(&url(2))).await.unwrap().is_some());
 }
