@@ -108,7 +108,7 @@ pub async fn run(args: ServeArgs) -> Result<(), Failure> {
         listener,
         Box::pin(shutdown_signal()),
         config.drain_timeout,
-        switchyard_server::serve::HEADER_READ_TIMEOUT,
+        config.server,
     )
     .await
     .map_err(|e| Failure::failed(format!("server error: {e}")));

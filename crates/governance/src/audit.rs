@@ -3,7 +3,9 @@
 //! receipt can name it), hand their record to a queue and go on (appending is off the
 //! request path); one task appends them in order, in batches (gathered for up to 50 ms),
 //! signing the lane's head and, every N records or minutes, a checkpoint. A failed append is
-//! retried with backoff, never dropped; on shutdown the queue is drained.
+//! retried with backoff, never dropped; on shutdown the queue is drained. The queue is
+//! bounded (`[audit] queue`): while it is full, new requests are refused (the default) or
+//! served without a record (`when_full = "serve"`, counted).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -47,7 +49,16 @@ struct Tail {
 struct Stats {
     queued: AtomicU64,
     written: AtomicU64,
+    /// Records not queued because the queue was full (`serve` when full).
+    dropped: AtomicU64,
+    /// The most records waiting at once (`[audit] queue`).
+    capacity: AtomicU64,
+    /// When full: serve without a record (true), or refuse new requests (false).
+    serve_when_full: std::sync::atomic::AtomicBool,
 }
+
+/// The default bound on records waiting to be written.
+pub const QUEUE: u64 = 100_000;
 
 impl AuditWriter {
     /// Opens this process's lane (`opened_by`: which process) and starts its writer.
@@ -60,6 +71,7 @@ impl AuditWriter {
         let (sender, receiver) = mpsc::unbounded_channel();
         let signer = Arc::new(Mutex::new(None));
         let stats = Arc::new(Stats::default());
+        stats.capacity.store(QUEUE, Ordering::Relaxed);
         let task = tokio::spawn(write_loop(
             store,
             lane,
@@ -111,6 +123,37 @@ impl AuditWriter {
         guard.as_ref().map(|s| s.public_key())
     }
 
+    /// Bounds the queue at `capacity` records waiting; when it is full, `serve_when_full`
+    /// says whether records are dropped (and counted) or new requests refused
+    /// ([`AuditWriter::refuses`]).
+    pub fn set_limits(&self, capacity: u64, serve_when_full: bool) {
+        self.stats.capacity.store(capacity.max(1), Ordering::Relaxed);
+        self.stats
+            .serve_when_full
+            .store(serve_when_full, Ordering::Relaxed);
+    }
+
+    /// Records queued and not yet written.
+    pub fn pending(&self) -> u64 {
+        self.queued().saturating_sub(self.written())
+    }
+
+    fn is_full(&self) -> bool {
+        self.pending() >= self.stats.capacity.load(Ordering::Relaxed)
+    }
+
+    /// Whether a new request must be refused now: the queue is full and the policy is to
+    /// refuse rather than serve unrecorded. The queue then grows by no more than the records
+    /// of requests already in flight.
+    pub fn refuses(&self) -> bool {
+        !self.stats.serve_when_full.load(Ordering::Relaxed) && self.is_full()
+    }
+
+    /// Records dropped because the queue was full (`serve` when full).
+    pub fn dropped(&self) -> u64 {
+        self.stats.dropped.load(Ordering::Relaxed)
+    }
+
     /// Takes the lane's next position, makes the record (`build` gets the position, to
     /// write it into the record) and queues it; never waits. `None`: the log is shut down
     /// and the record is lost (reported).
@@ -121,6 +164,13 @@ impl AuditWriter {
         ref_id: &str,
         build: impl FnOnce(Position) -> String,
     ) -> Option<Position> {
+        if self.stats.serve_when_full.load(Ordering::Relaxed) && self.is_full() {
+            let n = self.stats.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            if n.is_power_of_two() {
+                tracing::error!(dropped = n, "audit queue full: records dropped (audit.when_full = \"serve\")");
+            }
+            return None;
+        }
         let queued = self.lock_tail(|tail| {
             let sender = tail.sender.as_ref()?;
             let position = Position {

@@ -122,7 +122,7 @@ impl Provider {
             Provider::Anthropic(p) => p.count_tokens(request, upstream_model).await,
             Provider::Bedrock(p) => p.count_tokens(request, upstream_model).await,
             Provider::Gemini(p) => p.count_tokens(request, upstream_model).await,
-            Provider::Local(p) => p.count_tokens(request),
+            Provider::Local(p) => p.count_tokens(request).await,
         }
     }
 

@@ -36,12 +36,36 @@ pub fn now_ns() -> i64 {
 /// The request and token windows after admission, for `x-ratelimit-*` headers.
 pub type Windows = (Option<Window>, Option<Window>);
 
+/// Admits an inference request: rate limits, then the budget reservation.
 pub async fn admit(
     state: &AppState,
     ctx: &mut RequestContext,
     model_index: usize,
     model: &str,
     needs: &Needs,
+) -> Result<(), GatewayError> {
+    admit_with(state, ctx, model_index, model, Some(needs)).await
+}
+
+/// Admits a token-counting request: the same rate limits as any request (it reaches an
+/// upstream, or the tokenizer), no budget charge (counting is free).
+pub async fn admit_count(
+    state: &AppState,
+    ctx: &mut RequestContext,
+    model_index: usize,
+    model: &str,
+) -> Result<(), GatewayError> {
+    admit_with(state, ctx, model_index, model, None).await
+}
+
+/// Rate limits, then, when `budgeted` gives the request's needs, one reservation of the most
+/// it could cost.
+async fn admit_with(
+    state: &AppState,
+    ctx: &mut RequestContext,
+    model_index: usize,
+    model: &str,
+    budgeted: Option<&Needs>,
 ) -> Result<(), GatewayError> {
     let (Some(governance), Some(caller)) = (&state.inner.governance, ctx.caller.clone()) else {
         return Ok(());
@@ -69,6 +93,9 @@ pub async fn admit(
         Ok(windows) => ctx.rate = windows,
         Err((index, refused)) => return Err(rate_refusal(&scopes, index, refused, ctx)),
     }
+    let Some(needs) = budgeted else {
+        return Ok(());
+    };
     ctx.token_scopes = scopes
         .iter()
         .filter(|s| s.limits.tpm.is_some())

@@ -7,6 +7,7 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use http::Method;
+use std::sync::atomic::{AtomicU64, Ordering};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use switchyard_governance::Governance;
@@ -47,6 +48,14 @@ fn actor(principal: &Principal) -> String {
     }
 }
 
+/// Admin calls refused for a missing or wrong token, or for a role that may not make them.
+static REFUSED_ADMIN_CALLS: AtomicU64 = AtomicU64::new(0);
+
+/// Admin calls refused so far (the metric `switchyard_admin_refused_total`).
+pub fn refused_admin_calls() -> u64 {
+    REFUSED_ADMIN_CALLS.load(Ordering::Relaxed)
+}
+
 /// Largest admin answer read for the id of what it made.
 const ANSWER_LIMIT: usize = 256 * 1024;
 
@@ -64,10 +73,19 @@ pub async fn admin_calls(
     let path = request.uri().path().to_owned();
     let who = match state.principal_of(request.headers()).await {
         Some(p) => actor(&p),
-        None => "unauthenticated".to_owned(),
+        // Refused before it could change anything: counted, never recorded one by one (an
+        // unauthenticated caller could otherwise fill the log with paths of its choosing).
+        None => {
+            REFUSED_ADMIN_CALLS.fetch_add(1, Ordering::Relaxed);
+            return next.run(request).await;
+        }
     };
     let response = next.run(request).await;
     let status = response.status();
+    if status == http::StatusCode::UNAUTHORIZED || status == http::StatusCode::FORBIDDEN {
+        REFUSED_ADMIN_CALLS.fetch_add(1, Ordering::Relaxed);
+        return response;
+    }
     let (response, created) = if method == Method::POST && status.is_success() {
         created_id(response).await
     } else {

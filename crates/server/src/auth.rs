@@ -21,6 +21,45 @@ pub struct Auth {
     virtual_keys: Option<Arc<KeyCache>>,
 }
 
+/// Headers a reverse proxy adds: a request carrying one did not come from this machine's own
+/// client, whatever the peer address says.
+const FORWARDING_HEADERS: [&str; 5] = [
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-real-ip",
+    "via",
+];
+
+/// Open mode (no key anywhere) trusts loopback clients only; a request that came through a
+/// proxy on this machine (it carries forwarding headers) is refused, and the log says why
+/// (once, then every power of two, so that a flood cannot fill it).
+fn open_mode(headers: &HeaderMap) -> Result<Option<Arc<Caller>>, GatewayError> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static REFUSED: AtomicU64 = AtomicU64::new(0);
+    let Some(header) = FORWARDING_HEADERS
+        .iter()
+        .find(|name| headers.contains_key(**name))
+    else {
+        return Ok(None);
+    };
+    let n = REFUSED.fetch_add(1, Ordering::Relaxed) + 1;
+    if n.is_power_of_two() {
+        tracing::warn!(
+            target: "switchyard::auth",
+            header,
+            refused = n,
+            "open mode (no API keys) refused a request that came through a proxy; create a key to serve proxied clients"
+        );
+    }
+    Err(GatewayError::new(
+        ErrorClass::PermissionDenied,
+        format!(
+            "This gateway has no API keys and serves only clients on its own machine; the request came through a proxy (`{header}`). Create a key (`switchyard keys create`) to serve it."
+        ),
+    ))
+}
+
 impl Auth {
     pub fn new(keys: &[Secret]) -> Self {
         Auth::with_virtual_keys(keys, None)
@@ -44,7 +83,7 @@ impl Auth {
     /// gateway name none.
     pub fn check(&self, headers: &HeaderMap) -> Result<Option<Arc<Caller>>, GatewayError> {
         if self.is_open() {
-            return Ok(None);
+            return open_mode(headers);
         }
         let Some(key) = presented_key(headers) else {
             return Err(GatewayError::new(
@@ -129,6 +168,21 @@ mod tests {
     #[test]
     fn open_when_no_keys() {
         assert!(Auth::new(&[]).check(&HeaderMap::new()).is_ok());
+    }
+
+    #[test]
+    fn open_mode_refuses_proxied_requests() {
+        let auth = Auth::new(&[]);
+        for name in FORWARDING_HEADERS {
+            let err = auth.check(&headers(name, "203.0.113.9")).unwrap_err();
+            assert_eq!(err.class, ErrorClass::PermissionDenied, "{name}");
+            assert!(err.message.contains(name), "{}", err.message);
+        }
+        // With keys, forwarding headers change nothing.
+        let keyed = Auth::new(&[Secret::new("sk-good")]);
+        let mut h = headers("authorization", "Bearer sk-good");
+        h.insert("x-forwarded-for", "203.0.113.9".parse().unwrap());
+        assert!(keyed.check(&h).is_ok());
     }
 
     #[test]

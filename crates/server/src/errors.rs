@@ -50,6 +50,12 @@ pub fn bedrock_status(class: ErrorClass) -> StatusCode {
 /// is the gateway's 502, 503 or 504.
 pub fn from_provider(err: &ProviderError) -> GatewayError {
     let class = match &err.kind {
+        // The media fetcher's process-wide limits are in use: the gateway is busy.
+        ProviderErrorKind::Unsupported
+            if err.code.as_deref() == Some(switchyard_providers::media::GATEWAY_BUSY) =>
+        {
+            ErrorClass::UpstreamUnavailable
+        }
         ProviderErrorKind::Unsupported => ErrorClass::InvalidRequest,
         ProviderErrorKind::Connect => ErrorClass::UpstreamUnavailable,
         ProviderErrorKind::Timeout(_) => ErrorClass::UpstreamTimeout,

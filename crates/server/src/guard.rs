@@ -10,6 +10,8 @@ use switchyard_policy::Policy;
 use switchyard_providers::EventStream;
 use switchyard_types::{ChatRequest, ChatResponse, Delta, EmbeddingRequest, StreamEvent};
 
+use switchyard_routing::needs::Needs;
+
 use crate::state::AppState;
 
 /// A request the guard refused: the error, and how much personal data it found.
@@ -27,7 +29,7 @@ pub fn rule(policies: &[&Policy]) -> Rule {
 }
 
 /// Guards a chat request in place; `Err` when a policy blocks what was found.
-pub fn chat(
+fn chat(
     state: &AppState,
     policies: &[&Policy],
     request: &mut ChatRequest,
@@ -38,6 +40,56 @@ pub fn chat(
     }
     let guarded = pii::guard_chat(&state.inner.pii, rule, request);
     outcome(state, policies, guarded)
+}
+
+/// Requests whose text is larger than this are guarded on the blocking pool, so that a
+/// large request cannot stall an async worker (and every request it serves) while it is
+/// scanned.
+const BLOCKING_TEXT_BYTES: u64 = 256 * 1024;
+
+/// The most findings one request may have: beyond it, a 400 (each finding is kept in the
+/// vault until the answer is restored).
+pub const MAX_FINDINGS: u32 = 100_000;
+
+/// [`chat`] on a request taken by value, on the blocking pool when its text is large
+/// (`needs.prompt_tokens_max` counts every byte of it); the request comes back guarded.
+pub async fn chat_request(
+    state: &AppState,
+    policies: &[&Policy],
+    mut request: ChatRequest,
+    needs: &Needs,
+) -> (ChatRequest, Result<Vault, Blocked>) {
+    let rule = rule(policies);
+    if rule.mode == Mode::Off {
+        return (request, Ok(Vault::default()));
+    }
+    if needs.prompt_tokens_max <= BLOCKING_TEXT_BYTES {
+        let outcome = chat(state, policies, &mut request);
+        return (request, outcome);
+    }
+    let detector = state.clone();
+    let scanned = tokio::task::spawn_blocking(move || {
+        let guarded = pii::guard_chat(&detector.inner.pii, rule, &mut request);
+        (request, guarded)
+    })
+    .await;
+    match scanned {
+        Ok((request, guarded)) => {
+            let outcome = outcome(state, policies, guarded);
+            (request, outcome)
+        }
+        // The scan panicked: nothing of the request can be trusted to be guarded.
+        Err(_) => (
+            ChatRequest::default(),
+            Err(Blocked {
+                error: GatewayError::new(
+                    switchyard_dialects::ErrorClass::Internal,
+                    "The request could not be checked for personal data.",
+                ),
+                findings: 0,
+            }),
+        ),
+    }
 }
 
 /// Guards an embedding request's inputs in place.
@@ -59,6 +111,19 @@ fn outcome(
     policies: &[&Policy],
     guarded: pii::Guarded,
 ) -> Result<Vault, Blocked> {
+    let findings = guarded.vault.total();
+    if findings > MAX_FINDINGS {
+        return Err(Blocked {
+            error: GatewayError::invalid(
+                format!(
+                    "The request contains {findings} pieces of personal data, more than the {MAX_FINDINGS} one request may carry under its policies; send it in smaller parts."
+                ),
+                None,
+            )
+            .with_code("too_many_pii_findings"),
+            findings,
+        });
+    }
     if !guarded.blocked {
         return Ok(guarded.vault);
     }

@@ -12,6 +12,7 @@ pub mod auth;
 pub mod cache;
 pub mod errors;
 pub mod export;
+pub mod files;
 pub mod guard;
 pub mod live;
 pub mod metrics;

@@ -27,6 +27,7 @@ use switchyard_types::{
 use switchyard_governance::budget::Reservation;
 use switchyard_governance::Caller;
 use switchyard_store::ledger::LedgerRow;
+use switchyard_providers::media::MediaHold;
 use tokio::sync::OnceCell;
 
 use crate::errors;
@@ -34,7 +35,6 @@ use crate::metrics::{RequestRecord, NONE};
 use crate::state::AppState;
 
 /// Per-request bookkeeping, from arrival to the last byte.
-#[derive(Debug)]
 pub struct RequestContext {
     pub id: String,
     pub dialect: &'static str,
@@ -77,7 +77,13 @@ pub struct RequestContext {
     pub cache: crate::cache::Use,
     /// The answer came from the response cache.
     pub cache_hit: bool,
+    /// A cheap estimate of the prompt's tokens (bytes / 4), once the request is routed: what
+    /// it is charged at least when an upstream was reached but its usage never arrived.
+    pub prompt_tokens: u64,
     recorded: bool,
+    /// The state the request started with, so that a context dropped before it finished
+    /// (a panic, or a future dropped half-way) still records itself.
+    state: AppState,
 }
 
 impl RequestContext {
@@ -105,7 +111,28 @@ impl RequestContext {
             exporters: 0,
             cache: crate::cache::Use::ReadWrite,
             cache_hit: false,
+            prompt_tokens: 0,
             recorded: false,
+            state: state.clone(),
+        }
+    }
+
+    /// Whether an upstream attempt was started for this request (it may have cost money).
+    pub fn reached_upstream(&self) -> bool {
+        self.provider != NONE
+    }
+
+    /// What to charge when an upstream was reached but its usage did not (all) arrive: no less
+    /// than the prompt's estimate and `output_floor`, the output already seen. Usage that did
+    /// arrive and is larger stands.
+    pub fn at_least(&self, usage: Usage, output_floor: u64) -> Usage {
+        if !self.reached_upstream() {
+            return usage;
+        }
+        Usage {
+            input_tokens: usage.input_tokens.max(self.prompt_tokens),
+            output_tokens: usage.output_tokens.max(output_floor),
+            ..usage
         }
     }
 
@@ -198,6 +225,20 @@ impl RequestContext {
         if !state.inner.exporters.is_empty() {
             crate::export::request_finished(state, self, status, error, latency, &usage, cost_usd);
         }
+    }
+}
+
+/// Every request ends in exactly one record (metrics, ledger row, audit record, log line),
+/// even when its context is dropped before [`RequestContext::finish`] ran: then it is
+/// recorded as cancelled, charged at least its prompt's estimate if an upstream was reached.
+impl Drop for RequestContext {
+    fn drop(&mut self) {
+        if self.recorded {
+            return;
+        }
+        let state = self.state.clone();
+        let usage = self.at_least(Usage::default(), 0);
+        self.finish(&state, 499, Some("client_cancelled"), None, usage);
     }
 }
 
@@ -317,7 +358,7 @@ fn unknown_model(name: &str) -> GatewayError {
 pub async fn chat(
     state: &AppState,
     ctx: &mut RequestContext,
-    mut request: ChatRequest,
+    request: ChatRequest,
 ) -> Result<ChatAnswer, GatewayError> {
     let policies = request_policies(state, ctx)?;
     // The key is of the request as sent, before the PII guard changes it.
@@ -326,7 +367,12 @@ pub async fn chat(
         .cache
         .as_ref()
         .and_then(|cache| Some((cache, crate::cache::key(ctx, &request)?)));
-    let vault = guarded(ctx, crate::guard::chat(state, &policies, &mut request))?;
+    // Admitted (rate limits, budget) before the guard spends time on the request's text.
+    let needs = Needs::of(&request);
+    let model_index = admitted(state, ctx, &request.model, &needs).await?;
+    crate::files::check(state, model_index, &request)?;
+    let (request, outcome) = crate::guard::chat_request(state, &policies, request, &needs).await;
+    let vault = guarded(ctx, outcome)?;
     if let Some((kept, key)) = &cache {
         if ctx.cache == crate::cache::Use::ReadWrite {
             if let Some(answer) =
@@ -337,13 +383,13 @@ pub async fn chat(
         }
     }
     let request = &request;
-    let inlined = OnceCell::new();
+    let inlined = Inlined::new();
     let inlined = &inlined;
-    let needs = Needs::of(request);
     let (answer, served) = try_in_order(
         state,
         ctx,
         &policies,
+        model_index,
         &request.model,
         &needs,
         |provider, model| async move {
@@ -411,16 +457,6 @@ fn request_policies<'s>(
     Ok(policies)
 }
 
-/// Guards a request whose answer needs no restoring (token counting).
-fn guarded_request(
-    ctx: &mut RequestContext,
-    state: &AppState,
-    policies: &[&switchyard_policy::Policy],
-    request: &mut ChatRequest,
-) -> Result<(), GatewayError> {
-    guarded(ctx, crate::guard::chat(state, policies, request)).map(|_| ())
-}
-
 /// The PII guard's outcome on the context: findings counted, a block marked.
 fn guarded(
     ctx: &mut RequestContext,
@@ -451,14 +487,17 @@ pub async fn embed(
     mut request: EmbeddingRequest,
 ) -> Result<(EmbeddingResponse, Served), GatewayError> {
     let policies = request_policies(state, ctx)?;
+    let needs = Needs::default();
+    let model_index = admitted(state, ctx, &request.model, &needs).await?;
     guarded(ctx, crate::guard::embedding(state, &policies, &mut request))?;
     let request = &request;
     let (response, served) = try_in_order(
         state,
         ctx,
         &policies,
+        model_index,
         &request.model,
-        &Needs::default(),
+        &needs,
         |provider, model| async move { provider.embed(request, &model).await },
     )
     .await?;
@@ -487,15 +526,21 @@ pub async fn count_tokens(
         .map_err(|_| unknown_model(&request.model))?;
     ctx.model = plan.model_index as u32;
     allowed(ctx, &request.model)?;
+    audit_room(state)?;
+    // Counting costs an upstream call (or the tokenizer's time): rate-limited like any
+    // request, not charged to a budget.
+    crate::admission::admit_count(state, ctx, plan.model_index, &request.model).await?;
     // Counting sends the prompt upstream too: the same policies and guard apply.
     let policies = request_policies(state, ctx)?;
-    let mut guarded = request.clone();
-    guarded_request(ctx, state, &policies, &mut guarded)?;
-    let request = &guarded;
+    let (guarded_request, outcome) =
+        crate::guard::chat_request(state, &policies, request.clone(), &Needs::of(request)).await;
+    guarded(ctx, outcome)?;
+    let request = &guarded_request;
+    crate::files::check(state, plan.model_index, request)?;
     let tags = inner.tags.get(plan.model_index);
     let mut refusals = Vec::new();
     let mut last_error = None;
-    let inlined = OnceCell::new();
+    let inlined = Inlined::new();
     for (position, candidate) in plan.candidates.iter().enumerate() {
         let deployment = candidate.deployment;
         let refusal = match tags.and_then(|t| t.get(position)) {
@@ -570,17 +615,65 @@ async fn for_provider<'a>(
     state: &AppState,
     provider: &Provider,
     request: &'a ChatRequest,
-    inlined: &'a OnceCell<ChatRequest>,
+    inlined: &'a Inlined,
 ) -> Result<&'a ChatRequest, ProviderError> {
     if !provider.needs_inline_media() || !switchyard_providers::media::has_remote_media(request) {
         return Ok(request);
     }
-    inlined
+    let (request, _hold) = inlined
         .get_or_try_init(|| async {
             let fetched = state.inner.media.inline(request).await?;
-            Ok::<_, ProviderError>(fetched.unwrap_or_else(|| request.clone()))
+            Ok::<_, ProviderError>(fetched.unwrap_or_else(|| (request.clone(), MediaHold::default())))
         })
-        .await
+        .await?;
+    Ok(request)
+}
+
+/// A request with its media URLs fetched, once per request, and what its fetched bytes hold
+/// of the process-wide limit (given back when the request is done with them).
+type Inlined = OnceCell<(ChatRequest, MediaHold)>;
+
+/// The model's index once the request may use it and is admitted: the key's model
+/// allow-list, then its rate limits and one budget reservation. From here on the request goes
+/// into the usage ledger.
+async fn admitted(
+    state: &AppState,
+    ctx: &mut RequestContext,
+    model: &str,
+    needs: &Needs,
+) -> Result<usize, GatewayError> {
+    ctx.billable = true;
+    let model_index = state
+        .inner
+        .routes
+        .index_of(model)
+        .ok_or_else(|| unknown_model(model))?;
+    ctx.model = model_index as u32;
+    ctx.prompt_tokens = u64::from(needs.prompt_tokens);
+    allowed(ctx, model)?;
+    audit_room(state)?;
+    crate::admission::admit(state, ctx, model_index, model, needs).await?;
+    Ok(model_index)
+}
+
+/// A 503 while the audit queue is full and the policy is to refuse (`[audit] when_full`):
+/// a request served now could not be recorded, and the log is a compliance record.
+pub(crate) fn audit_room(state: &AppState) -> Result<(), GatewayError> {
+    match &state.inner.governance {
+        Some(governance) if governance.audit.refuses() => {
+            let mut err = GatewayError::new(
+                ErrorClass::UpstreamUnavailable,
+                format!(
+                    "The audit log cannot keep up ({} records waiting to be written); requests are refused until it does, so that none is served unrecorded.",
+                    governance.audit.pending()
+                ),
+            )
+            .with_code("audit_unavailable");
+            err.retry_after = Some(Duration::from_secs(1));
+            Err(err)
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Ranks the model's deployments for this request (capabilities, health, strategy) and
@@ -592,6 +685,7 @@ async fn try_in_order<T, F, Fut>(
     state: &AppState,
     ctx: &mut RequestContext,
     policies: &[&switchyard_policy::Policy],
+    model_index: usize,
     model: &str,
     needs: &Needs,
     mut attempt: F,
@@ -601,14 +695,6 @@ where
     Fut: std::future::Future<Output = Result<T, ProviderError>>,
 {
     let inner = &state.inner;
-    ctx.billable = true;
-    let model_index = inner
-        .routes
-        .index_of(model)
-        .ok_or_else(|| unknown_model(model))?;
-    ctx.model = model_index as u32;
-    allowed(ctx, model)?;
-    crate::admission::admit(state, ctx, model_index, model, needs).await?;
     let snapshot = inner.health_snapshot(model_index);
     let now_ms = inner.now_ms();
     let mut ranking = inner
@@ -732,7 +818,12 @@ where
 
 /// A virtual key limited to some models may call only those.
 pub(crate) fn allowed(ctx: &RequestContext, model: &str) -> Result<(), GatewayError> {
-    match ctx.caller.as_ref().filter(|c| !c.may_use(model)) {
+    may_use(ctx.caller.as_deref(), model)
+}
+
+/// Whether `caller`'s key may use `model` (its allow-list; no key, no list: every model).
+pub(crate) fn may_use(caller: Option<&Caller>, model: &str) -> Result<(), GatewayError> {
+    match caller.filter(|c| !c.may_use(model)) {
         Some(caller) => Err(GatewayError::new(
             ErrorClass::PermissionDenied,
             format!(
@@ -744,6 +835,19 @@ pub(crate) fn allowed(ctx: &RequestContext, model: &str) -> Result<(), GatewayEr
         .with_code("model_not_allowed")),
         None => Ok(()),
     }
+}
+
+/// The models `caller` may use, in the configured order: what the model lists show it.
+pub(crate) fn listed_models<'s, 'c>(
+    state: &'s AppState,
+    caller: Option<&'c Caller>,
+) -> impl Iterator<Item = &'s switchyard_routing::ModelRoute> + use<'s, 'c> {
+    state
+        .inner
+        .routes
+        .models()
+        .iter()
+        .filter(move |m| caller.is_none_or(|c| c.may_use(&m.name)))
 }
 
 /// Nothing admitted: a 400 when no deployment can take this kind of request; a 429 with

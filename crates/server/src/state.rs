@@ -37,6 +37,8 @@ pub struct Inner {
     /// By provider index in the config.
     pub providers: Vec<Provider>,
     pub provider_ids: Vec<String>,
+    /// By provider index: the cloud file references clients may pass to it, by prefix.
+    pub file_uri_prefixes: Vec<Vec<String>>,
     pub auth: Auth,
     /// The store, virtual keys and the usage ledger (absent in tests that need none).
     pub governance: Option<Arc<Governance>>,
@@ -67,8 +69,19 @@ pub struct Inner {
     pub clock: Instant,
     /// Set when shutdown begins: `/readyz` turns 503.
     pub draining: AtomicBool,
+    /// Turned on when the drain ends: every stream still running ends with its dialect's
+    /// in-band error. Shared by every state built from this one (reloads), so that streams
+    /// started before a reload end too.
+    pub streams_cut: Arc<tokio::sync::watch::Sender<bool>>,
     /// Unix seconds when this state was built (`created` in `/v1/models`).
     pub created: u64,
+}
+
+impl Inner {
+    /// Ends every stream still running (the end of a shutdown's drain).
+    pub fn cut_streams(&self) {
+        self.streams_cut.send_replace(true);
+    }
 }
 
 /// The config is valid in shape but cannot be served (a provider cannot be set up).
@@ -104,6 +117,12 @@ impl AppState {
         previous: Option<&AppState>,
         governance: Option<Arc<Governance>>,
     ) -> Result<AppState, BuildError> {
+        if let Some(governance) = &governance {
+            governance.audit.set_limits(
+                config.audit.queue,
+                config.audit.when_full == switchyard_config::WhenAuditFull::Serve,
+            );
+        }
         let mut providers = Vec::with_capacity(config.providers.len());
         for (i, p) in config.providers.iter().enumerate() {
             let built = match p.kind {
@@ -221,6 +240,11 @@ impl AppState {
                 providers,
                 metrics: Metrics::new(model_names, provider_ids.clone()),
                 provider_ids,
+                file_uri_prefixes: config
+                    .providers
+                    .iter()
+                    .map(|p| p.file_uri_prefixes.clone())
+                    .collect(),
                 auth: Auth::with_virtual_keys(
                     &config.api_keys,
                     governance.as_ref().map(|g| g.keys.clone()),
@@ -233,6 +257,9 @@ impl AppState {
                 exporters: crate::export::Exporters::start(&config.exporters),
                 cache: config.cache.map(crate::cache::Cache::new),
                 draining: AtomicBool::new(false),
+                streams_cut: previous
+                    .map(|p| p.inner.streams_cut.clone())
+                    .unwrap_or_else(|| Arc::new(tokio::sync::watch::channel(false).0)),
                 created: SystemTime::now()
                     .duration_since(UNIX_EPOCH)
                     .map(|d| d.as_secs())

@@ -103,11 +103,14 @@ impl Local {
         Ok(Box::pin(stream))
     }
 
-    /// The exact prompt tokens of `request`, counted with the model's own tokenizer.
-    pub fn count_tokens(&self, request: &ChatRequest) -> Result<u64, ProviderError> {
-        self.chat_model()?
-            .count_tokens(request)
-            .map_err(from_engine)
+    /// The exact prompt tokens of `request`, counted with the model's own tokenizer on the
+    /// blocking pool (a prompt of many megabytes takes a while to render and tokenize, and an
+    /// async worker must not stall on it).
+    pub async fn count_tokens(&self, request: &ChatRequest) -> Result<u64, ProviderError> {
+        let (chat, request) = (self.chat_model()?.clone(), request.clone());
+        tokio::task::spawn_blocking(move || chat.count_tokens(&request).map_err(from_engine))
+            .await
+            .map_err(|_| ProviderError::protocol("token counting did not finish"))?
     }
 
     pub async fn embed(
@@ -159,7 +162,7 @@ impl Local {
         })
     }
 
-    fn chat_model(&self) -> Result<&LocalChat, ProviderError> {
+    fn chat_model(&self) -> Result<&Arc<LocalChat>, ProviderError> {
         match &self.model {
             Model::Chat(chat) => Ok(chat),
             Model::Embedding(..) => Err(ProviderError::unsupported(format!(

@@ -1,15 +1,13 @@
 //! The Anthropic Messages front door: decode, authenticate, run the pipeline, encode.
 
-use axum::extract::rejection::BytesRejection;
+use axum::body::Body;
 use axum::extract::State;
 use axum::response::Response;
-use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use switchyard_dialects::anthropic;
 use switchyard_dialects::GatewayError;
 use switchyard_types::Usage;
 
-use super::openai::body_error;
 use super::{respond, sse};
 use crate::errors;
 use crate::pipeline::{self, ChatAnswer, RequestContext};
@@ -21,12 +19,12 @@ const DIALECT: &str = "anthropic";
 pub async fn messages(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Response {
     let mut ctx = RequestContext::start(&state, DIALECT);
     let answer = async {
         ctx.identify(&state, &headers)?;
-        let body = body.map_err(body_error)?;
+        let body = super::read_body(body).await?;
         ctx.prompt_sha256 = Some(crate::receipt::digest(&body));
         let request = anthropic::decode_messages_request(&body)?;
         let model = request.model.clone();
@@ -65,12 +63,12 @@ pub async fn messages(
 pub async fn count_tokens(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Response {
     let mut ctx = RequestContext::start(&state, DIALECT);
     let counted = async {
         ctx.identify(&state, &headers)?;
-        let body = body.map_err(body_error)?;
+        let body = super::read_body(body).await?;
         ctx.prompt_sha256 = Some(crate::receipt::digest(&body));
         let request = anthropic::decode_count_tokens_request(&body)?;
         pipeline::count_tokens(&state, &mut ctx, &request).await
@@ -97,17 +95,13 @@ pub async fn count_tokens(
 /// `GET /v1/models` for a client that sent `anthropic-version`.
 pub fn models(state: &AppState, headers: &HeaderMap) -> Response {
     let mut ctx = RequestContext::start(state, DIALECT);
-    if let Err(err) = state.inner.auth.check(headers) {
-        return fail(state, &mut ctx, &err);
-    }
+    let caller = match state.inner.auth.check(headers) {
+        Ok(caller) => caller,
+        Err(err) => return fail(state, &mut ctx, &err),
+    };
     let created = state.inner.created;
     let body = anthropic::encode_model_list(
-        state
-            .inner
-            .routes
-            .models()
-            .iter()
-            .map(|m| (m.name.as_str(), created)),
+        pipeline::listed_models(state, caller.as_deref()).map(|m| (m.name.as_str(), created)),
     );
     ctx.finish(state, 200, None, None, Usage::default());
     respond::json(StatusCode::OK, body, &ctx, None)

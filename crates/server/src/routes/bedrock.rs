@@ -4,7 +4,7 @@
 //! unchanged: its SigV4 signature is not verified (Switchyard holds no AWS secrets); the
 //! access key id in it is the Switchyard key.
 
-use axum::extract::rejection::BytesRejection;
+use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use bytes::{Bytes, BytesMut};
@@ -12,7 +12,6 @@ use http::{HeaderMap, HeaderValue, StatusCode};
 use switchyard_dialects::{anthropic, bedrock, GatewayError};
 use switchyard_types::{StreamEvent, Usage};
 
-use super::openai::body_error;
 use super::respond;
 use super::sse::{self, StreamEncoder};
 use crate::errors;
@@ -27,7 +26,7 @@ pub async fn model_operation(
     State(state): State<AppState>,
     Path((model_id, operation)): Path<(String, String)>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Response {
     let mut ctx = RequestContext::start(&state, DIALECT);
     if operation == "count-tokens" {
@@ -36,7 +35,7 @@ pub async fn model_operation(
     let invoke = operation.starts_with("invoke");
     let answer = async {
         ctx.identify(&state, &headers)?;
-        let body = body.map_err(body_error)?;
+        let body = super::read_body(body).await?;
         ctx.prompt_sha256 = Some(crate::receipt::digest(&body));
         let request = match operation.as_str() {
             "converse" | "converse-stream" => {
@@ -98,11 +97,11 @@ async fn count_tokens(
     ctx: &mut RequestContext,
     model_id: &str,
     headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Response {
     let counted = async {
         ctx.identify(state, headers)?;
-        let body = body.map_err(body_error)?;
+        let body = super::read_body(body).await?;
         ctx.prompt_sha256 = Some(crate::receipt::digest(&body));
         let request = match bedrock::decode_count_tokens_input(model_id, &body)? {
             bedrock::CountInput::Converse(request) => *request,

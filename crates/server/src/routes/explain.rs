@@ -62,6 +62,7 @@ fn body(
         )
         .with_param("model")
     })?;
+    crate::pipeline::may_use(caller.as_deref(), model)?;
     let flag = |name: &str| -> Result<bool, GatewayError> {
         match query.get(name).map(String::as_str) {
             None | Some("false") => Ok(false),

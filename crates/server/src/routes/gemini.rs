@@ -4,16 +4,15 @@
 
 use std::collections::HashMap;
 
-use axum::extract::rejection::BytesRejection;
+use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use switchyard_dialects::gemini;
 use switchyard_dialects::{ErrorClass, GatewayError};
 use switchyard_types::{StreamEvent, Usage};
 
-use super::openai::body_error;
 use super::respond;
 use super::sse::{self, StreamEncoder};
 use crate::errors;
@@ -28,7 +27,7 @@ pub async fn model_method(
     Path(target): Path<String>,
     Query(query): Query<HashMap<String, String>>,
     mut headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Response {
     let mut ctx = RequestContext::start(&state, DIALECT);
     if let Some(key) = query.get("key").and_then(|k| HeaderValue::from_str(k).ok()) {
@@ -45,7 +44,7 @@ pub async fn model_method(
     let model = model.trim_start_matches("models/").to_owned();
     let run = async {
         ctx.identify(&state, &headers)?;
-        let body = body.map_err(body_error)?;
+        let body = super::read_body(body).await?;
         ctx.prompt_sha256 = Some(crate::receipt::digest(&body));
         match method {
             "generateContent" | "streamGenerateContent" => {
@@ -150,11 +149,13 @@ pub async fn models(
     if let Some(key) = query.get("key").and_then(|k| HeaderValue::from_str(k).ok()) {
         headers.insert("x-goog-api-key", key);
     }
-    if let Err(err) = state.inner.auth.check(&headers) {
-        return fail(&state, &mut ctx, &err);
-    }
-    let body =
-        gemini::encode_model_list(state.inner.routes.models().iter().map(|m| m.name.as_str()));
+    let caller = match state.inner.auth.check(&headers) {
+        Ok(caller) => caller,
+        Err(err) => return fail(&state, &mut ctx, &err),
+    };
+    let body = gemini::encode_model_list(
+        pipeline::listed_models(&state, caller.as_deref()).map(|m| m.name.as_str()),
+    );
     ctx.finish(&state, 200, None, None, Usage::default());
     respond::json(StatusCode::OK, body, &ctx, None)
 }

@@ -1,9 +1,8 @@
 //! The OpenAI front door: decode, authenticate, run the pipeline, encode.
 
-use axum::extract::rejection::BytesRejection;
+use axum::body::Body;
 use axum::extract::State;
 use axum::response::Response;
-use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use switchyard_dialects::openai;
 use switchyard_dialects::{ErrorClass, GatewayError};
@@ -12,7 +11,6 @@ use switchyard_types::Usage;
 use super::{respond, sse};
 use crate::errors;
 use crate::pipeline::{self, ChatAnswer, RequestContext};
-use crate::routes::MAX_REQUEST_BYTES;
 use crate::state::AppState;
 
 const DIALECT: &str = "openai";
@@ -21,12 +19,12 @@ const DIALECT: &str = "openai";
 pub async fn chat_completions(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Response {
     let mut ctx = RequestContext::start(&state, DIALECT);
     let answer = async {
         ctx.identify(&state, &headers)?;
-        let body = body.map_err(body_error)?;
+        let body = super::read_body(body).await?;
         ctx.prompt_sha256 = Some(crate::receipt::digest(&body));
         let request = openai::decode_chat_request(&body)?;
         let include_usage = request.stream_include_usage;
@@ -65,12 +63,12 @@ pub async fn chat_completions(
 pub async fn embeddings(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Response {
     let mut ctx = RequestContext::start(&state, DIALECT);
     let result = async {
         ctx.identify(&state, &headers)?;
-        let body = body.map_err(body_error)?;
+        let body = super::read_body(body).await?;
         ctx.prompt_sha256 = Some(crate::receipt::digest(&body));
         let request = openai::decode_embeddings_request(&body)?;
         let format = request.encoding_format;
@@ -100,16 +98,13 @@ pub async fn embeddings(
 /// `GET /v1/models`: the configured model names.
 pub async fn models(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let mut ctx = RequestContext::start(&state, DIALECT);
-    if let Err(err) = state.inner.auth.check(&headers) {
-        return fail(&state, &mut ctx, &err);
-    }
+    let caller = match state.inner.auth.check(&headers) {
+        Ok(caller) => caller,
+        Err(err) => return fail(&state, &mut ctx, &err),
+    };
     let created = state.inner.created;
     let body = openai::encode_model_list(
-        state
-            .inner
-            .routes
-            .models()
-            .iter()
+        pipeline::listed_models(&state, caller.as_deref())
             .map(|m| (m.name.as_str(), "switchyard", created)),
     );
     ctx.finish(&state, 200, None, None, Usage::default());
@@ -142,23 +137,6 @@ pub async fn method_not_allowed(
         format!("{method} is not allowed on {}", uri.path()),
     );
     fail(&state, &mut ctx, &err)
-}
-
-pub(super) fn body_error(rejection: BytesRejection) -> GatewayError {
-    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        GatewayError::new(
-            ErrorClass::PayloadTooLarge,
-            format!(
-                "Request body is larger than {} MiB.",
-                MAX_REQUEST_BYTES / (1024 * 1024)
-            ),
-        )
-    } else {
-        GatewayError::invalid(
-            format!("Could not read the request body: {rejection}"),
-            None,
-        )
-    }
 }
 
 fn fail(state: &AppState, ctx: &mut RequestContext, err: &GatewayError) -> Response {

@@ -30,6 +30,22 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
             governance.fallbacks.load(Ordering::Relaxed)
                 + governance.budgets.fallbacks.load(Ordering::Relaxed)
         ));
+        let audit = &governance.audit;
+        text.push_str(&format!(
+            "# HELP switchyard_audit_records_pending Audit records queued and not yet written.
+# TYPE switchyard_audit_records_pending gauge
+switchyard_audit_records_pending {}
+# HELP switchyard_audit_records_dropped_total Audit records dropped because the queue was full (audit.when_full = serve).
+# TYPE switchyard_audit_records_dropped_total counter
+switchyard_audit_records_dropped_total {}
+# HELP switchyard_admin_refused_total Admin API calls refused for a missing or wrong token (recorded in no audit record).
+# TYPE switchyard_admin_refused_total counter
+switchyard_admin_refused_total {}
+",
+            audit.pending(),
+            audit.dropped(),
+            crate::audit::refused_admin_calls(),
+        ));
     }
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],

@@ -2,14 +2,12 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use axum::extract::rejection::BytesRejection;
+use axum::body::Body;
 use axum::extract::State;
 use axum::response::Response;
-use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use switchyard_dialects::{openai, responses};
 
-use super::openai::body_error;
 use super::respond;
 use super::sse;
 use crate::errors;
@@ -22,12 +20,12 @@ const DIALECT: &str = "responses";
 pub async fn create(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Response {
     let mut ctx = RequestContext::start(&state, DIALECT);
     let answer = async {
         ctx.identify(&state, &headers)?;
-        let body = body.map_err(body_error)?;
+        let body = super::read_body(body).await?;
         ctx.prompt_sha256 = Some(crate::receipt::digest(&body));
         let request = responses::decode_create_request(&body)?;
         let echo = responses::Echo::from_request(&request);

@@ -13,7 +13,7 @@ use http::StatusCode;
 use sha2::{Digest, Sha256};
 use switchyard_dialects::{anthropic, openai, responses, GatewayError};
 use switchyard_providers::EventStream;
-use switchyard_types::{StreamEvent, Usage};
+use switchyard_types::{Delta, StreamEvent, Usage};
 
 use super::respond;
 use crate::errors;
@@ -126,13 +126,17 @@ pub fn respond<E: StreamEncoder>(
     );
     let sse = SseBody {
         ttft: Some(ctx.started.elapsed()),
+        cut: state.inner.streams_cut.subscribe(),
         state,
-        ctx,
-        encoder,
-        upstream: rest,
         head: Some(head.freeze()),
         finished: false,
-        sent: Sha256::new(),
+        tail: Some(Tail {
+            ctx,
+            encoder,
+            upstream: rest,
+            sent: Sha256::new(),
+            output: OutputSeen::default(),
+        }),
     };
     *response.body_mut() = Body::from_stream(futures::stream::unfold(sse, SseBody::next));
     response
@@ -143,85 +147,70 @@ const COALESCE_BYTES: usize = 16 * 1024;
 
 struct SseBody<E: StreamEncoder> {
     state: AppState,
-    ctx: RequestContext,
-    encoder: E,
-    upstream: EventStream,
     head: Option<Bytes>,
     ttft: Option<Duration>,
     finished: bool,
-    /// Every byte sent so far, for the closing receipt.
-    sent: Sha256,
+    /// Turns true when a shutdown's drain ends: the stream ends with an in-band error.
+    cut: tokio::sync::watch::Receiver<bool>,
+    /// What the stream still needs; taken by the background drain when the client leaves.
+    tail: Option<Tail<E>>,
 }
 
-impl<E: StreamEncoder> SseBody<E> {
-    async fn next(mut self) -> Option<(Result<Bytes, Infallible>, Self)> {
-        if let Some(head) = self.head.take().filter(|h| !h.is_empty()) {
-            self.sent.update(&head);
-            return Some((Ok(head), self));
-        }
-        if self.finished {
-            return None;
-        }
-        let mut out = BytesMut::new();
-        let mut item = self.upstream.next().await;
-        loop {
-            match item {
-                Some(Ok(event)) => self.encoder.encode(event, &mut out),
-                Some(Err(err)) => {
-                    let err = errors::from_provider(&err);
-                    let mut last = BytesMut::new();
-                    self.encoder.fail(&err, &mut last);
-                    self.end(Some(error_kind(err.class)), &mut out, last);
-                    return Some((Ok(out.freeze()), self));
-                }
-                None => {
-                    self.cost_comment(&mut out);
-                    let mut last = BytesMut::new();
-                    self.encoder.finish(&mut last);
-                    self.end(None, &mut out, last);
-                    return Some((Ok(out.freeze()), self));
-                }
-            }
-            // Send what is ready; events that arrived together go out in one write.
-            if out.len() >= COALESCE_BYTES {
-                self.sent.update(&out);
-                return Some((Ok(out.freeze()), self));
-            }
-            match futures::FutureExt::now_or_never(self.upstream.next()) {
-                Some(next) => item = next,
-                None if out.is_empty() => item = self.upstream.next().await,
-                None => {
-                    self.sent.update(&out);
-                    return Some((Ok(out.freeze()), self));
-                }
-            }
+/// The part of a stream that outlives its client: the request, the encoder (which keeps the
+/// usage seen so far), the upstream, the hash of the bytes sent and the output seen.
+struct Tail<E: StreamEncoder> {
+    ctx: RequestContext,
+    encoder: E,
+    upstream: EventStream,
+    /// Every byte sent so far, for the closing receipt.
+    sent: Sha256,
+    output: OutputSeen,
+}
+
+/// Output that went by, for a charge when the upstream's usage never arrives.
+#[derive(Default)]
+struct OutputSeen {
+    deltas: u64,
+    bytes: u64,
+}
+
+impl OutputSeen {
+    fn note(&mut self, event: &StreamEvent) {
+        if let StreamEvent::BlockDelta { delta, .. } = event {
+            let bytes = match delta {
+                Delta::Text(t)
+                | Delta::ToolArguments(t)
+                | Delta::Reasoning(t)
+                | Delta::Refusal(t) => t.len(),
+                Delta::ReasoningSignature(_) | Delta::Citation(_) => 0,
+            };
+            self.deltas += 1;
+            self.bytes += bytes as u64;
         }
     }
 
-    /// The stream's cost, known only now that its usage has arrived, just before the
-    /// dialect's last event.
-    fn cost_comment(&mut self, out: &mut BytesMut) {
-        let Some(usage) = self.encoder.usage() else {
-            return;
-        };
-        if let Some(cost) = self.ctx.cost(&usage) {
-            self.encoder.cost(cost, out);
-        }
+    /// Tokens no fewer than were sent: every delta holds at least one, and no token is
+    /// shorter than about three bytes on average.
+    fn tokens(&self) -> u64 {
+        self.deltas.max(self.bytes.div_ceil(3))
+    }
+}
+
+impl<E: StreamEncoder> Tail<E> {
+    fn encode(&mut self, event: StreamEvent, out: &mut BytesMut) {
+        self.output.note(&event);
+        self.encoder.encode(event, out);
     }
 
-    /// The stream ends: `out` is its last chunk so far and `last` the dialect's final
-    /// event(s); the closing receipt goes between them, so that the dialect's own last event
-    /// stays last. Its hash covers every byte of the body but the receipt comment itself.
-    fn end(&mut self, error: Option<&'static str>, out: &mut BytesMut, last: BytesMut) {
-        self.finished = true;
+    /// What the stream is charged: the upstream's usage when the stream ran to its end
+    /// (`complete`), else no less than the prompt's estimate plus the output already seen.
+    fn usage(&self, complete: bool) -> Usage {
         let usage = self.encoder.usage().unwrap_or_default();
-        self.ctx.finish(&self.state, 200, error, self.ttft, usage);
-        self.sent.update(&out[..]);
-        self.sent.update(&last[..]);
-        if let Some(receipt) = self.closing_receipt() {
-            self.encoder.receipt(&receipt, out);
+        if complete {
+            usage
+        } else {
+            self.ctx.at_least(usage, self.output.tokens())
         }
-        out.extend_from_slice(&last);
     }
 
     /// The ended record (queued to the audit log) with the hash of every byte sent.
@@ -230,16 +219,147 @@ impl<E: StreamEncoder> SseBody<E> {
         let sent: [u8; 32] = std::mem::take(&mut self.sent).finalize().into();
         draft.streamed("ended").seal(Some(&sent))
     }
+
+    /// The client went away: the upstream is read to its end off the client's path (bounded
+    /// by its idle and total timeouts), so that its usage arrives and the request is charged
+    /// what it cost; then the request is recorded as cancelled. The embedded engine is not
+    /// read on: dropping its stream stops the generation, and what it produced is charged.
+    async fn drain(mut self, state: AppState, ttft: Option<Duration>) {
+        let embedded = state
+            .inner
+            .providers
+            .get(self.ctx.provider as usize)
+            .is_some_and(|p| matches!(p, switchyard_providers::Provider::Local(_)));
+        let mut complete = false;
+        if !embedded {
+            let mut scratch = BytesMut::new();
+            complete = loop {
+                match self.upstream.next().await {
+                    Some(Ok(event)) => {
+                        self.encode(event, &mut scratch);
+                        scratch.clear();
+                    }
+                    Some(Err(_)) => break false,
+                    None => break true,
+                }
+            };
+        }
+        let usage = self.usage(complete);
+        self.ctx
+            .finish(&state, 499, Some("client_cancelled"), ttft, usage);
+        // Nobody is left to read it; the log still records how the stream ended.
+        let _ = self.closing_receipt();
+    }
+}
+
+impl<E: StreamEncoder> SseBody<E> {
+    async fn next(mut self) -> Option<(Result<Bytes, Infallible>, Self)> {
+        if let Some(head) = self.head.take().filter(|h| !h.is_empty()) {
+            if let Some(tail) = self.tail.as_mut() {
+                tail.sent.update(&head);
+            }
+            return Some((Ok(head), self));
+        }
+        if self.finished {
+            return None;
+        }
+        let tail = self.tail.as_mut()?;
+        let mut out = BytesMut::new();
+        let cut = &mut self.cut;
+        let mut item = tokio::select! {
+            biased;
+            item = tail.upstream.next() => item,
+            () = cut_off(cut) => {
+                let err = GatewayError::new(
+                    switchyard_dialects::ErrorClass::UpstreamUnavailable,
+                    "The gateway is shutting down; the stream ended before its answer was complete.",
+                )
+                .with_code("server_shutdown");
+                let mut last = BytesMut::new();
+                tail.encoder.fail(&err, &mut last);
+                self.end(Some("shutdown"), &mut out, last);
+                return Some((Ok(out.freeze()), self));
+            }
+        };
+        loop {
+            match item {
+                Some(Ok(event)) => tail.encode(event, &mut out),
+                Some(Err(err)) => {
+                    let err = errors::from_provider(&err);
+                    let mut last = BytesMut::new();
+                    tail.encoder.fail(&err, &mut last);
+                    self.end(Some(error_kind(err.class)), &mut out, last);
+                    return Some((Ok(out.freeze()), self));
+                }
+                None => {
+                    cost_comment(tail, &mut out);
+                    let mut last = BytesMut::new();
+                    tail.encoder.finish(&mut last);
+                    self.end(None, &mut out, last);
+                    return Some((Ok(out.freeze()), self));
+                }
+            }
+            // Send what is ready; events that arrived together go out in one write.
+            if out.len() >= COALESCE_BYTES {
+                tail.sent.update(&out);
+                return Some((Ok(out.freeze()), self));
+            }
+            match futures::FutureExt::now_or_never(tail.upstream.next()) {
+                Some(next) => item = next,
+                None if out.is_empty() => item = tail.upstream.next().await,
+                None => {
+                    tail.sent.update(&out);
+                    return Some((Ok(out.freeze()), self));
+                }
+            }
+        }
+    }
+
+    /// The stream ends: `out` is its last chunk so far and `last` the dialect's final
+    /// event(s); the closing receipt goes between them, so that the dialect's own last event
+    /// stays last. Its hash covers every byte of the body but the receipt comment itself.
+    /// A stream that ends in an error is charged at least what it sent.
+    fn end(&mut self, error: Option<&'static str>, out: &mut BytesMut, last: BytesMut) {
+        self.finished = true;
+        let Some(tail) = self.tail.as_mut() else {
+            return;
+        };
+        let usage = tail.usage(error.is_none());
+        tail.ctx.finish(&self.state, 200, error, self.ttft, usage);
+        tail.sent.update(&out[..]);
+        tail.sent.update(&last[..]);
+        if let Some(receipt) = tail.closing_receipt() {
+            tail.encoder.receipt(&receipt, out);
+        }
+        out.extend_from_slice(&last);
+    }
+}
+
+/// Resolves when the shutdown's drain ends (never, if the signal is gone).
+async fn cut_off(cut: &mut tokio::sync::watch::Receiver<bool>) {
+    if cut.wait_for(|cut| *cut).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// The stream's cost, known only now that its usage has arrived, just before the dialect's
+/// last event.
+fn cost_comment<E: StreamEncoder>(tail: &mut Tail<E>, out: &mut BytesMut) {
+    let Some(usage) = tail.encoder.usage() else {
+        return;
+    };
+    if let Some(cost) = tail.ctx.cost(&usage) {
+        tail.encoder.cost(cost, out);
+    }
 }
 
 impl<E: StreamEncoder> Drop for SseBody<E> {
     fn drop(&mut self) {
-        if !self.finished {
-            let usage = self.encoder.usage().unwrap_or_default();
-            self.ctx
-                .finish(&self.state, 499, Some("client_cancelled"), self.ttft, usage);
-            // Nobody is left to read it; the log still records how the stream ended.
-            let _ = self.closing_receipt();
+        if self.finished {
+            return;
+        }
+        if let Some(tail) = self.tail.take() {
+            tokio::spawn(tail.drain(self.state.clone(), self.ttft));
         }
     }
 }

@@ -38,6 +38,8 @@ pub enum Reply {
     },
     /// Reads the request and never answers: no status line, no headers.
     Hang,
+    /// Waits, then answers with the reply (a slow upstream).
+    After { wait: Duration, reply: Box<Reply> },
 }
 
 /// How a scripted SSE body ends.
@@ -303,6 +305,10 @@ async fn render(reply: Reply) -> Response {
         Reply::Hang => {
             futures::future::pending::<()>().await;
             Response::default()
+        }
+        Reply::After { wait, reply } => {
+            tokio::time::sleep(wait).await;
+            Box::pin(render(*reply)).await
         }
         Reply::Sse { pieces, end } => streamed(pieces, end, "text/event-stream; charset=utf-8"),
         Reply::EventStream { pieces, end } => {
