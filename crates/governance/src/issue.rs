@@ -128,6 +128,7 @@ pub fn issue(
         budget_period: budget.map(|_| period.to_owned()),
         rpm: spec.rpm.map(i64::from),
         tpm: spec.tpm.map(i64::from),
+        change_seq: 0,
         model_limits,
         policies: crate::patch::policy_names(&serde_json::json!(spec.policies))?,
     };

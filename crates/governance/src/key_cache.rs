@@ -1,7 +1,7 @@
 //! The keys a replica accepts, in memory, following the store: [`KeyCache::refresh`] reads
-//! the rows changed since the last look (with an overlap, since a change may commit a little
-//! after its timestamp), so a key created or revoked on any replica takes effect on every
-//! replica within one refresh interval.
+//! the rows written since the largest change number it has seen (numbers the database hands
+//! out in commit order), so a key created or revoked on any replica takes effect on every
+//! replica within one refresh interval, whatever the replicas' clocks say.
 //!
 //! A check is one HMAC and one hash-map lookup, then a constant-time comparison; unknown,
 //! revoked, expired and malformed keys all come back as the same `None`.
@@ -32,8 +32,6 @@ fn limits(row: &KeyRow) -> Limits {
 /// How often replicas look for changed keys: a revocation reaches every replica within this
 /// plus one database round trip.
 pub const REFRESH: Duration = Duration::from_secs(1);
-/// How far back each refresh looks again.
-const OVERLAP_MS: i64 = 10_000;
 
 /// Who is calling: the key and what it is allowed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,7 +63,7 @@ struct Entry {
 pub struct KeyCache {
     pepper: Option<Pepper>,
     entries: RwLock<HashMap<[u8; 32], Entry>>,
-    /// Newest `updated_at` seen.
+    /// Largest change number seen.
     seen: AtomicI64,
     /// Whether the store holds any key at all (then every request needs one).
     any: AtomicBool,
@@ -114,11 +112,8 @@ impl KeyCache {
     pub async fn refresh(&self, store: &Store) -> Result<(), StoreError> {
         self.tenants.refresh(store).await?;
         let seen = self.seen.load(Ordering::Relaxed);
-        let since = if seen == i64::MIN {
-            i64::MIN
-        } else {
-            seen - OVERLAP_MS
-        };
+        // Change numbers follow commit order: no overlap, no clock.
+        let since = seen;
         let rows = store.keys_changed_since(since).await?;
         self.apply(&rows);
         Ok(())
@@ -154,7 +149,7 @@ impl KeyCache {
                     revoked: row.revoked_at.is_some(),
                 },
             );
-            self.seen.fetch_max(row.updated_at, Ordering::Relaxed);
+            self.seen.fetch_max(row.change_seq, Ordering::Relaxed);
         }
         self.any.store(!entries.is_empty(), Ordering::Relaxed);
     }
@@ -243,6 +238,33 @@ mod tests {
         gone.revoked_at = Some(9);
         cache.apply(&[gone]);
         assert!(cache.check(live.expose(), 0).is_none());
+    }
+
+    /// A writer whose clock runs an hour ahead stamps a key; a revocation stamped later by a
+    /// correct clock (so with an earlier `updated_at`) must still reach every replica.
+    #[tokio::test]
+    async fn a_skewed_writer_cannot_hide_a_later_revocation() {
+        let store = Store::open("sqlite::memory:").await.unwrap();
+        let (victim, skewed) = (KeySecret::generate().unwrap(), KeySecret::generate().unwrap());
+        let now = switchyard_store::now_ms();
+        store.insert_key(&row("victim", &victim, now)).await.unwrap();
+        store
+            .insert_key(&row("skewed", &skewed, now + 3_600_000))
+            .await
+            .unwrap();
+        let replica = KeyCache::load(Some(pepper()), &store).await.unwrap();
+        assert!(replica.check(victim.expose(), now).is_some());
+        assert!(store.revoke_key("victim").await.unwrap());
+        replica.refresh(&store).await.unwrap();
+        assert!(
+            replica.check(victim.expose(), now).is_none(),
+            "the revocation was hidden by the skewed clock"
+        );
+        // And a change written with a timestamp from long ago is seen too.
+        let late = KeySecret::generate().unwrap();
+        store.insert_key(&row("late", &late, 1)).await.unwrap();
+        replica.refresh(&store).await.unwrap();
+        assert!(replica.check(late.expose(), now).is_some());
     }
 
     #[test]

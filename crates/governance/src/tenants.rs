@@ -13,8 +13,6 @@ use switchyard_store::{Store, StoreError};
 use crate::key_cache::Caller;
 use crate::limits::{parse_model_limits, Limits, ModelLimits};
 
-/// How far back each refresh looks again (a change may commit after its timestamp).
-const OVERLAP_MS: i64 = 10_000;
 /// Organisations hold teams; nothing deeper. A longer chain (a damaged store) is cut here.
 const MAX_DEPTH: usize = 4;
 
@@ -109,11 +107,8 @@ impl TenantCache {
 
     pub async fn refresh(&self, store: &Store) -> Result<(), StoreError> {
         let seen = self.seen.load(Ordering::Relaxed);
-        let since = if seen == i64::MIN {
-            i64::MIN
-        } else {
-            seen - OVERLAP_MS
-        };
+        // Change numbers follow commit order: no overlap, no clock.
+        let since = seen;
         let rows = store.tenants_changed_since(since).await?;
         self.apply(&rows);
         Ok(())
@@ -129,7 +124,7 @@ impl TenantCache {
         };
         for row in rows {
             tenants.insert(row.id.clone(), Arc::new(Tenant::from_row(row)));
-            self.seen.fetch_max(row.updated_at, Ordering::Relaxed);
+            self.seen.fetch_max(row.change_seq, Ordering::Relaxed);
         }
     }
 

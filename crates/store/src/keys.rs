@@ -4,7 +4,7 @@
 
 use sqlx::any::AnyRow;
 
-use crate::{column, joined, names, now_ms, within, Store, StoreError};
+use crate::{column, joined, names, next_change, now_ms, within, Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct KeyRow {
@@ -36,6 +36,8 @@ pub struct KeyRow {
     pub model_limits: Option<String>,
     /// Names of the config's sovereignty policies every request under it is held to.
     pub policies: Vec<String>,
+    /// The change number of the row's last write (set by the store): replicas poll for it.
+    pub change_seq: i64,
 }
 
 const COLUMNS: &str = "id, name, prefix, hash, tenant_id, created_at, expires_at, revoked_at, allowed_models, metadata, updated_at, budget_nano_usd, budget_period, rpm, tpm, model_limits, policies";
@@ -67,6 +69,7 @@ fn from_row(row: &AnyRow) -> Result<KeyRow, StoreError> {
         tpm: column(row, "tpm")?,
         model_limits: column(row, "model_limits")?,
         policies: names(column(row, "policies")?),
+        change_seq: column(row, "change_seq")?,
     })
 }
 
@@ -78,9 +81,11 @@ impl Store {
             ));
         }
         let models = (!key.allowed_models.is_empty()).then(|| key.allowed_models.join("\n"));
+        let mut tx = within(self.pool().begin()).await?;
+        let change = next_change(&mut tx).await?;
         within(
             sqlx::query(&format!(
-                "INSERT INTO api_keys ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+                "INSERT INTO api_keys ({COLUMNS}, change_seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
             ))
             .bind(&key.id)
             .bind(&key.name)
@@ -99,9 +104,11 @@ impl Store {
             .bind(key.tpm)
             .bind(&key.model_limits)
             .bind(joined(&key.policies))
-            .execute(self.pool()),
+            .bind(change)
+            .execute(&mut *tx),
         )
         .await?;
+        within(tx.commit()).await?;
         Ok(())
     }
 
@@ -114,9 +121,11 @@ impl Store {
             ));
         }
         let models = (!key.allowed_models.is_empty()).then(|| key.allowed_models.join("\n"));
+        let mut tx = within(self.pool().begin()).await?;
+        let change = next_change(&mut tx).await?;
         let done = within(
             sqlx::query(
-                "UPDATE api_keys SET name = $1, allowed_models = $2, metadata = $3, expires_at = $4, tenant_id = $5, budget_nano_usd = $6, budget_period = $7, rpm = $8, tpm = $9, model_limits = $10, updated_at = $11, policies = $13 WHERE id = $12",
+                "UPDATE api_keys SET name = $1, allowed_models = $2, metadata = $3, expires_at = $4, tenant_id = $5, budget_nano_usd = $6, budget_period = $7, rpm = $8, tpm = $9, model_limits = $10, updated_at = $11, policies = $13, change_seq = $14 WHERE id = $12",
             )
             .bind(&key.name)
             .bind(models)
@@ -131,9 +140,11 @@ impl Store {
             .bind(now_ms())
             .bind(&key.id)
             .bind(joined(&key.policies))
-            .execute(self.pool()),
+            .bind(change)
+            .execute(&mut *tx),
         )
         .await?;
+        within(tx.commit()).await?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -141,7 +152,7 @@ impl Store {
     pub async fn list_keys(&self) -> Result<Vec<KeyRow>, StoreError> {
         let rows = within(
             sqlx::query(&format!(
-                "SELECT {COLUMNS} FROM api_keys ORDER BY created_at DESC, id"
+                "SELECT {COLUMNS}, change_seq FROM api_keys ORDER BY created_at DESC, id"
             ))
             .fetch_all(self.pool()),
         )
@@ -153,7 +164,7 @@ impl Store {
     pub async fn keys_named(&self, id_or_prefix: &str) -> Result<Vec<KeyRow>, StoreError> {
         let rows = within(
             sqlx::query(&format!(
-                "SELECT {COLUMNS} FROM api_keys WHERE id = $1 OR prefix = $1 ORDER BY created_at DESC, id"
+                "SELECT {COLUMNS}, change_seq FROM api_keys WHERE id = $1 OR prefix = $1 ORDER BY created_at DESC, id"
             ))
             .bind(id_or_prefix)
             .fetch_all(self.pool()),
@@ -162,12 +173,12 @@ impl Store {
         rows.iter().map(from_row).collect()
     }
 
-    /// Keys changed after `since` (Unix ms), oldest change first: what a replica's cache
-    /// polls for (with an overlap, as a change may commit a little after its timestamp).
+    /// Keys written after change number `since`, in change order: what a replica's cache
+    /// polls for (numbers follow commit order, so nothing is missed and no overlap is needed).
     pub async fn keys_changed_since(&self, since: i64) -> Result<Vec<KeyRow>, StoreError> {
         let rows = within(
             sqlx::query(&format!(
-                "SELECT {COLUMNS} FROM api_keys WHERE updated_at > $1 ORDER BY updated_at"
+                "SELECT {COLUMNS}, change_seq FROM api_keys WHERE change_seq > $1 ORDER BY change_seq"
             ))
             .bind(since)
             .fetch_all(self.pool()),
@@ -190,16 +201,20 @@ impl Store {
     /// Revoking twice keeps the first time.
     pub async fn revoke_key(&self, id_or_prefix: &str) -> Result<bool, StoreError> {
         let now = now_ms();
+        let mut tx = within(self.pool().begin()).await?;
+        let change = next_change(&mut tx).await?;
         let done = within(
             sqlx::query(
-                "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $1), updated_at = $2 WHERE id = $3 OR prefix = $3",
+                "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $1), updated_at = $2, change_seq = $4 WHERE id = $3 OR prefix = $3",
             )
             .bind(now)
             .bind(now)
             .bind(id_or_prefix)
-            .execute(self.pool()),
+            .bind(change)
+            .execute(&mut *tx),
         )
         .await?;
+        within(tx.commit()).await?;
         Ok(done.rows_affected() > 0)
     }
 }

@@ -139,6 +139,19 @@ where
     }
 }
 
+/// Takes the next change number inside `tx` (migration 0007): the counter row stays locked
+/// until `tx` commits, so numbers are handed out in commit order and a replica polling for
+/// rows above the largest number it has seen misses none, whatever the writers' clocks say.
+pub(crate) async fn next_change(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+) -> Result<i64, StoreError> {
+    within(
+        sqlx::query_scalar("UPDATE change_counter SET value = value + 1 WHERE id = 1 RETURNING value")
+            .fetch_one(&mut **tx),
+    )
+    .await
+}
+
 /// A row's column, read with the error naming it.
 pub(crate) fn column<'r, T>(row: &'r AnyRow, name: &str) -> Result<T, StoreError>
 where

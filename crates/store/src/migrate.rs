@@ -11,13 +11,14 @@ use sqlx::Any;
 use crate::{within, Backend, Store, StoreError};
 
 /// `(version, SQL)`, in order. Append only: a released migration never changes.
-const MIGRATIONS: [(i64, &str); 6] = [
+const MIGRATIONS: [(i64, &str); 7] = [
     (1, include_str!("../migrations/0001_governance.sql")),
     (2, include_str!("../migrations/0002_key_limits.sql")),
     (3, include_str!("../migrations/0003_tenants.sql")),
     (4, include_str!("../migrations/0004_policies.sql")),
     (5, include_str!("../migrations/0005_audit.sql")),
     (6, include_str!("../migrations/0006_audit_lanes.sql")),
+    (7, include_str!("../migrations/0007_change_seq.sql")),
 ];
 
 /// Any number: the advisory lock's identity ("sy" + "mig").

@@ -60,6 +60,7 @@ fn key(id: &str, updated_at: i64) -> KeyRow {
         tpm: None,
         model_limits: Some(r#"{"chat":{"rpm":5}}"#.into()),
         policies: vec!["eu-only".into(), "no-training".into()],
+        change_seq: 0,
     }
 }
 
@@ -89,25 +90,35 @@ async fn keys_round_trip_list_and_revoke() {
         store.insert_key(&key("a", 1_000)).await.unwrap();
         store.insert_key(&key("b", 2_000)).await.unwrap();
         assert!(store.any_key().await.unwrap());
+        // Each write takes the next change number.
+        let a = KeyRow {
+            change_seq: 1,
+            ..key("a", 1_000)
+        };
+        let b = KeyRow {
+            change_seq: 2,
+            ..key("b", 2_000)
+        };
         let listed = store.list_keys().await.unwrap();
-        assert_eq!(listed, vec![key("b", 2_000), key("a", 1_000)], "{name}");
-        // The hash is unique.
+        assert_eq!(listed, vec![b.clone(), a.clone()], "{name}");
+        // The hash is unique; the failed write takes no number.
         let mut clash = key("c", 3_000);
         clash.hash = "hash-a".into();
         assert!(store.insert_key(&clash).await.is_err(), "{name}");
 
-        assert_eq!(store.keys_changed_since(1_500).await.unwrap().len(), 1);
-        assert_eq!(store.keys_named("a").await.unwrap(), vec![key("a", 1_000)]);
-        assert_eq!(
-            store.keys_named("sy_b").await.unwrap(),
-            vec![key("b", 2_000)]
-        );
+        assert_eq!(store.keys_changed_since(1).await.unwrap(), vec![b.clone()]);
+        assert_eq!(store.keys_named("a").await.unwrap(), vec![a]);
+        assert_eq!(store.keys_named("sy_b").await.unwrap(), vec![b]);
         assert!(store.keys_named("nope").await.unwrap().is_empty());
         assert!(store.revoke_key("a").await.unwrap());
         assert!(store.revoke_key("sy_b").await.unwrap(), "by prefix");
         assert!(!store.revoke_key("nope").await.unwrap());
-        let changed = store.keys_changed_since(2_500).await.unwrap();
+        let changed = store.keys_changed_since(2).await.unwrap();
         assert_eq!(changed.len(), 2, "{name}");
+        assert_eq!(
+            changed.iter().map(|k| k.change_seq).collect::<Vec<_>>(),
+            [3, 4]
+        );
         assert!(changed.iter().all(|k| k.revoked_at.is_some()));
         // Revoking again keeps the first revocation time.
         let first = changed.iter().find(|k| k.id == "a").unwrap().revoked_at;
@@ -149,6 +160,14 @@ async fn tenants_keys_under_them_and_admin_tokens() {
         };
         store.insert_tenant(&org).await.unwrap();
         store.insert_tenant(&team).await.unwrap();
+        let org = TenantRow {
+            change_seq: 1,
+            ..org
+        };
+        let team = TenantRow {
+            change_seq: 2,
+            ..team
+        };
         assert_eq!(
             store.list_tenants().await.unwrap(),
             vec![org.clone(), team.clone()],
@@ -164,7 +183,7 @@ async fn tenants_keys_under_them_and_admin_tokens() {
         };
         assert!(store.insert_tenant(&orphan).await.is_err(), "{name}");
         assert_eq!(
-            store.tenants_changed_since(1_500).await.unwrap(),
+            store.tenants_changed_since(1).await.unwrap(),
             vec![team.clone()]
         );
 
