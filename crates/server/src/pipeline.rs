@@ -161,8 +161,9 @@ impl RequestContext {
             return;
         }
         self.recorded = true;
-        // Inference requests (those with a body) get a receipt and an audit record.
-        if self.prompt_sha256.is_some() {
+        // Inference requests (those with a body) get a receipt and an audit record, except
+        // those refused because the audit log is full (their record would only grow it).
+        if self.prompt_sha256.is_some() && self.decision != UNRECORDED {
             self.receipt = Some(crate::receipt::draft(state, self, status, error));
         }
         let latency = self.started.elapsed();
@@ -526,7 +527,7 @@ pub async fn count_tokens(
         .map_err(|_| unknown_model(&request.model))?;
     ctx.model = plan.model_index as u32;
     allowed(ctx, &request.model)?;
-    audit_room(state)?;
+    audit_room(state).inspect_err(|_| ctx.decision = UNRECORDED)?;
     // Counting costs an upstream call (or the tokenizer's time): rate-limited like any
     // request, not charged to a budget.
     crate::admission::admit_count(state, ctx, plan.model_index, &request.model).await?;
@@ -651,10 +652,13 @@ async fn admitted(
     ctx.model = model_index as u32;
     ctx.prompt_tokens = u64::from(needs.prompt_tokens);
     allowed(ctx, model)?;
-    audit_room(state)?;
+    audit_room(state).inspect_err(|_| ctx.decision = UNRECORDED)?;
     crate::admission::admit(state, ctx, model_index, model, needs).await?;
     Ok(model_index)
 }
+
+/// The decision of a request refused because the audit log is full: it gets no record.
+pub(crate) const UNRECORDED: &str = "unrecorded";
 
 /// A 503 while the audit queue is full and the policy is to refuse (`[audit] when_full`):
 /// a request served now could not be recorded, and the log is a compliance record.
