@@ -12,7 +12,9 @@
 pub mod anthropic;
 pub mod bedrock;
 pub mod cohere;
+pub mod decode;
 pub mod gemini;
+#[cfg(feature = "local")]
 pub mod local;
 pub mod media;
 pub mod ollama;
@@ -41,6 +43,7 @@ pub use bedrock::Bedrock;
 pub use cohere::Cohere;
 pub use error::{ProviderError, ProviderErrorKind, TimeoutPhase};
 pub use gemini::Gemini;
+#[cfg(feature = "local")]
 pub use local::Local;
 pub use media::MediaFetcher;
 pub use ollama::OllamaNative;
@@ -60,6 +63,7 @@ pub enum Provider {
     Gemini(Gemini),
     Cohere(Cohere),
     OllamaNative(OllamaNative),
+    #[cfg(feature = "local")]
     Local(Local),
 }
 
@@ -86,6 +90,7 @@ impl Provider {
             Provider::Gemini(p) => p.chat(request, upstream_model).await,
             Provider::Cohere(p) => p.chat(request, upstream_model).await,
             Provider::OllamaNative(p) => p.chat(request, upstream_model).await,
+            #[cfg(feature = "local")]
             Provider::Local(p) => p.chat(request, upstream_model).await,
         }
     }
@@ -104,6 +109,7 @@ impl Provider {
             Provider::Gemini(p) => p.chat_stream(request, upstream_model).await,
             Provider::Cohere(p) => p.chat_stream(request, upstream_model).await,
             Provider::OllamaNative(p) => p.chat_stream(request, upstream_model).await,
+            #[cfg(feature = "local")]
             Provider::Local(p) => p.chat_stream(request, upstream_model).await,
         }
     }
@@ -122,6 +128,7 @@ impl Provider {
             Provider::Anthropic(p) => p.count_tokens(request, upstream_model).await,
             Provider::Bedrock(p) => p.count_tokens(request, upstream_model).await,
             Provider::Gemini(p) => p.count_tokens(request, upstream_model).await,
+            #[cfg(feature = "local")]
             Provider::Local(p) => p.count_tokens(request).await,
         }
     }
@@ -142,6 +149,7 @@ impl Provider {
             Provider::Bedrock(_) => Err(ProviderError::unsupported(format!(
                 "`{upstream_model}` is served through Bedrock Converse, which has no embeddings; route embeddings to another provider"
             ))),
+            #[cfg(feature = "local")]
             Provider::Local(p) => p.embed(request, upstream_model).await,
         }
     }

@@ -13,13 +13,12 @@
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use base64::Engine as _;
 use bytes::Bytes;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use http_body_util::{BodyExt, Full};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::dns::Name;
@@ -28,6 +27,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use switchyard_config::MediaConfig;
 use switchyard_types::{ChatRequest, ContentBlock, ImageSource};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::ProviderError;
 
@@ -213,10 +213,7 @@ impl MediaFetcher {
             ProviderError::unsupported(format!("the media URL {shown} could not be fetched: {why}"))
         };
         let limit = self.config.max_bytes;
-        let request_room = self
-            .config
-            .max_request_bytes
-            .saturating_sub(budget.fetched);
+        let request_room = self.config.max_request_bytes.saturating_sub(budget.fetched);
         let too_large = |n: u64| {
             if n > limit {
                 fail(format!("it is larger than {limit} bytes"))

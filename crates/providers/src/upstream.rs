@@ -226,8 +226,13 @@ impl<T: SseDecoder> Sse<T> {
         }
     }
 
+    /// Decodes the events parsed so far; once the answer is complete, whatever follows is
+    /// ignored (however the bytes were cut into reads).
     fn drain(&mut self, out: &mut VecDeque<StreamEvent>) -> Result<(), ProviderError> {
         for event in self.events.drain(..) {
+            if self.decoder.is_done() {
+                break;
+            }
             self.decoder.on_data(&event.data, out)?;
         }
         Ok(())

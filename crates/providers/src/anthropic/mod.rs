@@ -6,7 +6,7 @@
 //! `stream.rs` decode answers and events; `error.rs` classifies failures (529 overloaded is
 //! retryable like a 503).
 
-mod error;
+pub(crate) mod error;
 pub mod request;
 pub mod response;
 pub mod stream;

@@ -8,7 +8,7 @@
 //! classifies failures (throttling and unavailability are retryable).
 
 pub mod credentials;
-mod error;
+pub(crate) mod error;
 pub mod profiles;
 pub mod request;
 pub mod response;

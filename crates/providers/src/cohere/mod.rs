@@ -130,7 +130,7 @@ impl Cohere {
 }
 
 /// `{"message": "..."}` (or `{"id","message"}`) with the status.
-fn status_error(
+pub(crate) fn status_error(
     status: u16,
     headers: &http::HeaderMap,
     body: &[u8],

@@ -7,7 +7,7 @@
 //! models/{m}:generateContent` (and `:streamGenerateContent`, `:countTokens`, `:predict` for
 //! embeddings), with an OAuth access token (`google_auth.rs`) in `Authorization`.
 
-mod error;
+pub(crate) mod error;
 pub mod google_auth;
 pub mod request;
 pub mod response;
@@ -186,11 +186,7 @@ impl Gemini {
         let deadline = Deadline::start(upstream.timeouts);
         let url = self.url(upstream_model, "streamGenerateContent?alt=sse")?;
         let response = self.post(url, body, "text/event-stream", &deadline).await?;
-        let decoder = Sse::new(Chunks {
-            decoder: response::ChunkDecoder::new(),
-            model: upstream_model.to_owned(),
-            upstream: upstream.clone(),
-        });
+        let decoder = stream_decoder(upstream_model, &upstream.id, &upstream.secrets);
         Ok(event_stream(response, deadline, decoder, upstream.clone()))
     }
 
@@ -348,11 +344,23 @@ fn encode_error(e: serde_json::Error) -> ProviderError {
     ProviderError::protocol(format!("cannot encode request: {e}"))
 }
 
+/// The decoder of a streamed answer of `model` from `host` (whose `secrets` are scrubbed
+/// from errors).
+pub(crate) fn stream_decoder(model: &str, host: &str, secrets: &[String]) -> Sse<Chunks> {
+    Sse::new(Chunks {
+        decoder: response::ChunkDecoder::new(),
+        model: model.to_owned(),
+        host: host.to_owned(),
+        secrets: secrets.to_vec(),
+    })
+}
+
 /// Gemini's streamed responses; a stream ends at EOF, with no terminator.
-struct Chunks {
+pub(crate) struct Chunks {
     decoder: response::ChunkDecoder,
     model: String,
-    upstream: Arc<Upstream>,
+    host: String,
+    secrets: Vec<String>,
 }
 
 impl SseDecoder for Chunks {
@@ -362,8 +370,7 @@ impl SseDecoder for Chunks {
         out: &mut VecDeque<StreamEvent>,
     ) -> Result<(), ProviderError> {
         if data.contains("\"error\"") {
-            if let Some(err) = error::stream_error(data, &self.upstream.id, &self.upstream.secrets)
-            {
+            if let Some(err) = error::stream_error(data, &self.host, &self.secrets) {
                 return Err(err);
             }
         }

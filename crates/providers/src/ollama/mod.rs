@@ -127,7 +127,7 @@ fn to_vec(body: &Value) -> Result<Vec<u8>, ProviderError> {
 }
 
 /// `{"error": "..."}` with the status.
-fn status_error(
+pub(crate) fn status_error(
     status: u16,
     headers: &http::HeaderMap,
     body: &[u8],

@@ -153,7 +153,11 @@ impl LineDecoder {
     ) -> Result<(), ProviderError> {
         self.buffer.extend_from_slice(bytes);
         let mut start = 0;
-        while let Some(end) = self.buffer[start..].iter().position(|&b| b == b'\n') {
+        while let Some(end) = self.buffer[start..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .filter(|_| !self.done)
+        {
             let line = String::from_utf8_lossy(&self.buffer[start..start + end]).into_owned();
             start += end + 1;
             let line = line.trim();

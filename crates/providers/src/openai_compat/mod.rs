@@ -6,7 +6,7 @@
 //! (wire -> canonical), `stream.rs` (SSE chunks -> canonical events), `error.rs` (error
 //! responses -> `ProviderError`), `tests.rs` (against the testkit mock).
 
-mod error;
+pub(crate) mod error;
 mod quirks;
 pub mod request;
 pub mod response;
@@ -184,10 +184,7 @@ impl OpenAiCompat {
         let response = upstream
             .post(url, body, "text/event-stream", &deadline)
             .await?;
-        let decoder = Sse::new(Chunks {
-            decoder: stream::ChunkDecoder::new(),
-            upstream: upstream.clone(),
-        });
+        let decoder = stream_decoder(&upstream.id, &upstream.secrets);
         Ok(event_stream(response, deadline, decoder, upstream.clone()))
     }
 
@@ -222,10 +219,20 @@ impl OpenAiCompat {
     }
 }
 
+/// The decoder of a streamed answer from `host` (whose `secrets` are scrubbed from errors).
+pub(crate) fn stream_decoder(host: &str, secrets: &[String]) -> Sse<Chunks> {
+    Sse::new(Chunks {
+        decoder: stream::ChunkDecoder::new(),
+        host: host.to_owned(),
+        secrets: secrets.to_vec(),
+    })
+}
+
 /// OpenAI-style chunks; an `{"error": ...}` event inside the stream is a failure.
-struct Chunks {
+pub(crate) struct Chunks {
     decoder: stream::ChunkDecoder,
-    upstream: Arc<Upstream>,
+    host: String,
+    secrets: Vec<String>,
 }
 
 impl SseDecoder for Chunks {
@@ -235,8 +242,7 @@ impl SseDecoder for Chunks {
         out: &mut VecDeque<StreamEvent>,
     ) -> Result<(), ProviderError> {
         if data.contains("\"error\"") {
-            if let Some(err) = error::stream_error(data, &self.upstream.id, &self.upstream.secrets)
-            {
+            if let Some(err) = error::stream_error(data, &self.host, &self.secrets) {
                 return Err(err);
             }
         }
