@@ -172,7 +172,10 @@ async fn soak() {
     let pid = child.id();
     let _reaper = Reaper(vec![pid]);
     let url = format!("http://127.0.0.1:{port}");
-    assert!(answers(&format!("{url}/healthz")).await, "server did not start");
+    assert!(
+        answers(&format!("{url}/healthz")).await,
+        "server did not start"
+    );
 
     let client = reqwest::Client::new();
     let sent = Arc::new(AtomicU64::new(0));
@@ -209,7 +212,9 @@ async fn soak() {
         .args(["-TERM", &pid.to_string()])
         .status()
         .unwrap();
-    let exited = tokio::task::spawn_blocking(move || child.wait()).await.unwrap();
+    let exited = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap();
     assert!(exited.unwrap().success(), "serve did not stop cleanly");
 
     let logs = std::fs::read_to_string(&log_path).unwrap();

@@ -132,7 +132,11 @@ pub(crate) fn server(raw: Option<&RawServer>) -> Result<ServerLimits, ConfigErro
             1,
             1_000_000,
         )?,
-        header_timeout: seconds("server.header_timeout_s", raw.header_timeout_s, d.header_timeout)?,
+        header_timeout: seconds(
+            "server.header_timeout_s",
+            raw.header_timeout_s,
+            d.header_timeout,
+        )?,
         idle_timeout: seconds("server.idle_timeout_s", raw.idle_timeout_s, d.idle_timeout)?,
         body_timeout: seconds("server.body_timeout_s", raw.body_timeout_s, d.body_timeout)?,
         body_min_bytes_per_s: within(

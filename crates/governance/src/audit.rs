@@ -127,7 +127,9 @@ impl AuditWriter {
     /// says whether records are dropped (and counted) or new requests refused
     /// ([`AuditWriter::refuses`]).
     pub fn set_limits(&self, capacity: u64, serve_when_full: bool) {
-        self.stats.capacity.store(capacity.max(1), Ordering::Relaxed);
+        self.stats
+            .capacity
+            .store(capacity.max(1), Ordering::Relaxed);
         self.stats
             .serve_when_full
             .store(serve_when_full, Ordering::Relaxed);
@@ -167,7 +169,10 @@ impl AuditWriter {
         if self.stats.serve_when_full.load(Ordering::Relaxed) && self.is_full() {
             let n = self.stats.dropped.fetch_add(1, Ordering::Relaxed) + 1;
             if n.is_power_of_two() {
-                tracing::error!(dropped = n, "audit queue full: records dropped (audit.when_full = \"serve\")");
+                tracing::error!(
+                    dropped = n,
+                    "audit queue full: records dropped (audit.when_full = \"serve\")"
+                );
             }
             return None;
         }

@@ -245,9 +245,15 @@ mod tests {
     #[tokio::test]
     async fn a_skewed_writer_cannot_hide_a_later_revocation() {
         let store = Store::open("sqlite::memory:").await.unwrap();
-        let (victim, skewed) = (KeySecret::generate().unwrap(), KeySecret::generate().unwrap());
+        let (victim, skewed) = (
+            KeySecret::generate().unwrap(),
+            KeySecret::generate().unwrap(),
+        );
         let now = switchyard_store::now_ms();
-        store.insert_key(&row("victim", &victim, now)).await.unwrap();
+        store
+            .insert_key(&row("victim", &victim, now))
+            .await
+            .unwrap();
         store
             .insert_key(&row("skewed", &skewed, now + 3_600_000))
             .await

@@ -46,7 +46,9 @@ fn scan(c: &mut Criterion) {
     // restoring must stay linear however many findings there are.
     let mut many = String::new();
     for i in 0..30_000 {
-        many.push_str(&format!("Write to user{i}.name@example.org about ticket {i}. {PROSE}"));
+        many.push_str(&format!(
+            "Write to user{i}.name@example.org about ticket {i}. {PROSE}"
+        ));
     }
     let rule = Rule {
         mode: Mode::MaskAndRestore,

@@ -7,9 +7,9 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use http::Method;
-use std::sync::atomic::{AtomicU64, Ordering};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
+use std::sync::atomic::{AtomicU64, Ordering};
 use switchyard_governance::Governance;
 use switchyard_store::audit::hex;
 

@@ -13,7 +13,11 @@ use crate::state::AppState;
 
 /// Refuses a request that passes a cloud file reference some deployment of its route does
 /// not allow-list; the 400 names where in the request it is.
-pub fn check(state: &AppState, model_index: usize, request: &ChatRequest) -> Result<(), GatewayError> {
+pub fn check(
+    state: &AppState,
+    model_index: usize,
+    request: &ChatRequest,
+) -> Result<(), GatewayError> {
     let mut found = Vec::new();
     for (m, message) in request.messages.iter().enumerate() {
         for (c, block) in message.content.iter().enumerate() {

@@ -26,8 +26,8 @@ use switchyard_types::{
 
 use switchyard_governance::budget::Reservation;
 use switchyard_governance::Caller;
-use switchyard_store::ledger::LedgerRow;
 use switchyard_providers::media::MediaHold;
+use switchyard_store::ledger::LedgerRow;
 use tokio::sync::OnceCell;
 
 use crate::errors;
@@ -624,7 +624,9 @@ async fn for_provider<'a>(
     let (request, _hold) = inlined
         .get_or_try_init(|| async {
             let fetched = state.inner.media.inline(request).await?;
-            Ok::<_, ProviderError>(fetched.unwrap_or_else(|| (request.clone(), MediaHold::default())))
+            Ok::<_, ProviderError>(
+                fetched.unwrap_or_else(|| (request.clone(), MediaHold::default())),
+            )
         })
         .await?;
     Ok(request)

@@ -199,7 +199,8 @@ async fn connection(
         hyper::service::service_fn(move |request: http::Request<hyper::body::Incoming>| {
             let mut app = app.clone();
             let busy = activity.begin();
-            let request = request.map(|body| Body::new(routes::body::Paced::new(Body::new(body), &limits)));
+            let request =
+                request.map(|body| Body::new(routes::body::Paced::new(Body::new(body), &limits)));
             async move {
                 let response = match app.call(request).await {
                     Ok(response) => response,
@@ -289,7 +290,9 @@ impl Activity {
 
     fn idle_for(&self, timeout: Duration) -> bool {
         self.in_flight.load(Ordering::Acquire) == 0
-            && self.now_ms().saturating_sub(self.idle_since_ms.load(Ordering::Acquire))
+            && self
+                .now_ms()
+                .saturating_sub(self.idle_since_ms.load(Ordering::Acquire))
                 >= u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX)
     }
 }
@@ -300,7 +303,9 @@ struct InFlight(Arc<Activity>);
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.idle_since_ms.store(self.0.now_ms(), Ordering::Release);
+        self.0
+            .idle_since_ms
+            .store(self.0.now_ms(), Ordering::Release);
         self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
 }

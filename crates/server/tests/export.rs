@@ -260,5 +260,8 @@ async fn a_collector_that_redirects_is_not_followed() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(abroad.got.lock().unwrap().is_empty(), "a redirect was followed");
+    assert!(
+        abroad.got.lock().unwrap().is_empty(),
+        "a redirect was followed"
+    );
 }

@@ -51,7 +51,12 @@ impl Hostile {
         Hostile::with_config(&text, limits, store, mock).await
     }
 
-    async fn with_config(text: &str, limits: ServerLimits, store: Store, mock: MockOpenAi) -> Hostile {
+    async fn with_config(
+        text: &str,
+        limits: ServerLimits,
+        store: Store,
+        mock: MockOpenAi,
+    ) -> Hostile {
         let config = switchyard_config::load_str(text, &|_| None).unwrap();
         let governance = Governance::start(store.clone(), Some(pepper()), None, None)
             .await
@@ -206,8 +211,11 @@ async fn a_stream_cut_before_its_usage_is_charged_the_usage_that_follows() {
     let store = open_store().await;
     let secret = key(&store, "key_tpm", |k| k.tpm = Some(100_000)).await;
     let s = Hostile::start("", ServerLimits::default(), store).await;
-    s.mock
-        .push(stream_reply(&["a", "b", "c"], Duration::from_millis(400), true));
+    s.mock.push(stream_reply(
+        &["a", "b", "c"],
+        Duration::from_millis(400),
+        true,
+    ));
     read_to_finish_and_leave(s.chat(&secret, stream_body()).send().await.unwrap()).await;
     let rows = s.wait_rows(1).await;
     assert_eq!(rows.len(), 1);
@@ -219,7 +227,11 @@ async fn a_stream_cut_before_its_usage_is_charged_the_usage_that_follows() {
         "the upstream's usage, read after the client left"
     );
     assert!(row.cost_nano_usd > 0, "{row:?}");
-    assert_eq!(s.request_records().await, 2, "the started and the ended record");
+    assert_eq!(
+        s.request_records().await,
+        2,
+        "the started and the ended record"
+    );
     // The tokens count against the key's TPM: 1,777 of 100,000 are gone.
     let resp = s.chat(&secret, stream_body()).send().await.unwrap();
     let remaining: u64 = resp.headers()["x-ratelimit-remaining-tokens"]
@@ -275,7 +287,9 @@ async fn a_dropped_request_ends_in_one_row_one_record_and_the_gauge_back_at_zero
     assert!(rows[0].cost_nano_usd > 0);
     assert_eq!(s.request_records().await, 1);
     assert!(
-        s.metrics().await.contains("switchyard_requests_in_flight 0\n"),
+        s.metrics()
+            .await
+            .contains("switchyard_requests_in_flight 0\n"),
         "the gauge is back at its level"
     );
 }
@@ -314,9 +328,7 @@ async fn the_pii_guard_caps_findings_per_request() {
     let store = open_store().await;
     let secret = key(&store, "key_pii", |_| {}).await;
     let s = Hostile::start("", ServerLimits::default(), store).await;
-    let many: String = (0..100_001)
-        .map(|i| format!("u{i}@example.org "))
-        .collect();
+    let many: String = (0..100_001).map(|i| format!("u{i}@example.org ")).collect();
     let resp = s
         .chat(
             &secret,
@@ -384,7 +396,11 @@ async fn cloud_file_references_need_an_allow_listed_prefix() {
             "{message}"
         );
     }
-    assert_eq!(s.mock.request_count(), 0, "no refused reference went upstream");
+    assert_eq!(
+        s.mock.request_count(),
+        0,
+        "no refused reference went upstream"
+    );
     let resp = post(ask("gs://shared-docs/report.pdf")).await.unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(s.mock.request_count(), 1);
@@ -398,7 +414,10 @@ async fn raw(addr: &str, send: &[u8], limit: Duration) -> (String, Duration) {
     tcp.write_all(send).await.unwrap();
     let mut got = Vec::new();
     let _ = tokio::time::timeout(limit, tcp.read_to_end(&mut got)).await;
-    (String::from_utf8_lossy(&got).into_owned(), started.elapsed())
+    (
+        String::from_utf8_lossy(&got).into_owned(),
+        started.elapsed(),
+    )
 }
 
 #[tokio::test]
@@ -427,7 +446,10 @@ async fn slow_bodies_silent_and_idle_connections_are_closed() {
 
     // A connection that never sends a byte.
     let (answer, took) = raw(&addr, b"", Duration::from_secs(5)).await;
-    assert!(answer.is_empty() && took < Duration::from_secs(2), "{took:?}");
+    assert!(
+        answer.is_empty() && took < Duration::from_secs(2),
+        "{took:?}"
+    );
     // An HTTP/2 (h2c) connection that sends its preface and then nothing.
     let (_, took) = raw(
         &addr,
@@ -560,7 +582,10 @@ async fn a_full_audit_queue_refuses_new_requests_by_default_and_serves_when_told
         let ask = json!({"model": "chat", "messages": [{"role": "user", "content": "hi"}]});
         // The database goes away: records wait in the queue, retried.
         s.store.close().await;
-        assert_eq!(s.chat(&secret, ask.clone()).send().await.unwrap().status(), 200);
+        assert_eq!(
+            s.chat(&secret, ask.clone()).send().await.unwrap().status(),
+            200
+        );
         // The first request's record fills the queue of one.
         let resp = s.chat(&secret, ask.clone()).send().await.unwrap();
         if refused {
@@ -611,7 +636,9 @@ async fn refused_admin_calls_are_counted_and_not_recorded() {
     s.governance.audit.flush(Duration::from_secs(5)).await;
     let records = s.store.audit_records((0, 0), 100_000).await.unwrap();
     assert!(
-        records.iter().all(|r| !r.record.contains("attacker-chosen")),
+        records
+            .iter()
+            .all(|r| !r.record.contains("attacker-chosen")),
         "no refused call is recorded"
     );
     let metrics = s.metrics().await;
@@ -627,7 +654,10 @@ async fn refused_admin_calls_are_counted_and_not_recorded() {
 #[tokio::test]
 async fn model_lists_and_route_explain_obey_the_keys_allow_list() {
     let store = open_store().await;
-    let limited = key(&store, "key_lim", |k| k.allowed_models = vec!["chat".into()]).await;
+    let limited = key(&store, "key_lim", |k| {
+        k.allowed_models = vec!["chat".into()]
+    })
+    .await;
     let s = Hostile::start("", ServerLimits::default(), store).await;
     let client = reqwest::Client::new();
     let get = |path: &str| {
@@ -646,7 +676,10 @@ async fn model_lists_and_route_explain_obey_the_keys_allow_list() {
         .collect();
     assert_eq!(ids, ["chat"]);
     let gemini = get("/v1beta/models").await.unwrap().text().await.unwrap();
-    assert!(gemini.contains("models/chat") && !gemini.contains("models/other"), "{gemini}");
+    assert!(
+        gemini.contains("models/chat") && !gemini.contains("models/other"),
+        "{gemini}"
+    );
     let anthropic: Value = client
         .get(format!("{}/v1/models", s.url))
         .header("x-api-key", limited.expose())
@@ -657,10 +690,17 @@ async fn model_lists_and_route_explain_obey_the_keys_allow_list() {
         .json()
         .await
         .unwrap();
-    assert_eq!(anthropic["data"].as_array().unwrap().len(), 1, "{anthropic}");
+    assert_eq!(
+        anthropic["data"].as_array().unwrap().len(),
+        1,
+        "{anthropic}"
+    );
     let resp = get("/v1/route/explain?model=other").await.unwrap();
     assert_eq!(resp.status(), 403);
-    assert_eq!(get("/v1/route/explain?model=chat").await.unwrap().status(), 200);
+    assert_eq!(
+        get("/v1/route/explain?model=chat").await.unwrap().status(),
+        200
+    );
 }
 
 #[tokio::test]
@@ -734,7 +774,11 @@ async fn a_stream_still_running_when_the_drain_ends_gets_an_in_band_error_and_it
         .unwrap();
     assert!(body.contains("server_shutdown"), "{body}");
     assert!(
-        body.trim_end().lines().last().unwrap().contains("server_shutdown"),
+        body.trim_end()
+            .lines()
+            .last()
+            .unwrap()
+            .contains("server_shutdown"),
         "the error event is the stream's last: {body}"
     );
     tokio::time::timeout(Duration::from_secs(10), &mut s.served)
@@ -744,5 +788,8 @@ async fn a_stream_still_running_when_the_drain_ends_gets_an_in_band_error_and_it
         .unwrap();
     let rows = s.wait_rows(1).await;
     assert_eq!(rows.len(), 1);
-    assert!(rows[0].output_tokens > 0 && rows[0].cost_nano_usd > 0, "{rows:?}");
+    assert!(
+        rows[0].output_tokens > 0 && rows[0].cost_nano_usd > 0,
+        "{rows:?}"
+    );
 }

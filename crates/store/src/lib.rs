@@ -146,8 +146,10 @@ pub(crate) async fn next_change(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
 ) -> Result<i64, StoreError> {
     within(
-        sqlx::query_scalar("UPDATE change_counter SET value = value + 1 WHERE id = 1 RETURNING value")
-            .fetch_one(&mut **tx),
+        sqlx::query_scalar(
+            "UPDATE change_counter SET value = value + 1 WHERE id = 1 RETURNING value",
+        )
+        .fetch_one(&mut **tx),
     )
     .await
 }

@@ -131,9 +131,11 @@ impl Store {
 
     pub async fn tenant(&self, id: &str) -> Result<Option<TenantRow>, StoreError> {
         let row = within(
-            sqlx::query(&format!("SELECT {COLUMNS}, change_seq FROM tenants WHERE id = $1"))
-                .bind(id)
-                .fetch_optional(self.pool()),
+            sqlx::query(&format!(
+                "SELECT {COLUMNS}, change_seq FROM tenants WHERE id = $1"
+            ))
+            .bind(id)
+            .fetch_optional(self.pool()),
         )
         .await?;
         row.as_ref().map(from_row).transpose()

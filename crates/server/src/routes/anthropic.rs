@@ -16,11 +16,7 @@ use crate::state::AppState;
 const DIALECT: &str = "anthropic";
 
 /// `POST /v1/messages`.
-pub async fn messages(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
+pub async fn messages(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     let mut ctx = RequestContext::start(&state, DIALECT);
     let answer = async {
         ctx.identify(&state, &headers)?;

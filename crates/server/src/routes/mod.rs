@@ -25,7 +25,9 @@ use crate::state::AppState;
 pub const MAX_REQUEST_BYTES: usize = 32 * 1024 * 1024;
 
 /// The request body, read once the key was checked (see [`body`]).
-pub(crate) async fn read_body(body: axum::body::Body) -> Result<bytes::Bytes, switchyard_dialects::GatewayError> {
+pub(crate) async fn read_body(
+    body: axum::body::Body,
+) -> Result<bytes::Bytes, switchyard_dialects::GatewayError> {
     body::read(body).await
 }
 
@@ -61,7 +63,10 @@ pub fn router(live: Live) -> Router {
 /// client goes away: a prompt that reached an upstream gets its answer read, paid for and
 /// recorded (ledger row, audit record, log line) instead of vanishing with a dropped future.
 /// A panicking handler becomes a 500 instead of a connection closed without a word.
-async fn run_to_completion(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+async fn run_to_completion(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
     match tokio::spawn(next.run(request)).await {
         Ok(response) => response,
         Err(err) => {

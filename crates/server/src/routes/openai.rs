@@ -60,11 +60,7 @@ pub async fn chat_completions(
 }
 
 /// `POST /v1/embeddings`.
-pub async fn embeddings(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
+pub async fn embeddings(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     let mut ctx = RequestContext::start(&state, DIALECT);
     let result = async {
         ctx.identify(&state, &headers)?;

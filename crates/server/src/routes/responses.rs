@@ -17,11 +17,7 @@ use crate::state::AppState;
 const DIALECT: &str = "responses";
 
 /// `POST /v1/responses`.
-pub async fn create(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
+pub async fn create(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     let mut ctx = RequestContext::start(&state, DIALECT);
     let answer = async {
         ctx.identify(&state, &headers)?;
