@@ -42,18 +42,22 @@ pub async fn run(args: ServeArgs) -> Result<(), Failure> {
     let store = crate::governed::open_store(&config).await?;
     let spool = crate::governed::spool_dir();
     let shared = crate::governed::shared(&config).await?;
-    let governance = Governance::start(store, crate::governed::pepper()?, Some(&spool), shared)
-        .await
-        .map_err(|e| Failure::usage(e.to_string()))?;
-    match switchyard_governance::audit::signer_from_env().map_err(Failure::usage)? {
-        Some(signer) => {
-            tracing::info!(public_key = %signer.public_key(), "audit log signed");
-            governance.audit.set_signer(signer);
-        }
+    let signer = switchyard_governance::audit::signer_from_env().map_err(Failure::usage)?;
+    match &signer {
+        Some(signer) => tracing::info!(public_key = %signer.public_key(), "audit log signed"),
         None => tracing::warn!(
             "audit log unsigned: set SWITCHYARD_AUDIT_KEY (make one with `switchyard audit keygen`) for signed checkpoints"
         ),
     }
+    let governance = Governance::start(
+        store,
+        crate::governed::pepper()?,
+        Some(&spool),
+        shared,
+        signer,
+    )
+    .await
+    .map_err(|e| Failure::usage(e.to_string()))?;
     if config.api_keys.is_empty()
         && !governance.keys.has_keys()
         && !config.listen.ip().is_loopback()

@@ -241,3 +241,170 @@ async fn sqlx_edit(store: &switchyard_store::Store, lane: i64, seq: i64) {
         .await
         .unwrap();
 }
+
+/// What one client got back: each receipt it received, with the answer read in full.
+async fn receipts_of(resp: reqwest::Response, stream: bool) -> Option<Vec<String>> {
+    if resp.status() != 200 {
+        return None;
+    }
+    let header = resp
+        .headers()
+        .get("x-switchyard-receipt")?
+        .to_str()
+        .ok()?
+        .to_owned();
+    let body = resp.bytes().await.ok()?;
+    if !stream {
+        return Some(vec![header]);
+    }
+    let text = String::from_utf8(body.to_vec()).ok()?;
+    if !text.ends_with("data: [DONE]\n\n") {
+        return None;
+    }
+    let marker = ": x-switchyard-receipt=";
+    let at = text.rfind(marker)? + marker.len();
+    let ended = text[at..].lines().next()?.trim().to_owned();
+    Some(vec![header, ended])
+}
+
+/// `kill -9` of a server under load (answers and streams from 8 clients, so that records
+/// are still on their way to the database when it dies): after a restart, every receipt a
+/// client received is in the log at the place it names, the log verifies, and each lane's
+/// signed head covers its records.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_receipt_handed_out_verifies_after_kill_9_and_restart() {
+    let keygen = switchyard(&["audit", "keygen"], &[]);
+    let seed = line(&keygen, "SWITCHYARD_AUDIT_KEY=");
+    let public = line(&keygen, "public key:");
+    let home = tempdir::Dir::new();
+    let home_path = home.path.display().to_string();
+    let env = [
+        ("SWITCHYARD_HOME", home_path.as_str()),
+        ("SWITCHYARD_AUDIT_KEY", seed.as_str()),
+        ("SWITCHYARD_KEY_PEPPER", "kill-test-pepper-0123456789abcdef"),
+    ];
+    let made = switchyard(&["keys", "create", "--name", "load"], &env);
+    let secret = switchyard_cli_key(&made);
+    let mock = switchyard_testkit::MockOpenAi::start().await.unwrap();
+    let port = free_port();
+    let (_dir, path) = write_config(&format!(
+        "listen = \"127.0.0.1:{port}\"\n\
+         [[providers]]\nid = \"up\"\ntype = \"openai\"\nbase_url = \"{}\"\n\
+         [[models]]\nname = \"m\"\nroute = [{{ provider = \"up\", model = \"gpt-4o-mini\" }}]\n",
+        mock.base_url()
+    ));
+    let url = format!("http://127.0.0.1:{port}");
+    let mut child = spawn_serve(&path, &env, false);
+    let reaper = Reaper(vec![child.id()]);
+    assert!(
+        answers(&format!("{url}/healthz")).await,
+        "server did not start"
+    );
+
+    let client = reqwest::Client::new();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut workers = Vec::new();
+    for worker in 0..8 {
+        let (client, url, secret, stop) =
+            (client.clone(), url.clone(), secret.clone(), stop.clone());
+        workers.push(tokio::spawn(async move {
+            let mut got = Vec::new();
+            let mut n = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let stream = (worker + n).is_multiple_of(3);
+                n += 1;
+                let body = serde_json::json!({"model": "m", "stream": stream, "messages": [{"role": "user", "content": "hi"}]});
+                let Ok(resp) = client
+                    .post(format!("{url}/v1/chat/completions"))
+                    .bearer_auth(&secret)
+                    .header("content-type", "application/json")
+                    .body(body.to_string())
+                    .send()
+                    .await
+                else {
+                    break;
+                };
+                got.extend(receipts_of(resp, stream).await.into_iter().flatten());
+            }
+            got
+        }));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    let _ = std::process::Command::new("kill")
+        .args(["-KILL", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut receipts = Vec::new();
+    for w in workers {
+        receipts.extend(w.await.unwrap());
+    }
+    drop(reaper);
+    assert!(receipts.len() > 40, "too little load: {}", receipts.len());
+
+    // The next start appends what the killed process spooled to its lane.
+    let mut child = spawn_serve(&path, &env, false);
+    let reaper = Reaper(vec![child.id()]);
+    assert!(
+        answers(&format!("{url}/healthz")).await,
+        "server did not restart"
+    );
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    drop(reaper);
+
+    let out = switchyard(&["audit", "verify", "--public-key", &public], &env);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("audit log intact"), "{}", text(&out));
+    let db = home.path.join("switchyard.db");
+    let store = switchyard_store::Store::open(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let heads: std::collections::HashMap<i64, i64> = store
+        .audit_heads()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|h| (h.lane, h.seq))
+        .collect();
+    let mut missing = Vec::new();
+    for receipt in &receipts {
+        let text = String::from_utf8(engine.decode(receipt).unwrap()).unwrap();
+        let parsed: Value = serde_json::from_str(&text).unwrap();
+        let (lane, position) = (
+            parsed["chain"]["lane"].as_i64().unwrap(),
+            parsed["chain"]["position"].as_i64().unwrap(),
+        );
+        let found = store.audit_record(lane, position).await.unwrap();
+        if found.as_ref().map(|r| r.record.as_str()) != Some(text.as_str()) {
+            missing.push((lane, position));
+        }
+        assert!(
+            heads.get(&lane).is_some_and(|&h| h >= position),
+            "lane {lane} head"
+        );
+    }
+    store.close().await;
+    assert!(
+        missing.is_empty(),
+        "{} of {} receipts are not in the log: {missing:?}",
+        missing.len(),
+        receipts.len()
+    );
+    // The command a client runs agrees, for the last receipts handed out.
+    for receipt in receipts.iter().rev().take(3) {
+        let out = switchyard(
+            &["receipt", "verify", receipt, "--public-key", &public],
+            &env,
+        );
+        assert!(out.status.success(), "{}", text(&out));
+        assert!(
+            text(&out).contains("covered by the lane's signed head"),
+            "{}",
+            text(&out)
+        );
+    }
+}

@@ -6,15 +6,23 @@
 //! retried with backoff, never dropped; on shutdown the queue is drained. The queue is
 //! bounded (`[audit] queue`): while it is full, new requests are refused (the default) or
 //! served without a record (`when_full = "serve"`, counted).
+//!
+//! With a [`Spool`], each record is also appended to the local spool as it is queued (a
+//! request's on the same line as its usage row), before its receipt is handed out: a killed
+//! process's records are appended to its lane at the next start, so every receipt a client
+//! received verifies.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use switchyard_store::audit::{CheckpointEvery, Entry, Position, Signer};
+use switchyard_store::ledger::LedgerRow;
 use switchyard_store::{Store, StoreError};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+
+use crate::spool::Spool;
 
 /// The environment variable holding the audit signing key (base64 of an Ed25519 seed).
 pub const KEY_ENV: &str = "SWITCHYARD_AUDIT_KEY";
@@ -35,14 +43,18 @@ pub struct AuditWriter {
     task: Mutex<Option<JoinHandle<()>>>,
     signer: Arc<Mutex<Option<Arc<Signer>>>>,
     stats: Arc<Stats>,
+    spool: Option<Arc<Spool>>,
 }
+
+/// A record and the spool line holding it (0: not spooled).
+type Queued = (u64, Entry);
 
 /// The lane, its next free position, and the queue: one lock, so positions are handed out
 /// in the order records enter the queue.
 struct Tail {
     lane: i64,
     next: i64,
-    sender: Option<mpsc::UnboundedSender<Entry>>,
+    sender: Option<mpsc::UnboundedSender<Queued>>,
 }
 
 #[derive(Default)]
@@ -61,11 +73,13 @@ struct Stats {
 pub const QUEUE: u64 = 100_000;
 
 impl AuditWriter {
-    /// Opens this process's lane (`opened_by`: which process) and starts its writer.
+    /// Opens this process's lane (`opened_by`: which process) and starts its writer; with a
+    /// spool, every record is spooled before its position is handed out.
     pub async fn open(
         store: Store,
         every: CheckpointEvery,
         opened_by: &str,
+        spool: Option<Arc<Spool>>,
     ) -> Result<AuditWriter, StoreError> {
         let lane = store.open_audit_lane(opened_by, None, every).await?;
         let (sender, receiver) = mpsc::unbounded_channel();
@@ -79,6 +93,7 @@ impl AuditWriter {
             signer.clone(),
             every,
             stats.clone(),
+            spool.clone(),
         ));
         Ok(AuditWriter {
             // Position 1 is the lane's opening.
@@ -90,6 +105,7 @@ impl AuditWriter {
             task: Mutex::new(Some(task)),
             signer,
             stats,
+            spool,
         })
     }
 
@@ -166,6 +182,20 @@ impl AuditWriter {
         ref_id: &str,
         build: impl FnOnce(Position) -> String,
     ) -> Option<Position> {
+        self.record_with(at, kind, ref_id, build, None).0
+    }
+
+    /// [`AuditWriter::record`], the record spooled on one line with `usage` (a request's
+    /// row, queued to the ledger by the caller); also returns that line (0: not spooled, the
+    /// row is not on it).
+    pub fn record_with(
+        &self,
+        at: i64,
+        kind: &str,
+        ref_id: &str,
+        build: impl FnOnce(Position) -> String,
+        usage: Option<&LedgerRow>,
+    ) -> (Option<Position>, u64) {
         if self.stats.serve_when_full.load(Ordering::Relaxed) && self.is_full() {
             let n = self.stats.dropped.fetch_add(1, Ordering::Relaxed) + 1;
             if n.is_power_of_two() {
@@ -174,8 +204,10 @@ impl AuditWriter {
                     "audit queue full: records dropped (audit.when_full = \"serve\")"
                 );
             }
-            return None;
+            return (None, 0);
         }
+        // Position, spool line and queue under one lock: positions enter the queue in order,
+        // and no position is handed out before its record is on disk.
         let queued = self.lock_tail(|tail| {
             let sender = tail.sender.as_ref()?;
             let position = Position {
@@ -189,17 +221,30 @@ impl AuditWriter {
                 record: build(position),
                 seq: Some(tail.next),
             };
-            sender.send(entry).ok()?;
+            let line = match &self.spool {
+                None => 0,
+                Some(spool) => spool.append(usage, Some((tail.lane, &entry))).unwrap_or_else(|err| {
+                    tracing::error!(%err, "cannot append an audit record to the spool; it goes to the store only");
+                    0
+                }),
+            };
+            if sender.send((line, entry)).is_err() {
+                // The writer is gone; the spooled line (if any) is replayed at the next start.
+                return None;
+            }
             tail.next += 1;
-            Some(position)
+            Some((position, line))
         });
         match queued {
-            Some(_) => {
+            Some((position, line)) => {
                 self.stats.queued.fetch_add(1, Ordering::Relaxed);
+                (Some(position), line)
             }
-            None => tracing::error!(%ref_id, "audit record lost: the audit log is shut down"),
+            None => {
+                tracing::error!(%ref_id, "audit record lost: the audit log is shut down");
+                (None, 0)
+            }
         }
-        queued
     }
 
     /// Records appended so far.
@@ -238,12 +283,15 @@ impl AuditWriter {
 async fn write_loop(
     store: Store,
     lane: i64,
-    mut receiver: mpsc::UnboundedReceiver<Entry>,
+    mut receiver: mpsc::UnboundedReceiver<Queued>,
     signer: Arc<Mutex<Option<Arc<Signer>>>>,
     every: CheckpointEvery,
     stats: Arc<Stats>,
+    spool: Option<Arc<Spool>>,
 ) {
-    let mut batch = Vec::with_capacity(BATCH);
+    let mut batch: Vec<Queued> = Vec::with_capacity(BATCH);
+    let mut entries: Vec<Entry> = Vec::with_capacity(BATCH);
+    let mut lines: Vec<u64> = Vec::with_capacity(BATCH);
     while receiver.recv_many(&mut batch, BATCH).await > 0 {
         // Let a batch gather: one transaction (and one signature) per LINGER, not per record.
         if batch.len() < BATCH {
@@ -259,15 +307,19 @@ async fn write_loop(
             Ok(g) => g.clone(),
             Err(p) => p.into_inner().clone(),
         };
+        for (line, entry) in batch.drain(..) {
+            lines.push(line);
+            entries.push(entry);
+        }
         let mut wait = Duration::from_millis(50);
         loop {
             match store
-                .append_audit(lane, &batch, signer.as_deref(), every)
+                .append_audit(lane, &entries, signer.as_deref(), every)
                 .await
             {
                 Ok(_) => break,
                 Err(err) => {
-                    tracing::warn!(%err, lane, records = batch.len(), "audit append failed; retrying");
+                    tracing::warn!(%err, lane, records = entries.len(), "audit append failed; retrying");
                     tokio::time::sleep(wait).await;
                     wait = (wait * 2).min(Duration::from_secs(5));
                 }
@@ -275,8 +327,12 @@ async fn write_loop(
         }
         stats
             .written
-            .fetch_add(batch.len() as u64, Ordering::Relaxed);
-        batch.clear();
+            .fetch_add(entries.len() as u64, Ordering::Relaxed);
+        if let Some(spool) = &spool {
+            spool.done(lines.drain(..));
+        }
+        lines.clear();
+        entries.clear();
     }
 }
 

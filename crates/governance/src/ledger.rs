@@ -3,14 +3,14 @@
 //! backoff, never dropped, and never duplicated (the store ignores a request id it already
 //! has). On shutdown the queue is closed and drained before the process exits.
 //!
-//! With a [`Spool`], each row is first appended to a local file, so that rows of answers
+//! With a [`Spool`], each row is first appended to a local file (with its request's audit
+//! record, when it has one: [`crate::Governance::record_request`]), so that rows of answers
 //! already delivered survive a killed process (replayed at the next start).
 //!
 //! When the queue is full (the database is slower than the traffic, or down), a row waits in
 //! an overflow task instead of being dropped, up to [`OVERFLOW`] rows; beyond that rows are
 //! counted as lost and logged loudly, so memory stays bounded during a long outage.
 
-use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -59,8 +59,20 @@ impl LedgerWriter {
         }
     }
 
-    /// Queues a row; never waits.
+    /// Spools a row and queues it; never waits.
     pub fn record(&self, row: LedgerRow) {
+        let seq = match &self.spool {
+            None => 0,
+            Some(spool) => spool.append(Some(&row), None).unwrap_or_else(|err| {
+                tracing::error!(%err, "cannot append a usage row to the spool; it goes to the store only");
+                0
+            }),
+        };
+        self.queue(seq, row);
+    }
+
+    /// Queues a row already spooled as part of line `seq` (0: not spooled); never waits.
+    pub fn queue(&self, seq: u64, row: LedgerRow) {
         let sender = match self.sender.lock() {
             Ok(guard) => guard.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
@@ -68,13 +80,6 @@ impl LedgerWriter {
         let Some(sender) = sender else {
             self.lose(&row, "the ledger is shut down");
             return;
-        };
-        let seq = match &self.spool {
-            None => 0,
-            Some(spool) => spool.append(&row).unwrap_or_else(|err| {
-                tracing::error!(%err, "cannot append a usage row to the spool; it goes to the store only");
-                0
-            }),
         };
         match sender.try_send((seq, row)) {
             Ok(()) => {}
@@ -133,16 +138,10 @@ impl LedgerWriter {
             Err(poisoned) => poisoned.into_inner().take(),
         };
         if let Some(task) = task {
-            match tokio::time::timeout_at(deadline, task).await {
-                Ok(_) => {
-                    // Every row is in the store: the spool has nothing left to keep.
-                    if let Some(spool) = &self.spool {
-                        spool.close();
-                    }
-                }
-                Err(_) => tracing::error!(
+            if tokio::time::timeout_at(deadline, task).await.is_err() {
+                tracing::error!(
                     "the usage ledger could not be written before shutdown ended; its spool keeps the rest for the next start"
-                ),
+                );
             }
         }
     }
@@ -156,9 +155,6 @@ async fn write_loop(
 ) {
     let mut batch: Vec<Queued> = Vec::with_capacity(BATCH);
     let mut rows: Vec<LedgerRow> = Vec::with_capacity(BATCH);
-    // Spool sequence numbers committed out of order, and the highest one below which all are.
-    let mut done = BTreeSet::new();
-    let mut watermark = 0u64;
     while let Some(first) = receiver.recv().await {
         batch.push(first);
         while batch.len() < BATCH {
@@ -184,11 +180,7 @@ async fn write_loop(
             .written
             .fetch_add(rows.len() as u64, Ordering::Relaxed);
         if let Some(spool) = &spool {
-            done.extend(batch.iter().map(|(seq, _)| *seq).filter(|seq| *seq > 0));
-            while done.remove(&(watermark + 1)) {
-                watermark += 1;
-            }
-            spool.committed(watermark);
+            spool.done(batch.iter().map(|(seq, _)| *seq));
         }
         batch.clear();
     }

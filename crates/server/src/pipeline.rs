@@ -204,8 +204,15 @@ impl RequestContext {
                 &self.id,
             );
         }
-        if self.billable {
-            self.ledger(state, status, latency, &usage, cost_usd);
+        if let Some(row) = self.usage_row(state, status, latency, &usage, cost_usd) {
+            // One spool line for the row and the receipt's record, when there is a receipt.
+            let row = match self.receipt.as_mut() {
+                Some(receipt) => receipt.carry(row),
+                None => Some(row),
+            };
+            if let (Some(row), Some(governance)) = (row, &state.inner.governance) {
+                governance.ledger.record(row);
+            }
         }
         tracing::info!(
             target: "switchyard::request",
@@ -240,27 +247,29 @@ impl Drop for RequestContext {
         let state = self.state.clone();
         let usage = self.at_least(Usage::default(), 0);
         self.finish(&state, 499, Some("client_cancelled"), None, usage);
+        // No answer went out: the record has no answer hash.
+        if let Some(mut receipt) = self.receipt.take() {
+            let _ = receipt.seal(None);
+        }
     }
 }
 
 impl RequestContext {
-    /// Hands this request's row to the usage ledger (when governance runs).
-    fn ledger(
+    /// This request's usage row, when it is billable and governance runs.
+    fn usage_row(
         &self,
         state: &AppState,
         status: u16,
         latency: Duration,
         usage: &Usage,
         cost_usd: Option<f64>,
-    ) {
-        let Some(governance) = &state.inner.governance else {
-            return;
-        };
+    ) -> Option<LedgerRow> {
+        state.inner.governance.as_ref().filter(|_| self.billable)?;
         let inner = &state.inner;
         let route = inner.routes.models().get(self.model as usize);
         let deployment = route.and_then(|m| m.deployments.get(self.position as usize));
         let clamp = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
-        governance.ledger.record(LedgerRow {
+        Some(LedgerRow {
             request_id: self.id.clone(),
             at: switchyard_store::now_ms(),
             tenant_id: self.caller.as_ref().and_then(|c| c.tenant_id.clone()),
@@ -275,7 +284,7 @@ impl RequestContext {
             cost_nano_usd: cost_usd.map_or(0, nano_usd),
             latency_ms: i64::try_from(latency.as_millis()).unwrap_or(i64::MAX),
             status: i32::from(status),
-        });
+        })
     }
 
     /// What `usage` cost at the serving deployment's price, when a deployment served and its

@@ -11,6 +11,9 @@
 //! `: x-switchyard-receipt=<receipt>` (`"stream": "ended"`, with the final status, any
 //! in-band error, and the hash of the whole body without that comment). A stream the client
 //! abandons still gets its ended record in the log. Both are records of the log.
+//!
+//! A request's usage row rides with its receipt ([`Draft::carry`]): sealing spools both on
+//! one line before the receipt is handed out, so a killed process loses neither.
 
 use std::sync::Arc;
 
@@ -19,6 +22,7 @@ use http::HeaderValue;
 use sha2::{Digest, Sha256};
 use switchyard_governance::Governance;
 use switchyard_store::audit::{hex, Position};
+use switchyard_store::ledger::LedgerRow;
 
 use crate::pipeline::RequestContext;
 use crate::state::AppState;
@@ -74,6 +78,8 @@ pub struct Draft {
     tenant_id: Option<String>,
     prompt_sha256: Option<[u8; 32]>,
     audit: Option<Arc<Governance>>,
+    /// The request's usage row, written with the record when the receipt is sealed.
+    usage: Option<LedgerRow>,
 }
 
 impl std::fmt::Debug for Draft {
@@ -126,6 +132,7 @@ pub fn draft(
         tenant_id: ctx.caller.as_ref().and_then(|c| c.tenant_id.clone()),
         prompt_sha256: ctx.prompt_sha256,
         audit: inner.governance.clone(),
+        usage: None,
     }
 }
 
@@ -136,9 +143,19 @@ impl Draft {
         self
     }
 
+    /// Keeps the request's usage row, to be spooled with the record when the receipt is
+    /// sealed (or written alone if it never is); gives it back when there is no audit log.
+    pub fn carry(&mut self, row: LedgerRow) -> Option<LedgerRow> {
+        if self.audit.is_none() {
+            return Some(row);
+        }
+        self.usage = Some(row);
+        None
+    }
+
     /// The receipt with the answer's hash (`None`: not known), queued to the audit log at
-    /// the position it names; the receipt text (base64url).
-    pub fn seal(&self, answer_sha256: Option<&[u8; 32]>) -> Option<String> {
+    /// the position it names (with the usage row it carries); the receipt text (base64url).
+    pub fn seal(&mut self, answer_sha256: Option<&[u8; 32]>) -> Option<String> {
         let answer = answer_sha256.map(|h| hex(h));
         let prompt = self.prompt_sha256.map(|h| hex(&h));
         let record = |chain: Option<Position>| Record {
@@ -170,14 +187,18 @@ impl Draft {
         match &self.audit {
             Some(governance) => {
                 let mut encoded = None;
-                governance
-                    .audit
-                    .record(self.at, "request", &self.request_id, |position| {
+                let usage = self.usage.take();
+                governance.record_request(
+                    self.at,
+                    &self.request_id,
+                    |position| {
                         let text =
                             serde_json::to_string(&record(Some(position))).unwrap_or_default();
                         encoded = Some(encode(&text));
                         text
-                    })?;
+                    },
+                    usage,
+                )?;
                 encoded
             }
             None => serde_json::to_string(&record(None))
@@ -187,9 +208,18 @@ impl Draft {
     }
 
     /// [`Draft::seal`] as a header value.
-    pub fn header(&self, answer_sha256: Option<&[u8; 32]>) -> Option<HeaderValue> {
+    pub fn header(&mut self, answer_sha256: Option<&[u8; 32]>) -> Option<HeaderValue> {
         self.seal(answer_sha256)
             .and_then(|text| HeaderValue::from_str(&text).ok())
+    }
+}
+
+/// A receipt never sealed still leaves its usage row.
+impl Drop for Draft {
+    fn drop(&mut self) {
+        if let (Some(row), Some(governance)) = (self.usage.take(), &self.audit) {
+            governance.ledger.record(row);
+        }
     }
 }
 

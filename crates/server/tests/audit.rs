@@ -33,7 +33,7 @@ async fn start() -> (String, Arc<Governance>, Store, MockOpenAi) {
     );
     let config = switchyard_config::load_str(&text, &|_| None).unwrap();
     let store = Store::open("sqlite::memory:").await.unwrap();
-    let governance = Governance::start(store.clone(), Some(governed::pepper()), None, None)
+    let governance = Governance::start(store.clone(), Some(governed::pepper()), None, None, None)
         .await
         .unwrap();
     governance

@@ -58,7 +58,7 @@ impl Hostile {
         mock: MockOpenAi,
     ) -> Hostile {
         let config = switchyard_config::load_str(text, &|_| None).unwrap();
-        let governance = Governance::start(store.clone(), Some(pepper()), None, None)
+        let governance = Governance::start(store.clone(), Some(pepper()), None, None, None)
             .await
             .unwrap();
         let state =

@@ -122,6 +122,7 @@ async fn replicas(
                 fallback_allowance: 0,
                 hold_ms: 900_000,
             }),
+            None,
         )
         .await
         .unwrap();
@@ -338,6 +339,7 @@ async fn without_redis_each_replica_enforces_its_share_and_budgets_close() {
             fallback_allowance: 0,
             hold_ms: 900_000,
         }),
+        None,
     )
     .await
     .unwrap();

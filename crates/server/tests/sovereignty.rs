@@ -30,7 +30,7 @@ async fn governed_setup(store: switchyard_store::Store) -> (String, MockOpenAi, 
     );
     let config = switchyard_config::load_str(&text, &|_| None).unwrap();
     let governance =
-        switchyard_governance::Governance::start(store, Some(governed::pepper()), None, None)
+        switchyard_governance::Governance::start(store, Some(governed::pepper()), None, None, None)
             .await
             .unwrap();
     let state = switchyard_server::AppState::build_governed(&config, Some(governance)).unwrap();

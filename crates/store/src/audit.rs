@@ -368,6 +368,17 @@ impl Store {
         row.as_ref().map(record).transpose()
     }
 
+    /// The last position written in `lane` (0: none).
+    pub async fn audit_lane_end(&self, lane: i64) -> Result<i64, StoreError> {
+        let row = within(
+            sqlx::query("SELECT COALESCE(MAX(seq), 0) AS seq FROM audit_chain WHERE lane = $1")
+                .bind(lane)
+                .fetch_one(self.pool()),
+        )
+        .await?;
+        column(&row, "seq")
+    }
+
     /// The records about `ref_id` (a request id), in chain order. Not indexed: for tools.
     pub async fn audit_for(&self, ref_id: &str) -> Result<Vec<Record>, StoreError> {
         let rows = within(

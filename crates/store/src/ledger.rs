@@ -4,7 +4,7 @@
 
 use crate::{column, within, Store, StoreError};
 
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct LedgerRow {
     pub request_id: String,
     /// Unix ms when the request finished.

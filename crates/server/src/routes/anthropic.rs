@@ -35,7 +35,7 @@ pub async fn messages(State(state): State<AppState>, headers: HeaderMap, body: B
             respond::json(
                 StatusCode::OK,
                 anthropic::encode_message_response(&response),
-                &ctx,
+                &mut ctx,
                 Some(&served),
             )
         }
@@ -80,7 +80,7 @@ pub async fn count_tokens(
             respond::json(
                 StatusCode::OK,
                 anthropic::encode_count_tokens(tokens),
-                &ctx,
+                &mut ctx,
                 Some(&served),
             )
         }
@@ -100,7 +100,7 @@ pub fn models(state: &AppState, headers: &HeaderMap) -> Response {
         pipeline::listed_models(state, caller.as_deref()).map(|m| (m.name.as_str(), created)),
     );
     ctx.finish(state, 200, None, None, Usage::default());
-    respond::json(StatusCode::OK, body, &ctx, None)
+    respond::json(StatusCode::OK, body, &mut ctx, None)
 }
 
 fn fail(state: &AppState, ctx: &mut RequestContext, err: &GatewayError) -> Response {

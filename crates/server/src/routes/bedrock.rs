@@ -65,7 +65,7 @@ pub async fn model_operation(
                 let latency = ctx.started.elapsed().as_millis() as u64;
                 bedrock::encode_converse_response(&response, latency)
             };
-            respond::json(StatusCode::OK, body, &ctx, Some(&served))
+            respond::json(StatusCode::OK, body, &mut ctx, Some(&served))
         }
         Ok(ChatAnswer::Stream {
             first,

@@ -33,7 +33,7 @@ pub async fn explain(
     match body(&state, &headers, &query) {
         Ok(body) => {
             ctx.finish(&state, 200, None, None, Usage::default());
-            respond::json(StatusCode::OK, body, &ctx, None)
+            respond::json(StatusCode::OK, body, &mut ctx, None)
         }
         Err(err) => {
             let status = errors::status(err.class);
@@ -171,7 +171,7 @@ pub async fn health(State(state): State<AppState>, headers: HeaderMap) -> Respon
     match body {
         Ok(body) => {
             ctx.finish(&state, 200, None, None, Usage::default());
-            respond::json(StatusCode::OK, body, &ctx, None)
+            respond::json(StatusCode::OK, body, &mut ctx, None)
         }
         Err(err) => {
             let status = errors::status(err.class);

@@ -82,7 +82,7 @@ pub async fn model_method(
                 respond::json(
                     StatusCode::OK,
                     gemini::encode_generate_response(&response),
-                    &ctx,
+                    &mut ctx,
                     Some(&served),
                 )
             }
@@ -111,7 +111,7 @@ pub async fn model_method(
             respond::json(
                 StatusCode::OK,
                 gemini::encode_count_tokens(tokens),
-                &ctx,
+                &mut ctx,
                 Some(&served),
             )
         }
@@ -124,7 +124,7 @@ pub async fn model_method(
             respond::json(
                 StatusCode::OK,
                 gemini::encode_embed_response(&response, batch),
-                &ctx,
+                &mut ctx,
                 Some(&served),
             )
         }
@@ -157,7 +157,7 @@ pub async fn models(
         pipeline::listed_models(&state, caller.as_deref()).map(|m| m.name.as_str()),
     );
     ctx.finish(&state, 200, None, None, Usage::default());
-    respond::json(StatusCode::OK, body, &ctx, None)
+    respond::json(StatusCode::OK, body, &mut ctx, None)
 }
 
 fn fail(state: &AppState, ctx: &mut RequestContext, err: &GatewayError) -> Response {

@@ -39,7 +39,7 @@ pub async fn chat_completions(
             respond::json(
                 StatusCode::OK,
                 openai::encode_chat_response(&response),
-                &ctx,
+                &mut ctx,
                 Some(&served),
             )
         }
@@ -83,7 +83,7 @@ pub async fn embeddings(State(state): State<AppState>, headers: HeaderMap, body:
             respond::json(
                 StatusCode::OK,
                 openai::encode_embeddings_response(&response, format),
-                &ctx,
+                &mut ctx,
                 Some(&served),
             )
         }
@@ -104,7 +104,7 @@ pub async fn models(State(state): State<AppState>, headers: HeaderMap) -> Respon
             .map(|m| (m.name.as_str(), "switchyard", created)),
     );
     ctx.finish(&state, 200, None, None, Usage::default());
-    respond::json(StatusCode::OK, body, &ctx, None)
+    respond::json(StatusCode::OK, body, &mut ctx, None)
 }
 
 /// Any other path: an OpenAI-shaped 404.

@@ -38,16 +38,17 @@ pub fn error(
     response
 }
 
+/// A JSON answer with its headers; seals the request's receipt with the body's hash.
 pub fn json(
     status: StatusCode,
     body: Bytes,
-    ctx: &RequestContext,
+    ctx: &mut RequestContext,
     served: Option<&Served>,
 ) -> Response {
     let receipt = ctx
         .receipt
-        .as_ref()
-        .and_then(|r| r.header(Some(&crate::receipt::digest(&body))));
+        .take()
+        .and_then(|mut r| r.header(Some(&crate::receipt::digest(&body))));
     let mut response = with_headers(status, "application/json", Body::from(body), ctx, served);
     if let Some(receipt) = receipt {
         response

@@ -36,7 +36,7 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap, body: Bod
             respond::json(
                 StatusCode::OK,
                 responses::encode_response(&response, &echo),
-                &ctx,
+                &mut ctx,
                 Some(&served),
             )
         }

@@ -61,7 +61,7 @@ pub async fn setup(store: Store) -> Setup {
         mock.base_url()
     );
     let config = switchyard_config::load_str(&text, &|_| None).unwrap();
-    let governance = Governance::start(store.clone(), Some(pepper()), None, None)
+    let governance = Governance::start(store.clone(), Some(pepper()), None, None, None)
         .await
         .unwrap();
     let state = AppState::build_governed(&config, Some(governance.clone())).unwrap();
