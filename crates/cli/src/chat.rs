@@ -112,6 +112,7 @@ fn server_client(url: &str, api_key: Option<&str>) -> Result<OpenAiCompat, Failu
         api_version: None,
         tls_ca_file: None,
         file_uri_prefixes: Vec::new(),
+        tenant_file_uri_prefixes: Default::default(),
         headers: Vec::new(),
         local: None,
         aws: None,

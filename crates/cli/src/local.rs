@@ -54,6 +54,7 @@ fn add_local(config: &mut Config, entry: &Entry, store: &Store) {
         api_version: None,
         tls_ca_file: None,
         file_uri_prefixes: Vec::new(),
+        tenant_file_uri_prefixes: Default::default(),
         headers: Vec::new(),
         timeouts: Timeouts::default(),
         local: Some(LocalConfig::new(store.load_path(entry))),

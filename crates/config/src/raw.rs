@@ -170,6 +170,11 @@ pub struct RawProvider {
     /// with the gateway's own credentials.
     #[serde(default)]
     pub file_uri_prefixes: Vec<String>,
+    /// Per tenant (by id), the part of `file_uri_prefixes` its keys may pass: each prefix
+    /// inside one of those. When any tenant is listed, a tenant's keys may pass only what
+    /// the nearest listed tenant of its family allows (nothing, if none is listed).
+    #[serde(default)]
+    pub tenant_file_uri_prefixes: BTreeMap<String, Vec<String>>,
     /// Extra headers sent upstream (`${ENV}` references allowed).
     #[serde(default)]
     pub headers: BTreeMap<String, String>,

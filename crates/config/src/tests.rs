@@ -282,6 +282,26 @@ fn media_fetching_has_safe_defaults_and_checked_limits() {
 }
 
 #[test]
+fn a_tenants_file_uri_prefixes_only_narrow_the_providers() {
+    let provider = |tenants: &str| {
+        format!("[[providers]]\nid = \"g\"\ntype = \"gemini\"\napi_key = \"k\"\nfile_uri_prefixes = [\"gs://corp/\"]\n[providers.tenant_file_uri_prefixes]\n{tenants}\n")
+    };
+    let config = load_str(&provider("acme = [\"gs://corp/acme/\"]"), &no_env).unwrap();
+    assert_eq!(
+        config.providers[0].tenant_file_uri_prefixes["acme"],
+        vec!["gs://corp/acme/".to_owned()]
+    );
+    assert_eq!(
+        invalid_key(&provider("acme = [\"gs://other/acme/\"]")),
+        "providers[0].tenant_file_uri_prefixes.acme[0]"
+    );
+    assert_eq!(
+        invalid_key(&provider("acme = [\"gs://corp/acme\"]")),
+        "providers[0].tenant_file_uri_prefixes.acme[0]"
+    );
+}
+
+#[test]
 fn file_uri_prefixes_must_end_with_a_slash() {
     let provider = |prefixes: &str| {
         format!("[[providers]]\nid = \"g\"\ntype = \"gemini\"\napi_key = \"k\"\nfile_uri_prefixes = {prefixes}\n")

@@ -548,6 +548,23 @@ fn provider(
         None => None,
     };
     let file_uri_prefixes = file_uri_prefixes(&at("file_uri_prefixes"), &p.file_uri_prefixes)?;
+    let tenant_file_uri_prefixes = p
+        .tenant_file_uri_prefixes
+        .iter()
+        .map(|(tenant, narrower)| {
+            let key = at(&format!("tenant_file_uri_prefixes.{tenant}"));
+            let narrower = self::file_uri_prefixes(&key, narrower)?;
+            for (n, prefix) in narrower.iter().enumerate() {
+                if !file_uri_prefixes.iter().any(|wide| prefix.starts_with(wide.as_str())) {
+                    return Err(ConfigError::invalid(
+                        format!("{key}[{n}]"),
+                        format!("`{prefix}` is not inside any of this provider's `file_uri_prefixes`: a tenant's list can only narrow it"),
+                    ));
+                }
+            }
+            Ok((tenant.clone(), narrower))
+        })
+        .collect::<Result<_, ConfigError>>()?;
     let local = local(i, p, kind, env)?;
     let aws = aws(i, p, kind, env)?;
     let gcp = gcp(i, p, kind, env)?;
@@ -567,6 +584,7 @@ fn provider(
         id: p.id.clone(),
         tls_ca_file,
         file_uri_prefixes,
+        tenant_file_uri_prefixes,
         kind,
         base_url,
         api_key,

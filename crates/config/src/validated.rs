@@ -249,6 +249,10 @@ pub struct ProviderConfig {
     /// The cloud file references (URIs with a scheme) clients may pass, by prefix; each ends
     /// with `/`, so that `gs://a/` never admits `gs://ab/`. Empty: none.
     pub file_uri_prefixes: Vec<String>,
+    /// Per tenant id, the narrower prefixes its keys may pass (each inside one of
+    /// `file_uri_prefixes`). Not empty: a tenant's keys pass only what the nearest listed
+    /// tenant of its family allows; keys of no tenant pass `file_uri_prefixes`.
+    pub tenant_file_uri_prefixes: std::collections::BTreeMap<String, Vec<String>>,
     pub headers: Vec<(String, Secret)>,
     pub timeouts: Timeouts,
     /// Set exactly when `kind` is `Local`.

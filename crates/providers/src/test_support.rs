@@ -25,6 +25,7 @@ pub fn provider_config(
         api_version: None,
         tls_ca_file: None,
         file_uri_prefixes: Vec::new(),
+        tenant_file_uri_prefixes: Default::default(),
         headers: Vec::new(),
         local: None,
         aws: None,

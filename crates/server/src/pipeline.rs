@@ -380,7 +380,7 @@ pub async fn chat(
     // Admitted (rate limits, budget) before the guard spends time on the request's text.
     let needs = Needs::of(&request);
     let model_index = admitted(state, ctx, &request.model, &needs).await?;
-    crate::files::check(state, model_index, &request)?;
+    crate::files::check(state, model_index, &request, ctx.caller.as_deref())?;
     let (request, outcome) = crate::guard::chat_request(state, &policies, request, &needs).await;
     let vault = guarded(ctx, outcome)?;
     if let Some((kept, key)) = &cache {
@@ -546,7 +546,7 @@ pub async fn count_tokens(
         crate::guard::chat_request(state, &policies, request.clone(), &Needs::of(request)).await;
     guarded(ctx, outcome)?;
     let request = &guarded_request;
-    crate::files::check(state, plan.model_index, request)?;
+    crate::files::check(state, plan.model_index, request, ctx.caller.as_deref())?;
     let tags = inner.tags.get(plan.model_index);
     let mut refusals = Vec::new();
     let mut last_error = None;

@@ -38,7 +38,7 @@ pub struct Inner {
     pub providers: Vec<Provider>,
     pub provider_ids: Vec<String>,
     /// By provider index: the cloud file references clients may pass to it, by prefix.
-    pub file_uri_prefixes: Vec<Vec<String>>,
+    pub file_uri_prefixes: Vec<crate::files::Prefixes>,
     pub auth: Auth,
     /// The store, virtual keys and the usage ledger (absent in tests that need none).
     pub governance: Option<Arc<Governance>>,
@@ -243,7 +243,7 @@ impl AppState {
                 file_uri_prefixes: config
                     .providers
                     .iter()
-                    .map(|p| p.file_uri_prefixes.clone())
+                    .map(crate::files::Prefixes::of)
                     .collect(),
                 auth: Auth::with_virtual_keys(
                     &config.api_keys,

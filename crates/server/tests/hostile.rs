@@ -406,6 +406,90 @@ async fn cloud_file_references_need_an_allow_listed_prefix() {
     assert_eq!(s.mock.request_count(), 1);
 }
 
+/// Tenants sharing a deployment: `tenant_file_uri_prefixes` gives each organisation (and its
+/// teams) only its own folder of the shared bucket; a tenant with no list gets none, a key of
+/// no tenant the provider's whole list.
+#[tokio::test]
+async fn cloud_file_references_are_narrowed_per_tenant() {
+    use switchyard_store::tenants::TenantRow;
+    let store = open_store().await;
+    let tenant = |id: &str, parent: Option<&str>| TenantRow {
+        id: id.into(),
+        name: id.into(),
+        parent_id: parent.map(str::to_owned),
+        ..TenantRow::default()
+    };
+    for row in [
+        tenant("acme", None),
+        tenant("acme-research", Some("acme")),
+        tenant("globex", None),
+        tenant("initech", None),
+    ] {
+        store.insert_tenant(&row).await.unwrap();
+    }
+    let in_tenant = |t: &'static str| {
+        move |k: &mut switchyard_store::keys::KeyRow| k.tenant_id = Some(t.into())
+    };
+    let acme = key(&store, "key_acme", in_tenant("acme")).await;
+    let research = key(&store, "key_research", in_tenant("acme-research")).await;
+    let globex = key(&store, "key_globex", in_tenant("globex")).await;
+    let initech = key(&store, "key_initech", in_tenant("initech")).await;
+    let operator = key(&store, "key_operator", |_| {}).await;
+    let s = Hostile::start(
+        "file_uri_prefixes = [\"gs://corp/\"]\n\
+         [providers.tenant_file_uri_prefixes]\nacme = [\"gs://corp/acme/\"]\nglobex = [\"gs://corp/globex/\"]",
+        ServerLimits::default(),
+        store,
+    )
+    .await;
+    let status = |secret: &KeySecret, uri: &str| {
+        let body = json!({"model": "chat", "messages": [{"role": "user", "content": [
+            {"type": "text", "text": "summarise"},
+            {"type": "file", "file": {"file_id": uri}}
+        ]}]});
+        let sent = s.chat(secret, body).send();
+        async move { sent.await.unwrap().status().as_u16() }
+    };
+    for (who, secret, uri, expected) in [
+        ("acme", &acme, "gs://corp/acme/plan.pdf", 200),
+        ("acme", &acme, "gs://corp/globex/plan.pdf", 400),
+        ("a team of acme", &research, "gs://corp/acme/plan.pdf", 200),
+        (
+            "a team of acme",
+            &research,
+            "gs://corp/globex/plan.pdf",
+            400,
+        ),
+        ("globex", &globex, "gs://corp/globex/plan.pdf", 200),
+        ("globex", &globex, "gs://corp/acme/plan.pdf", 400),
+        (
+            "a tenant with no list",
+            &initech,
+            "gs://corp/acme/plan.pdf",
+            400,
+        ),
+        (
+            "a key of no tenant",
+            &operator,
+            "gs://corp/globex/plan.pdf",
+            200,
+        ),
+        (
+            "a key of no tenant",
+            &operator,
+            "gs://elsewhere/plan.pdf",
+            400,
+        ),
+    ] {
+        assert_eq!(status(secret, uri).await, expected, "{who}: {uri}");
+    }
+    assert_eq!(
+        s.mock.request_count(),
+        4,
+        "only the allowed ones went upstream"
+    );
+}
+
 /// Sends raw bytes on a fresh connection and returns whatever comes back until it closes
 /// (or `limit` passes).
 async fn raw(addr: &str, send: &[u8], limit: Duration) -> (String, Duration) {
