@@ -26,6 +26,10 @@ pub use switchyard_config::Timeouts;
 
 /// Largest non-streamed upstream body accepted.
 pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+/// The most of an error answer's body kept (for its message).
+pub const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
+/// The longest an error answer's body is read (within the call's own limits).
+const ERROR_BODY_WAIT: Duration = Duration::from_secs(5);
 
 /// The pooled client for one provider.
 pub type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
@@ -151,6 +155,27 @@ impl Deadline {
             out.extend_from_slice(&chunk);
         }
         Ok(out.freeze())
+    }
+}
+
+impl Deadline {
+    /// The start of an error answer's body: at most [`MAX_ERROR_BODY_BYTES`], read for at
+    /// most [`ERROR_BODY_WAIT`] (and the call's limits). Whatever arrived by then, never an
+    /// error: an upstream that sends an endless or stalled error body does not hold the
+    /// request, and its message is still shown as far as it came.
+    pub async fn read_error_body(&self, body: &mut Incoming) -> Bytes {
+        let mut out = BytesMut::new();
+        let read = async {
+            while out.len() < MAX_ERROR_BODY_BYTES {
+                let Ok(Some(chunk)) = self.next_chunk(body).await else {
+                    break;
+                };
+                let room = MAX_ERROR_BODY_BYTES - out.len();
+                out.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            }
+        };
+        let _ = tokio::time::timeout(ERROR_BODY_WAIT, read).await;
+        out.freeze()
     }
 }
 

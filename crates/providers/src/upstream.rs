@@ -132,7 +132,7 @@ impl Upstream {
         }
         let status = response.status().as_u16();
         let (parts, mut body) = response.into_parts();
-        let body = deadline.read_body(&mut body).await.unwrap_or_default();
+        let body = deadline.read_error_body(&mut body).await;
         Err((self.classify)(
             status,
             &parts.headers,
