@@ -231,9 +231,7 @@ pub async fn replay(
         return Ok(Replayed::default());
     };
     // Every free segment is read (and kept locked) first: a lane's records may span several.
-    let mut held = Vec::new();
-    let mut rows = Vec::new();
-    let mut lanes: BTreeMap<i64, BTreeMap<i64, Entry>> = BTreeMap::new();
+    let mut segments = Vec::new();
     for entry in entries.flatten() {
         let path = entry.path();
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
@@ -247,60 +245,106 @@ pub async fn replay(
         if file.try_lock().is_err() {
             continue;
         }
-        for line in BufReader::new(&file).lines().map_while(Result::ok) {
-            // A torn last line (the process died in its write) is skipped.
-            let Ok(value) = serde_json::from_str::<Value>(&line) else {
-                continue;
-            };
-            if let Some(audit) = value
-                .get("audit")
-                .and_then(|a| serde_json::from_value::<AuditIn>(a.clone()).ok())
-            {
-                lanes.entry(audit.lane).or_default().insert(
-                    audit.seq,
-                    Entry {
-                        at: audit.at,
-                        kind: audit.kind,
-                        ref_id: audit.ref_id,
-                        record: audit.record,
-                        seq: Some(audit.seq),
-                    },
-                );
-            }
-            if let Ok(row) = serde_json::from_value::<LedgerRow>(value) {
-                rows.push(row);
+        let lines = read_lines(&file);
+        segments.push((path, file, lines));
+    }
+    // A lane this store does not have (every lane starts with its opening) means the spool
+    // was left by a process writing to another store: those segments are kept aside whole,
+    // neither their rows nor their records grafted onto this store.
+    let mut ends = BTreeMap::new();
+    for (_, _, lines) in &segments {
+        for (lane, _) in &lines.records {
+            if !ends.contains_key(lane) {
+                ends.insert(*lane, store.audit_lane_end(*lane).await?);
             }
         }
-        held.push((path, file));
     }
-    let mut replayed = Replayed {
-        rows: rows.len(),
-        ..Replayed::default()
-    };
-    for chunk in rows.chunks(REPLAY_CHUNK) {
-        store.append_usage(chunk).await?;
+    let mut replayed = Replayed::default();
+    let mut lanes: BTreeMap<i64, BTreeMap<i64, Entry>> = BTreeMap::new();
+    let mut replayed_files = Vec::new();
+    for (path, file, lines) in segments {
+        if lines
+            .records
+            .iter()
+            .any(|(lane, _)| ends.get(lane) == Some(&0))
+        {
+            tracing::error!(
+                file = %path.display(),
+                "the spool holds audit records of a lane this store does not have (left by a process on another store); kept aside as *.unreplayed"
+            );
+            let _ = std::fs::rename(&path, path.with_extension("jsonl.unreplayed"));
+            continue;
+        }
+        for chunk in lines.rows.chunks(REPLAY_CHUNK) {
+            store.append_usage(chunk).await?;
+        }
+        replayed.rows += lines.rows.len();
+        for (lane, entry) in lines.records {
+            if let Some(seq) = entry.seq {
+                lanes.entry(lane).or_default().insert(seq, entry);
+            }
+        }
+        replayed_files.push((path, file));
     }
     for (lane, records) in lanes {
-        let (entries, gaps) = continuation(lane, store.audit_lane_end(lane).await?, records);
+        let end = ends.get(&lane).copied().unwrap_or(0);
+        let (entries, gaps) = continuation(lane, end, records);
         for chunk in entries.chunks(REPLAY_CHUNK) {
             store.append_audit(lane, chunk, signer, every).await?;
         }
         replayed.records += entries.len() - gaps;
         replayed.gaps += gaps;
     }
-    for (path, _file) in &held {
+    for (path, _file) in &replayed_files {
         let _ = std::fs::remove_file(path);
     }
-    if !held.is_empty() {
+    if !replayed_files.is_empty() {
         tracing::info!(
             rows = replayed.rows,
             audit_records = replayed.records,
             gaps = replayed.gaps,
-            files = held.len(),
+            files = replayed_files.len(),
             "replayed what a stopped process left in the spool"
         );
     }
     Ok(replayed)
+}
+
+/// What one segment holds.
+#[derive(Default)]
+struct Lines {
+    rows: Vec<LedgerRow>,
+    /// (lane, record).
+    records: Vec<(i64, Entry)>,
+}
+
+fn read_lines(file: &File) -> Lines {
+    let mut lines = Lines::default();
+    for line in BufReader::new(file).lines().map_while(Result::ok) {
+        // A torn last line (the process died in its write) is skipped.
+        let Ok(value) = serde_json::from_str::<Value>(&line) else {
+            continue;
+        };
+        if let Some(audit) = value
+            .get("audit")
+            .and_then(|a| serde_json::from_value::<AuditIn>(a.clone()).ok())
+        {
+            lines.records.push((
+                audit.lane,
+                Entry {
+                    at: audit.at,
+                    kind: audit.kind,
+                    ref_id: audit.ref_id,
+                    record: audit.record,
+                    seq: Some(audit.seq),
+                },
+            ));
+        }
+        if let Ok(row) = serde_json::from_value::<LedgerRow>(value) {
+            lines.rows.push(row);
+        }
+    }
+    lines
 }
 
 /// The records to append to `lane` after its last written position `end`, in order, with a
@@ -481,6 +525,33 @@ mod tests {
         assert_eq!(
             replay(&dir, &store, None, EVERY).await.unwrap(),
             Replayed::default()
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Records of a lane the store does not have (the spool of a process on another store)
+    /// are not grafted on: the files are kept aside, the store's log and ledger untouched.
+    #[tokio::test]
+    async fn records_of_a_lane_from_another_store_are_kept_aside() {
+        let dir = dir();
+        let store = Store::open("sqlite::memory:").await.unwrap();
+        let spool = Spool::open(&dir).unwrap();
+        spool
+            .append(Some(&row(1)), Some((9, &record(9, 2))))
+            .unwrap();
+        drop(spool);
+        let replayed = replay(&dir, &store, None, EVERY).await.unwrap();
+        assert_eq!(replayed, Replayed::default());
+        assert!(store.audit_records((0, 0), 10).await.unwrap().is_empty());
+        let totals = store.usage_totals(&LedgerFilter::default()).await.unwrap();
+        assert_eq!(totals.requests, 0, "its rows are not taken either");
+        let names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            names.iter().all(|n| n.ends_with(".jsonl.unreplayed")),
+            "{names:?}"
         );
         let _ = std::fs::remove_dir_all(&dir);
     }
