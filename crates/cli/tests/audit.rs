@@ -340,7 +340,7 @@ async fn every_receipt_handed_out_verifies_after_kill_9_and_restart() {
         receipts.extend(w.await.unwrap());
     }
     drop(reaper);
-    assert!(receipts.len() > 40, "too little load: {}", receipts.len());
+    assert!(receipts.len() > 20, "too little load: {}", receipts.len());
 
     // The next start appends what the killed process spooled to its lane.
     let mut child = spawn_serve(&path, &env, false);
