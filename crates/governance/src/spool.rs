@@ -22,8 +22,12 @@ use switchyard_store::audit::{CheckpointEvery, Entry, Signer};
 use switchyard_store::ledger::LedgerRow;
 use switchyard_store::{Store, StoreError};
 
-/// A segment grows to about this size before the next one starts.
-const SEGMENT_BYTES: u64 = 16 * 1024 * 1024;
+/// A segment grows to about this size before the next one starts. Under steady load the
+/// current segment always holds a line still waiting (records wait up to 50 ms for their
+/// batch), so it is never emptied in place: small segments are deleted soon after they
+/// fill, and the few pages they use stay warm instead of a long file growing through cold
+/// memory.
+const SEGMENT_BYTES: u64 = 1024 * 1024;
 /// Rows or records per store call when replaying.
 const REPLAY_CHUNK: usize = 512;
 
@@ -553,6 +557,35 @@ mod tests {
             names.iter().all(|n| n.ends_with(".jsonl.unreplayed")),
             "{names:?}"
         );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Full segments are deleted once every line in them is committed, while the current
+    /// one still holds a line waiting.
+    #[test]
+    fn full_segments_go_once_their_lines_are_committed() {
+        let dir = dir();
+        let spool = Spool::open(&dir).unwrap();
+        let mut seqs = Vec::new();
+        while spool.lock().sealed.len() < 2 {
+            seqs.push(
+                spool
+                    .append(Some(&row(seqs.len())), Some((1, &record(1, 2))))
+                    .unwrap(),
+            );
+        }
+        let files = || std::fs::read_dir(&dir).unwrap().count();
+        assert_eq!(files(), 3);
+        let last = seqs.pop().unwrap();
+        spool.done(seqs.iter().chain(seqs.iter()).copied());
+        assert_eq!(files(), 1, "only the current segment is left");
+        assert!(
+            spool.lock().current.bytes > 0,
+            "it still holds the last line"
+        );
+        spool.done([last, last]);
+        assert!(spool.drained());
+        assert_eq!(spool.lock().current.bytes, 0);
         let _ = std::fs::remove_dir_all(&dir);
     }
 
