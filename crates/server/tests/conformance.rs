@@ -89,23 +89,6 @@ const PROVIDERS: &[Provider] = &[
     },
 ];
 
-/// The provider's credentials in the config: an API key, AWS keys for Bedrock, a Google
-/// service-account key (whose token endpoint is the mock) for Vertex AI.
-fn credentials(kind: &str, root: &str) -> String {
-    match kind {
-        "bedrock" => "region = \"eu-central-1\"\naws_access_key_id = \"AKIDEXAMPLE\"\naws_secret_access_key = \"wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY\"".to_owned(),
-        "vertex" => {
-            let file = std::env::temp_dir().join(format!("switchyard-conformance-sa-{}.json", std::process::id()));
-            let key = include_str!("../../providers/testdata/vertex-test-key.pem");
-            let sa = json!({"type": "service_account", "private_key": key, "private_key_id": "k1",
-                            "client_email": "gw@acme-ai.iam.gserviceaccount.com", "token_uri": format!("{root}/token")});
-            std::fs::write(&file, sa.to_string()).unwrap();
-            format!("project = \"acme-ai\"\nlocation = \"europe-west4\"\ncredentials_file = \"{}\"", file.display())
-        }
-        _ => "api_key = \"k\"".to_owned(),
-    }
-}
-
 /// An 11-byte "PNG" (the signature and three bytes), base64.
 const IMAGE: &str = "iVBORw0KGgoHBwc=";
 const RESULTS: [&str; 2] = ["18C and sunny", "12:00"];
@@ -662,7 +645,7 @@ async fn every_front_door_reaches_every_provider() {
             kind = p.kind,
             suffix = p.suffix,
             model = p.model,
-            creds = credentials(p.kind, &root),
+            creds = common::credentials(p.kind, &root, "conformance"),
             // The catalog knows Command A as text-only; the matrix sends it images anyway,
             // as a config that knows better would (Command A Vision).
             extra = if p.kind == "cohere" { ", capabilities = { vision = true }" } else { "" }

@@ -86,12 +86,11 @@ async fn misbehave(mut socket: TcpStream) {
         .get_or_insert_with(HashMap::new)
         .entry(behaviour.to_owned())
         .or_default() += 1;
-    let write = |bytes: Vec<u8>| bytes;
     let reply = match behaviour {
         // Vertex AI's token endpoint answers properly: the model call is what misbehaves.
         "token" => {
             let body = r#"{"access_token":"ya29.test","expires_in":3600,"token_type":"Bearer"}"#;
-            write(format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len()).into_bytes())
+            format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len()).into_bytes()
         }
         "garbage-json" => {
             let body = b"\x00\xff\xfe{\"choices\": [nope]]]\x01 not json at all";
@@ -170,23 +169,6 @@ async fn evil_upstream() -> String {
         }
     });
     root
-}
-
-/// The provider's credentials in the config.
-fn credentials(kind: &str, root: &str) -> String {
-    match kind {
-        "bedrock" => "region = \"eu-central-1\"\naws_access_key_id = \"AKIDEXAMPLE\"\naws_secret_access_key = \"wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY\"".to_owned(),
-        "vertex" => {
-            let file = std::env::temp_dir().join(format!("switchyard-hostile-sa-{}.json", std::process::id()));
-            let key = include_str!("../../providers/testdata/vertex-test-key.pem");
-            let sa = json!({"type": "service_account", "private_key": key, "private_key_id": "k1",
-                            "client_email": "gw@acme-ai.iam.gserviceaccount.com", "token_uri": format!("{root}/token")});
-            std::fs::write(&file, sa.to_string()).unwrap();
-            format!("project = \"acme-ai\"\nlocation = \"europe-west4\"\ncredentials_file = \"{}\"", file.display())
-        }
-        "azure" => "api_key = \"k\"\napi_version = \"2024-10-21\"".to_owned(),
-        _ => "api_key = \"k\"".to_owned(),
-    }
 }
 
 /// A chat request through `door` for `model`, streamed or not: (path, body).
@@ -277,7 +259,7 @@ async fn every_provider_survives_every_misbehaving_upstream() {
                 "[[providers]]\nid = \"{kind}-{behaviour}\"\ntype = \"{kind}\"\nbase_url = \"{root}/{behaviour}\"\n{creds}\n\
                  timeouts = {{ connect_s = 1, first_byte_s = 2, idle_s = 1, total_s = 3 }}\n\n\
                  [[models]]\nname = \"{kind}-{behaviour}\"\nroute = [{{ provider = \"{kind}-{behaviour}\", model = \"m-1\" }}]\n\n",
-                creds = credentials(kind, &root),
+                creds = common::credentials(kind, &root, "hostile"),
             ));
         }
     }

@@ -45,3 +45,22 @@ impl Gateway {
             .json(&body)
     }
 }
+
+/// A provider's credentials in the config: an API key (with an `api_version` for Azure), AWS
+/// keys for Bedrock, a Google service-account key for Vertex AI whose token endpoint is
+/// `{root}/token` (written to a temporary file named after `tag`).
+pub fn credentials(kind: &str, root: &str, tag: &str) -> String {
+    match kind {
+        "bedrock" => "region = \"eu-central-1\"\naws_access_key_id = \"AKIDEXAMPLE\"\naws_secret_access_key = \"wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY\"".to_owned(),
+        "vertex" => {
+            let file = std::env::temp_dir().join(format!("switchyard-{tag}-sa-{}.json", std::process::id()));
+            let key = include_str!("../../../providers/testdata/vertex-test-key.pem");
+            let sa = serde_json::json!({"type": "service_account", "private_key": key, "private_key_id": "k1",
+                            "client_email": "gw@acme-ai.iam.gserviceaccount.com", "token_uri": format!("{root}/token")});
+            std::fs::write(&file, sa.to_string()).unwrap();
+            format!("project = \"acme-ai\"\nlocation = \"europe-west4\"\ncredentials_file = \"{}\"", file.display())
+        }
+        "azure" => "api_key = \"k\"\napi_version = \"2024-10-21\"".to_owned(),
+        _ => "api_key = \"k\"".to_owned(),
+    }
+}
