@@ -329,16 +329,13 @@ async fn every_receipt_handed_out_verifies_after_kill_9_and_restart() {
             got
         }));
     }
-    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
-    let _ = std::process::Command::new("kill")
-        .args(["-KILL", &child.id().to_string()])
-        .status();
-    let _ = child.wait();
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let mut receipts = Vec::new();
-    for w in workers {
-        receipts.extend(w.await.unwrap());
-    }
+    let receipts = support::kill_9_under_load(
+        &mut child,
+        std::time::Duration::from_millis(800),
+        &stop,
+        workers,
+    )
+    .await;
     drop(reaper);
     assert!(receipts.len() > 20, "too little load: {}", receipts.len());
 

@@ -497,16 +497,13 @@ async fn a_killed_server_loses_no_usage_row_of_a_delivered_answer() {
             delivered
         }));
     }
-    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
-    let _ = std::process::Command::new("kill")
-        .args(["-KILL", &child.id().to_string()])
-        .status();
-    let _ = child.wait();
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let mut delivered = Vec::new();
-    for w in workers {
-        delivered.extend(w.await.unwrap());
-    }
+    let delivered = support::kill_9_under_load(
+        &mut child,
+        std::time::Duration::from_millis(700),
+        &stop,
+        workers,
+    )
+    .await;
     assert!(delivered.len() > 20, "too little load: {}", delivered.len());
 
     // The next start replays what the killed process spooled.

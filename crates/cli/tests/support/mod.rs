@@ -103,3 +103,24 @@ impl Drop for Reaper {
         }
     }
 }
+
+/// Lets `workers` load the server for `after`, then kills it (`kill -9`), tells the workers
+/// to stop, and gathers what each of them got.
+pub async fn kill_9_under_load<T>(
+    child: &mut std::process::Child,
+    after: std::time::Duration,
+    stop: &std::sync::atomic::AtomicBool,
+    workers: Vec<tokio::task::JoinHandle<Vec<T>>>,
+) -> Vec<T> {
+    tokio::time::sleep(after).await;
+    let _ = Command::new("kill")
+        .args(["-KILL", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut got = Vec::new();
+    for w in workers {
+        got.extend(w.await.unwrap());
+    }
+    got
+}

@@ -39,6 +39,13 @@ impl Gateway {
         }
     }
 
+    /// Whether `/healthz` answers 200.
+    pub async fn healthy(&self) -> bool {
+        reqwest::get(format!("{}/healthz", self.url))
+            .await
+            .is_ok_and(|r| r.status() == 200)
+    }
+
     pub fn post(&self, path: &str, body: Value) -> reqwest::RequestBuilder {
         reqwest::Client::new()
             .post(format!("{}{path}", self.url))
