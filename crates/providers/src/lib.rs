@@ -67,7 +67,35 @@ pub enum Provider {
     Local(Local),
 }
 
+/// What a request asks of a provider, for [`Provider::can`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    Chat,
+    CountTokens,
+    Embed,
+}
+
 impl Provider {
+    /// Whether this provider can do `operation` at all for `upstream_model`: a pure check,
+    /// made once per request before any attempt, so that routing skips a deployment that
+    /// could never serve it (with this error as the reason) instead of failing on it. What
+    /// a particular request asks beyond that (a sampling parameter, a kind of content) is
+    /// checked by the adapter's encoder before anything is sent.
+    pub fn can(&self, operation: Operation, upstream_model: &str) -> Result<(), ProviderError> {
+        match (operation, self) {
+            (
+                Operation::CountTokens,
+                Provider::OpenAiCompat(_) | Provider::OllamaNative(_) | Provider::Cohere(_),
+            ) => Err(cannot_count(upstream_model)),
+            (Operation::Embed, Provider::Anthropic(_) | Provider::Bedrock(_)) => {
+                Err(self.no_embeddings(upstream_model))
+            }
+            #[cfg(feature = "local")]
+            (operation, Provider::Local(p)) => p.can(operation, upstream_model),
+            _ => Ok(()),
+        }
+    }
+
     /// Whether this provider only takes images and documents inline, so that URLs must be
     /// fetched by the gateway first ([`MediaFetcher`]).
     pub fn needs_inline_media(&self) -> bool {
@@ -122,9 +150,9 @@ impl Provider {
         upstream_model: &str,
     ) -> Result<u64, ProviderError> {
         match self {
-            Provider::OpenAiCompat(_) | Provider::OllamaNative(_) | Provider::Cohere(_) => Err(ProviderError::unsupported(format!(
-                "counting tokens is not available for `{upstream_model}`: its provider has no token-counting API"
-            ))),
+            Provider::OpenAiCompat(_) | Provider::OllamaNative(_) | Provider::Cohere(_) => {
+                Err(cannot_count(upstream_model))
+            }
             Provider::Anthropic(p) => p.count_tokens(request, upstream_model).await,
             Provider::Bedrock(p) => p.count_tokens(request, upstream_model).await,
             Provider::Gemini(p) => p.count_tokens(request, upstream_model).await,
@@ -143,14 +171,26 @@ impl Provider {
             Provider::Gemini(p) => p.embed(request, upstream_model).await,
             Provider::Cohere(p) => p.embed(request, upstream_model).await,
             Provider::OllamaNative(p) => p.embed(request, upstream_model).await,
-            Provider::Anthropic(_) => Err(ProviderError::unsupported(format!(
-                "`{upstream_model}` is served by Anthropic, which has no embeddings API"
-            ))),
-            Provider::Bedrock(_) => Err(ProviderError::unsupported(format!(
-                "`{upstream_model}` is served through Bedrock Converse, which has no embeddings; route embeddings to another provider"
-            ))),
+            Provider::Anthropic(_) | Provider::Bedrock(_) => {
+                Err(self.no_embeddings(upstream_model))
+            }
             #[cfg(feature = "local")]
             Provider::Local(p) => p.embed(request, upstream_model).await,
         }
     }
+
+    fn no_embeddings(&self, upstream_model: &str) -> ProviderError {
+        ProviderError::unsupported(match self {
+            Provider::Bedrock(_) => format!(
+                "`{upstream_model}` is served through Bedrock Converse, which has no embeddings; route embeddings to another provider"
+            ),
+            _ => format!("`{upstream_model}` is served by Anthropic, which has no embeddings API"),
+        })
+    }
+}
+
+fn cannot_count(upstream_model: &str) -> ProviderError {
+    ProviderError::unsupported(format!(
+        "counting tokens is not available for `{upstream_model}`: its provider has no token-counting API"
+    ))
 }

@@ -78,6 +78,8 @@ pub enum Why {
     Probe,
     /// Skipped: lacks what the request needs.
     Incapable(&'static str),
+    /// Skipped: its provider cannot do what the request asks (the adapter's own check).
+    Unable(String),
     /// Skipped: breaker open until this time.
     Ejected { until_ms: u64 },
     /// Skipped: cooling down after a 429 until this time.
@@ -100,6 +102,7 @@ impl std::fmt::Display for Why {
             Why::Cost(None) => f.write_str("price unknown"),
             Why::Probe => f.write_str("half-open: probe"),
             Why::Incapable(what) => write!(f, "skipped: {what}"),
+            Why::Unable(why) => write!(f, "skipped: {why}"),
             Why::Ejected { until_ms } => write!(f, "skipped: ejected until {until_ms} ms"),
             Why::CoolingDown { until_ms } => {
                 write!(f, "skipped: rate-limited until {until_ms} ms")

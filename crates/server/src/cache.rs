@@ -251,14 +251,9 @@ pub async fn answer(
     else {
         return Ok(None);
     };
-    let admitted = match inner
-        .tags
-        .get(model_index)
-        .and_then(|t| t.get(hit.position))
-    {
-        Some(tags) => switchyard_policy::first_refusal(policies, &request.model, tags).is_none(),
-        None => policies.is_empty(),
-    };
+    let admitted =
+        crate::sovereignty::refusal(state, policies, model_index, hit.position, &request.model)
+            .is_none();
     if !admitted {
         return Ok(None);
     }

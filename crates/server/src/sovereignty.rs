@@ -107,6 +107,33 @@ pub fn attached(state: &AppState, caller: Option<&switchyard_governance::Caller>
     }
 }
 
+/// The first of `policies` that refuses the deployment at `position` of model
+/// `model_index`, with why: the one answer to "may this request use this deployment". A
+/// deployment whose tags are unknown is refused by the first policy (fail closed); with no
+/// policies every deployment is allowed.
+pub fn refusal(
+    state: &AppState,
+    policies: &[&Policy],
+    model_index: usize,
+    position: usize,
+    model: &str,
+) -> Option<(String, String)> {
+    if policies.is_empty() {
+        return None;
+    }
+    match state
+        .inner
+        .tags
+        .get(model_index)
+        .and_then(|t| t.get(position))
+    {
+        Some(tags) => first_refusal(policies, model, tags).map(|(p, why)| (p.name.clone(), why)),
+        None => policies
+            .first()
+            .map(|p| (p.name.clone(), "no tags known".to_owned())),
+    }
+}
+
 /// Moves every admitted deployment a policy refuses to the skipped ones, with the reason;
 /// a deployment skipped for its health that a policy refuses is marked refused too (it would
 /// not be allowed even when healthy, so the answer is the policy's 403, not a 503).
@@ -120,16 +147,12 @@ pub fn apply(
     if policies.is_empty() {
         return;
     }
-    let tags = state.inner.tags.get(model_index);
-    let refusal = |position: usize| match tags.and_then(|t| t.get(position)) {
-        Some(tags) => first_refusal(policies, model, tags).map(|(p, why)| (p.name.clone(), why)),
-        // No tags known: fail closed.
-        None => policies
-            .first()
-            .map(|p| (p.name.clone(), "no tags known".to_owned())),
-    };
+    let refusal = |position: usize| refusal(state, policies, model_index, position, model);
     for skipped in &mut ranking.skipped {
-        if !matches!(skipped.why, Why::Refused { .. } | Why::Incapable(_)) {
+        if !matches!(
+            skipped.why,
+            Why::Refused { .. } | Why::Incapable(_) | Why::Unable(_)
+        ) {
             if let Some((policy, reason)) = refusal(skipped.position) {
                 skipped.why = Why::Refused { policy, reason };
             }
@@ -153,10 +176,12 @@ pub fn apply(
 /// is only down or cooling, the answer is the usual 503/429, whose message lists the
 /// refusals too.)
 pub fn refused(model: &str, ranking: &Ranking<'_>) -> Option<GatewayError> {
-    let waiting = ranking
-        .skipped
-        .iter()
-        .any(|r| !matches!(r.why, Why::Refused { .. } | Why::Incapable(_)));
+    let waiting = ranking.skipped.iter().any(|r| {
+        !matches!(
+            r.why,
+            Why::Refused { .. } | Why::Incapable(_) | Why::Unable(_)
+        )
+    });
     if !ranking.admitted.is_empty() || waiting {
         return None;
     }

@@ -533,3 +533,132 @@ fn a_reload_keeps_the_health_of_deployments_that_stay_the_same() {
         "a deployment at a new address starts fresh"
     );
 }
+
+/// A gateway with deployment `a` on an Anthropic upstream and `b` on an OpenAI one.
+async fn anthropic_and_openai(models: &str) -> (MockOpenAi, MockOpenAi, Gateway) {
+    let (a, b) = (
+        MockOpenAi::start().await.unwrap(),
+        MockOpenAi::start().await.unwrap(),
+    );
+    let text = format!(
+        "[[providers]]\nid = \"a\"\ntype = \"anthropic\"\nbase_url = \"{}\"\napi_key = \"k\"\n\n\
+         [[providers]]\nid = \"b\"\ntype = \"openai\"\nbase_url = \"{}\"\napi_key = \"k\"\n\n{models}",
+        a.base_url(),
+        b.base_url()
+    );
+    let config = switchyard_config::load_str(&text, &|_| None).unwrap();
+    let gw = Gateway::serve(&config, Duration::from_millis(500)).await;
+    (a, b, gw)
+}
+
+#[tokio::test]
+async fn a_request_the_first_deployment_cannot_take_is_served_by_the_next() {
+    let (a, b, gw) = anthropic_and_openai(
+        "[[models]]\nname = \"m\"\nroute = [{ provider = \"a\", model = \"claude-sonnet-4-5\" }, { provider = \"b\", model = \"gpt-4o-mini\" }]\n",
+    )
+    .await;
+    // Anthropic has no frequency_penalty: the first deployment's adapter refuses the request
+    // before sending anything, and the second serves it, as its first attempt.
+    let mut body = chat("m");
+    body["frequency_penalty"] = json!(0.5);
+    for stream in [false, true] {
+        body["stream"] = json!(stream);
+        let resp = gw
+            .post("/v1/chat/completions", body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "stream {stream}");
+        assert_eq!(resp.headers()["x-switchyard-provider"], "b");
+        assert_eq!(resp.headers()["x-switchyard-attempts"], "1");
+        resp.bytes().await.unwrap();
+    }
+    assert_eq!(
+        a.request_count(),
+        0,
+        "nothing was sent to the incapable one"
+    );
+    assert_eq!(b.request_count(), 2);
+    // A request both can take still goes to the first.
+    let resp = gw
+        .post("/v1/chat/completions", chat("m"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["x-switchyard-provider"], "a");
+    // Embeddings: Anthropic has none, so the route's OpenAI deployment embeds.
+    let resp = gw
+        .post("/v1/embeddings", json!({"model": "m", "input": "hi"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["x-switchyard-provider"], "b");
+}
+
+#[tokio::test]
+async fn a_request_no_deployment_can_take_names_each_ones_reason() {
+    let (a, b, gw) = anthropic_and_openai(
+        "[[models]]\nname = \"m\"\nroute = [{ provider = \"a\", model = \"claude-sonnet-4-5\" }, { provider = \"b\", model = \"gpt-4o-mini\" }]\n",
+    )
+    .await;
+    // Anthropic takes no penalties; this OpenAI host takes no repetition_penalty.
+    let mut body = chat("m");
+    body["frequency_penalty"] = json!(0.5);
+    body["repetition_penalty"] = json!(1.1);
+    let resp = gw.post("/v1/chat/completions", body).send().await.unwrap();
+    assert_eq!(resp.status(), 400);
+    let err: Value = resp.json().await.unwrap();
+    let message = err["error"]["message"].as_str().unwrap();
+    assert!(message.contains("a/claude-sonnet-4-5: "), "{message}");
+    assert!(message.contains("frequency_penalty"), "{message}");
+    assert!(message.contains("b/gpt-4o-mini: "), "{message}");
+    assert!(message.contains("repetition_penalty"), "{message}");
+    assert_eq!(a.request_count() + b.request_count(), 0);
+}
+
+#[tokio::test]
+async fn counting_skips_deployments_that_cannot_count_even_when_first() {
+    let (a, b, gw) = anthropic_and_openai(
+        "[[models]]\nname = \"m\"\nroute = [{ provider = \"b\", model = \"gpt-4o-mini\" }, { provider = \"a\", model = \"claude-sonnet-4-5\" }]\n",
+    )
+    .await;
+    let resp = gw
+        .post(
+            "/v1/messages/count_tokens",
+            json!({"model": "m", "messages": [{"role": "user", "content": "hello there"}]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["x-switchyard-provider"], "a");
+    assert_eq!(resp.headers()["x-switchyard-attempts"], "1");
+    assert_eq!(b.request_count(), 0);
+    assert_eq!(a.request_count(), 1);
+    // Route explain says why, for the operation asked about.
+    let explained: Value = reqwest::get(format!(
+        "{}/v1/route/explain?model=m&operation=count_tokens",
+        gw.url
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let candidates = explained["candidates"].as_array().unwrap();
+    assert_eq!(candidates[0]["deployment"], "a/claude-sonnet-4-5");
+    assert_eq!(candidates[0]["admitted"], true);
+    assert_eq!(candidates[1]["deployment"], "b/gpt-4o-mini");
+    assert_eq!(candidates[1]["admitted"], false);
+    let reason = candidates[1]["reason"].as_str().unwrap();
+    assert!(reason.contains("no token-counting API"), "{reason}");
+    let resp = reqwest::get(format!(
+        "{}/v1/route/explain?model=m&operation=dance",
+        gw.url
+    ))
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), 400);
+}

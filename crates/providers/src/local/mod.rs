@@ -113,15 +113,29 @@ impl Local {
             .map_err(|_| ProviderError::protocol("token counting did not finish"))?
     }
 
+    /// Whether the loaded model does `operation`: a chat model chats and counts, an
+    /// embedding model embeds.
+    pub fn can(
+        &self,
+        operation: crate::Operation,
+        upstream_model: &str,
+    ) -> Result<(), ProviderError> {
+        match (&self.model, operation) {
+            (Model::Chat(_), crate::Operation::Embed) => Err(not_embedding(upstream_model)),
+            (Model::Embedding(..), crate::Operation::Chat | crate::Operation::CountTokens) => {
+                self.chat_model().map(|_| ())
+            }
+            _ => Ok(()),
+        }
+    }
+
     pub async fn embed(
         &self,
         request: &EmbeddingRequest,
         upstream_model: &str,
     ) -> Result<EmbeddingResponse, ProviderError> {
         let Model::Embedding(embedder, gate) = &self.model else {
-            return Err(ProviderError::unsupported(format!(
-                "`{upstream_model}` is a chat model; it does not produce embeddings"
-            )));
+            return Err(not_embedding(upstream_model));
         };
         let texts = match &request.input {
             EmbeddingInput::Texts(t) => t.clone(),
@@ -224,4 +238,10 @@ fn from_engine(e: EngineError) -> ProviderError {
             ProviderError::new(ProviderErrorKind::Status(500), m)
         }
     }
+}
+
+fn not_embedding(upstream_model: &str) -> ProviderError {
+    ProviderError::unsupported(format!(
+        "`{upstream_model}` is a chat model; it does not produce embeddings"
+    ))
 }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use switchyard_dialects::{ErrorClass, GatewayError};
-use switchyard_providers::{EventStream, Provider, ProviderError, ProviderErrorKind};
+use switchyard_providers::{EventStream, Operation, Provider, ProviderError, ProviderErrorKind};
 use switchyard_routing::health::Admission;
 use switchyard_routing::needs::Needs;
 use switchyard_routing::{Ranking, Why};
@@ -120,6 +120,7 @@ pub async fn chat(
         &policies,
         model_index,
         &request.model,
+        Operation::Chat,
         &needs,
         |provider, model| async move {
             let request = for_provider(state, &provider, request, inlined).await?;
@@ -226,6 +227,7 @@ pub async fn embed(
         &policies,
         model_index,
         &request.model,
+        Operation::Embed,
         &needs,
         |provider, model| async move { provider.embed(request, &model).await },
     )
@@ -241,8 +243,9 @@ pub async fn embed(
     Ok((response, served))
 }
 
-/// Counts a request's prompt tokens at the first deployment of its route that can count
-/// exactly (a deployment whose provider has no counting API is skipped, never guessed for).
+/// Counts a request's prompt tokens at the deployment that would serve it, the first in
+/// ranked order that can count exactly (a deployment whose provider has no counting API is
+/// skipped, never guessed for), under the same policies, health and retry rules as a request.
 pub async fn count_tokens(
     state: &AppState,
     ctx: &mut RequestContext,
@@ -266,75 +269,24 @@ pub async fn count_tokens(
     guarded(ctx, outcome)?;
     let request = &guarded_request;
     crate::files::check(state, plan.model_index, request, ctx.caller.as_deref())?;
-    let tags = inner.tags.get(plan.model_index);
-    let mut refusals = Vec::new();
-    let mut last_error = None;
     let inlined = Inlined::new();
-    for (position, candidate) in plan.candidates.iter().enumerate() {
-        let deployment = candidate.deployment;
-        let refusal = match tags.and_then(|t| t.get(position)) {
-            Some(tags) => switchyard_policy::first_refusal(&policies, &request.model, tags)
-                .map(|(p, why)| format!("{} refused by `{}`: {why}", deployment.id, p.name)),
-            None if policies.is_empty() => None,
-            None => Some(format!("{}: no tags known", deployment.id)),
-        };
-        if let Some(refusal) = refusal {
-            refusals.push(refusal);
-            continue;
-        }
-        let Some(provider) = inner.providers.get(deployment.provider_index) else {
-            continue;
-        };
-        ctx.provider = deployment.provider_index as u32;
-        let counted = match for_provider(state, provider, request, &inlined).await {
-            Ok(request) => {
-                provider
-                    .count_tokens(request, &deployment.upstream_model)
-                    .await
-            }
-            Err(err) => Err(err),
-        };
-        match counted {
-            Ok(tokens) => {
-                let served = Served {
-                    deployment_id: deployment.id.clone(),
-                    provider_id: deployment.provider_id.clone(),
-                    attempts: position as u32 + 1,
-                    position,
-                    cost_usd: None,
-                };
-                return Ok((tokens, served));
-            }
-            Err(err) => {
-                let next = err.is_retryable() || err.kind == ProviderErrorKind::Unsupported;
-                if !next {
-                    return Err(errors::from_provider(&err));
-                }
-                last_error = Some(err);
-            }
-        }
-    }
-    if last_error.is_none() && !refusals.is_empty() {
-        ctx.decision = "refused";
-        return Err(GatewayError::new(
-            ErrorClass::PermissionDenied,
-            format!(
-                "No deployment of `{}` is allowed by this request's policies ({}).",
-                request.model,
-                refusals.join("; ")
-            ),
-        )
-        .with_code("policy_denied"));
-    }
-    Err(last_error
-        .as_ref()
-        .map(errors::from_provider)
-        .unwrap_or_else(|| {
-            GatewayError::new(
-                ErrorClass::UpstreamUnavailable,
-                "no deployment could count the request's tokens",
-            )
-        }))
+    let inlined = &inlined;
+    // Any deployment can be asked to count (one without a counting API says so and is
+    // skipped): no capability is needed.
+    try_in_order(
+        state,
+        ctx,
+        &policies,
+        plan.model_index,
+        &request.model,
+        Operation::CountTokens,
+        &Needs::default(),
+        |provider, model| async move {
+            let request = for_provider(state, &provider, request, inlined).await?;
+            provider.count_tokens(request, &model).await
+        },
+    )
+    .await
 }
 
 /// The request as `provider` can take it: with image and document URLs fetched and inlined
@@ -415,12 +367,14 @@ pub(crate) fn audit_room(state: &AppState) -> Result<(), GatewayError> {
 /// the next only when a retry is safe; otherwise, or after the last, it becomes the client's
 /// error. Every attempt's outcome updates the deployment's health (breaker, cool-down after a
 /// 429, in-flight count, latency average).
+#[allow(clippy::too_many_arguments)] // the request's parts; a typed context (issue 17) will carry them
 async fn try_in_order<T, F, Fut>(
     state: &AppState,
     ctx: &mut RequestContext,
     policies: &[&switchyard_policy::Policy],
     model_index: usize,
     model: &str,
+    operation: Operation,
     needs: &Needs,
     mut attempt: F,
 ) -> Result<(T, Served), GatewayError>
@@ -437,6 +391,7 @@ where
     // Fail closed: deployments the request's policies refuse are never tried, first or on
     // any retry or fallback.
     crate::sovereignty::apply(state, policies, model_index, model, &mut ranking);
+    able(state, operation, &mut ranking);
     if let Some(refused) = crate::sovereignty::refused(model, &ranking) {
         ctx.decision = "refused";
         return Err(refused);
@@ -453,6 +408,9 @@ where
     let mut same_retries = 0u32;
     let mut attempts = 0usize;
     let mut last_error: Option<ProviderError> = None;
+    // Deployments that cannot take this request (their adapter's check refused it before
+    // anything was sent): skipped, never counted as attempts, named if none can.
+    let mut incapable: Vec<(String, ProviderError)> = Vec::new();
     while attempts < max_attempts {
         // The next admitted deployment, in ranked order and round again, that is still
         // taking traffic: the ranking is current for the first attempt; after a failure,
@@ -487,7 +445,7 @@ where
             }
         }
         attempts += 1;
-        previous = Some(candidate.position);
+        let before = previous.replace(candidate.position);
         let deployment = candidate.deployment;
         let Some(provider) = inner.providers.get(deployment.provider_index) else {
             excluded.push(candidate.position);
@@ -512,6 +470,13 @@ where
                     cost_usd: None,
                 };
                 return Ok((value, served));
+            }
+            Err(err) if never_sent(&err) => {
+                guard.failure(&err);
+                attempts -= 1;
+                previous = before;
+                excluded.push(candidate.position);
+                incapable.push((deployment.id.clone(), err));
             }
             Err(err) => {
                 guard.failure(&err);
@@ -539,15 +504,66 @@ where
             }
         }
     }
-    Err(last_error
-        .as_ref()
-        .map(errors::from_provider)
-        .unwrap_or_else(|| {
-            GatewayError::new(
-                ErrorClass::UpstreamUnavailable,
-                "no deployment could serve the request",
-            )
-        }))
+    if let Some(err) = &last_error {
+        return Err(errors::from_provider(err));
+    }
+    Err(match incapable.as_slice() {
+        [] => GatewayError::new(
+            ErrorClass::UpstreamUnavailable,
+            "no deployment could serve the request",
+        ),
+        [(_, only)] => errors::from_provider(only),
+        several => GatewayError::invalid(
+            format!(
+                "no deployment of `{model}` can take this request ({})",
+                several
+                    .iter()
+                    .map(|(id, err)| format!("{id}: {}", err.message))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+            None,
+        ),
+    })
+}
+
+/// Moves every deployment whose provider cannot do `operation` at all to the skipped ones,
+/// with the provider's reason (replacing a health reason: it could not serve even when well).
+pub(crate) fn able(state: &AppState, operation: Operation, ranking: &mut Ranking<'_>) {
+    let unable = |deployment: &switchyard_types::Deployment| {
+        let provider = state.inner.providers.get(deployment.provider_index)?;
+        provider
+            .can(operation, &deployment.upstream_model)
+            .err()
+            .map(|err| err.message)
+    };
+    for skipped in &mut ranking.skipped {
+        if !matches!(skipped.why, Why::Refused { .. } | Why::Incapable(_)) {
+            if let Some(why) = unable(skipped.deployment) {
+                skipped.why = Why::Unable(why);
+            }
+        }
+    }
+    let mut kept = Vec::with_capacity(ranking.admitted.len());
+    for ranked in ranking.admitted.drain(..) {
+        match unable(ranked.deployment) {
+            None => kept.push(ranked),
+            Some(why) => ranking.skipped.push(switchyard_routing::Ranked {
+                why: Why::Unable(why),
+                ..ranked
+            }),
+        }
+    }
+    ranking.admitted = kept;
+}
+
+/// Whether an attempt failed in the adapter's own check of the request, before anything was
+/// sent: the deployment cannot take this request (a feature it lacks), so the next one is
+/// tried without counting an attempt or touching the retry budget. The media fetcher's
+/// "gateway busy" is not such a refusal.
+fn never_sent(err: &ProviderError) -> bool {
+    err.kind == ProviderErrorKind::Unsupported
+        && err.code.as_deref() != Some(switchyard_providers::media::GATEWAY_BUSY)
 }
 
 /// A virtual key limited to some models may call only those.
@@ -598,7 +614,7 @@ fn no_deployment(model: &str, ranking: &Ranking<'_>, now_ms: u64) -> GatewayErro
         .skipped
         .iter()
         .map(|r| &r.why)
-        .filter(|why| !matches!(why, Why::Incapable(_)))
+        .filter(|why| !matches!(why, Why::Incapable(_) | Why::Unable(_)))
         .collect();
     if able.is_empty() {
         return GatewayError::invalid(

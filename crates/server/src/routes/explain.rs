@@ -1,7 +1,8 @@
 //! `GET /v1/route/explain?model=M`: the deployments of a model in the order a request would
 //! try them now, and the ones it would skip, each with the reason (capabilities, breaker,
 //! cool-down, strategy). Optional query parameters describe the request: `tools`, `vision`,
-//! `json_schema`, `reasoning` (`true`/`false`), `prompt_tokens`, `max_output`.
+//! `json_schema`, `reasoning` (`true`/`false`), `prompt_tokens`, `max_output`, and
+//! `operation` (`chat`, `count_tokens`, `embeddings`).
 //!
 //! `GET /v1/route/health`: every distinct deployment's health (breaker, cool-down, in-flight
 //! requests, TTFT average, last active check) and the models that route to it.
@@ -14,6 +15,7 @@ use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use serde_json::json;
 use switchyard_dialects::{openai, ErrorClass, GatewayError};
+use switchyard_providers::Operation;
 use switchyard_routing::health::{Admission, BreakerState};
 use switchyard_routing::needs::Needs;
 use switchyard_routing::Ranked;
@@ -107,6 +109,7 @@ fn body(
         .routes
         .rank(index, &needs, &snapshot, now, fastrand::u64(..));
     crate::sovereignty::apply(state, &policies, index, model, &mut ranking);
+    crate::pipeline::able(state, operation(query)?, &mut ranking);
     let strategy = inner
         .routes
         .models()
@@ -116,15 +119,12 @@ fn body(
     let entry = |r: &Ranked<'_>, order: Option<usize>| {
         let health = snapshot.get(r.position).copied().unwrap_or_default();
         // Every candidate's policy decision, whether or not something else skipped it.
-        let decision = match inner.tags.get(index).and_then(|t| t.get(r.position)) {
-            _ if policies.is_empty() => json!({"decision": "allowed"}),
-            Some(tags) => match switchyard_policy::first_refusal(&policies, model, tags) {
-                None => json!({"decision": "allowed"}),
-                Some((p, reason)) => {
-                    json!({"decision": "refused", "policy": p.name, "reason": reason})
-                }
-            },
-            None => json!({"decision": "refused", "reason": "no tags known"}),
+        let decision = match crate::sovereignty::refusal(state, &policies, index, r.position, model)
+        {
+            None => json!({"decision": "allowed"}),
+            Some((policy, reason)) => {
+                json!({"decision": "refused", "policy": policy, "reason": reason})
+            }
         };
         json!({
             "deployment": r.deployment.id,
@@ -159,6 +159,20 @@ fn body(
     serde_json::to_vec(&body)
         .map(Bytes::from)
         .map_err(|e| GatewayError::new(ErrorClass::Internal, e.to_string()))
+}
+
+/// The `operation` query parameter: what the request would ask (`chat`, the default,
+/// `count_tokens` or `embeddings`), for the providers that cannot do it at all.
+fn operation(query: &HashMap<String, String>) -> Result<Operation, GatewayError> {
+    match query.get("operation").map(String::as_str) {
+        None | Some("chat") => Ok(Operation::Chat),
+        Some("count_tokens") => Ok(Operation::CountTokens),
+        Some("embeddings") => Ok(Operation::Embed),
+        Some(other) => Err(GatewayError::invalid(
+            format!("`operation` must be chat, count_tokens or embeddings, not `{other}`"),
+            Some("operation".to_owned()),
+        )),
+    }
 }
 
 pub async fn health(State(state): State<AppState>, headers: HeaderMap) -> Response {
