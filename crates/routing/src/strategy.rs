@@ -131,6 +131,32 @@ pub struct Ranking<'a> {
     pub skipped: Vec<Ranked<'a>>,
 }
 
+impl<'a> Ranking<'a> {
+    /// Skips every deployment `reason` gives a reason for: admitted ones move to the skipped,
+    /// and skipped ones keep a refusal or a missing capability but have a passing reason
+    /// (health) replaced, since they could not be used even when well.
+    pub fn skip_where(&mut self, mut reason: impl FnMut(&Ranked<'a>) -> Option<Why>) {
+        for skipped in &mut self.skipped {
+            if !matches!(
+                skipped.why,
+                Why::Refused { .. } | Why::Incapable(_) | Why::Unable(_)
+            ) {
+                if let Some(why) = reason(skipped) {
+                    skipped.why = why;
+                }
+            }
+        }
+        let mut kept = Vec::with_capacity(self.admitted.len());
+        for ranked in self.admitted.drain(..) {
+            match reason(&ranked) {
+                None => kept.push(ranked),
+                Some(why) => self.skipped.push(Ranked { why, ..ranked }),
+            }
+        }
+        self.admitted = kept;
+    }
+}
+
 /// Orders `targets` for a request with `needs` at `now_ms`. `random` seeds the weighted and
 /// power-of-two draws; `expected_output` is the output tokens assumed for cost.
 pub fn rank<'a>(

@@ -147,28 +147,10 @@ pub fn apply(
     if policies.is_empty() {
         return;
     }
-    let refusal = |position: usize| refusal(state, policies, model_index, position, model);
-    for skipped in &mut ranking.skipped {
-        if !matches!(
-            skipped.why,
-            Why::Refused { .. } | Why::Incapable(_) | Why::Unable(_)
-        ) {
-            if let Some((policy, reason)) = refusal(skipped.position) {
-                skipped.why = Why::Refused { policy, reason };
-            }
-        }
-    }
-    let mut kept = Vec::with_capacity(ranking.admitted.len());
-    for ranked in ranking.admitted.drain(..) {
-        match refusal(ranked.position) {
-            None => kept.push(ranked),
-            Some((policy, reason)) => ranking.skipped.push(switchyard_routing::Ranked {
-                why: Why::Refused { policy, reason },
-                ..ranked
-            }),
-        }
-    }
-    ranking.admitted = kept;
+    ranking.skip_where(|r| {
+        refusal(state, policies, model_index, r.position, model)
+            .map(|(policy, reason)| Why::Refused { policy, reason })
+    });
 }
 
 /// The 403 for a request whose policies leave no deployment that could take it: it names

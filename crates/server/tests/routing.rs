@@ -19,12 +19,21 @@ fn chat(model: &str) -> Value {
 }
 
 async fn gateway(models: &str, routing: &str) -> (MockOpenAi, MockOpenAi, Gateway) {
+    gateway_with("openai", models, routing).await
+}
+
+/// Deployment `a` on an upstream of type `kind_a`, `b` on an OpenAI one.
+async fn gateway_with(
+    kind_a: &str,
+    models: &str,
+    routing: &str,
+) -> (MockOpenAi, MockOpenAi, Gateway) {
     let (a, b) = (
         MockOpenAi::start().await.unwrap(),
         MockOpenAi::start().await.unwrap(),
     );
     let text = format!(
-        "{routing}\n[[providers]]\nid = \"a\"\ntype = \"openai\"\nbase_url = \"{}\"\napi_key = \"k\"\n\n\
+        "{routing}\n[[providers]]\nid = \"a\"\ntype = \"{kind_a}\"\nbase_url = \"{}\"\napi_key = \"k\"\n\n\
          [[providers]]\nid = \"b\"\ntype = \"openai\"\nbase_url = \"{}\"\napi_key = \"k\"\n\n{models}",
         a.base_url(),
         b.base_url()
@@ -536,19 +545,7 @@ fn a_reload_keeps_the_health_of_deployments_that_stay_the_same() {
 
 /// A gateway with deployment `a` on an Anthropic upstream and `b` on an OpenAI one.
 async fn anthropic_and_openai(models: &str) -> (MockOpenAi, MockOpenAi, Gateway) {
-    let (a, b) = (
-        MockOpenAi::start().await.unwrap(),
-        MockOpenAi::start().await.unwrap(),
-    );
-    let text = format!(
-        "[[providers]]\nid = \"a\"\ntype = \"anthropic\"\nbase_url = \"{}\"\napi_key = \"k\"\n\n\
-         [[providers]]\nid = \"b\"\ntype = \"openai\"\nbase_url = \"{}\"\napi_key = \"k\"\n\n{models}",
-        a.base_url(),
-        b.base_url()
-    );
-    let config = switchyard_config::load_str(&text, &|_| None).unwrap();
-    let gw = Gateway::serve(&config, Duration::from_millis(500)).await;
-    (a, b, gw)
+    gateway_with("anthropic", models, "").await
 }
 
 #[tokio::test]

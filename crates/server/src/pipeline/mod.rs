@@ -530,31 +530,13 @@ where
 /// Moves every deployment whose provider cannot do `operation` at all to the skipped ones,
 /// with the provider's reason (replacing a health reason: it could not serve even when well).
 pub(crate) fn able(state: &AppState, operation: Operation, ranking: &mut Ranking<'_>) {
-    let unable = |deployment: &switchyard_types::Deployment| {
-        let provider = state.inner.providers.get(deployment.provider_index)?;
-        provider
-            .can(operation, &deployment.upstream_model)
-            .err()
-            .map(|err| err.message)
-    };
-    for skipped in &mut ranking.skipped {
-        if !matches!(skipped.why, Why::Refused { .. } | Why::Incapable(_)) {
-            if let Some(why) = unable(skipped.deployment) {
-                skipped.why = Why::Unable(why);
-            }
-        }
-    }
-    let mut kept = Vec::with_capacity(ranking.admitted.len());
-    for ranked in ranking.admitted.drain(..) {
-        match unable(ranked.deployment) {
-            None => kept.push(ranked),
-            Some(why) => ranking.skipped.push(switchyard_routing::Ranked {
-                why: Why::Unable(why),
-                ..ranked
-            }),
-        }
-    }
-    ranking.admitted = kept;
+    ranking.skip_where(|r| {
+        let provider = state.inner.providers.get(r.deployment.provider_index)?;
+        let err = provider
+            .can(operation, &r.deployment.upstream_model)
+            .err()?;
+        Some(Why::Unable(err.message))
+    });
 }
 
 /// Whether an attempt failed in the adapter's own check of the request, before anything was
